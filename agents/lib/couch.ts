@@ -1,0 +1,91 @@
+/**
+ * The CouchDB client every part of couchstage uses: nano, plus error classification and a
+ * capped backoff. 4xx other than 409/429 is a bug or bad input (permanent); 5xx, 429 and network
+ * errors are transient and back off 5 s -> 60 s (STYLE 14). 409 is its own class: the caller
+ * re-reads and decides (idempotent effects).
+ */
+import nano from 'nano';
+
+export type Server = nano.ServerScope;
+export type Db = nano.DocumentScope<Record<string, unknown>>;
+export type ErrorKind = 'conflict' | 'permanent' | 'transient';
+
+export interface CouchError extends Error {
+  statusCode?: number;
+  error?: string;
+  reason?: string;
+}
+
+export class PermanentError extends Error {}
+
+export function connect(url: string): Server {
+  return nano({ url });
+}
+
+export function statusOf(err: unknown): number | undefined {
+  return (err as CouchError | undefined)?.statusCode;
+}
+
+export function errorKind(err: unknown): ErrorKind {
+  if (err instanceof PermanentError) return 'permanent';
+  const status = statusOf(err);
+  if (status === 409) return 'conflict';
+  if (status === undefined || status === 429 || status >= 500) return 'transient';
+  return 'permanent';
+}
+
+/** "403 forbidden: size: must be ..." from a nano error, for logs and CLI output. */
+export function describeError(err: unknown): string {
+  const e = err as CouchError;
+  if (e && e.statusCode) return `${e.statusCode} ${e.error || ''}: ${e.reason || e.message}`.trim();
+  return e && e.message ? e.message : String(err);
+}
+
+export interface Backoff {
+  /** Delay before attempt n (0-based) in ms. */
+  delay(attempt: number): number;
+}
+
+/** 5 s, 10 s, 20 s, 40 s, 60 s, 60 s...: long enough for a restarting server, short enough to notice. */
+export const defaultBackoff: Backoff = { delay: (n) => Math.min(60_000, 5_000 * 2 ** n) };
+
+/** Resolves after `ms`, or early (without throwing) when the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Runs `fn` until it succeeds or fails permanently; transient errors back off. */
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  opts: { signal?: AbortSignal; backoff?: Backoff; maxAttempts?: number; onRetry?: (err: unknown, ms: number) => void } = {},
+): Promise<T> {
+  const backoff = opts.backoff || defaultBackoff;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (errorKind(err) !== 'transient' || opts.signal?.aborted || attempt + 1 >= (opts.maxAttempts ?? Infinity)) throw err;
+      const ms = backoff.delay(attempt);
+      opts.onRetry?.(err, ms);
+      await sleep(ms, opts.signal);
+    }
+  }
+}
+
+/** Creates the database unless it exists (412 means another process won the race). */
+export async function ensureDb(server: Server, name: string): Promise<void> {
+  try {
+    await server.db.create(name);
+  } catch (err) {
+    if (statusOf(err) !== 412) throw err;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The `couchstage` command. Each command lives in scripts/commands/; this file only dispatches.
+ * Exit codes: 0 ok, 1 some documents refused or a command failed, 2 bad usage or input.
+ */
+import { loadConfig, serverUrl, ConfigError } from '../agents/lib/config';
+import { describeError } from '../agents/lib/couch';
+import { parseArgs, UsageError } from './commands/args';
+import { context } from './commands/context';
+import { runRequest } from './commands/requests';
+import { runStart } from './commands/start';
+import { runStatus } from './commands/status';
+import { runSubmit } from './commands/submit';
+import { deploy } from './deploy';
+import { DEMO_USERS } from './commands/start';
+
+export const HELP = `couchstage - asynchronous stage-out on CouchDB
+
+Usage: couchstage <command> [options]
+
+Commands:
+  start [--no-demo]        run the system (embedded server unless COUCHDB_URL is set)
+  deploy [--demo]          create databases, security, users and design documents (idempotent)
+  submit [FILE|-]          submit transfer documents (JSON object, array or NDJSON) via _bulk_docs
+  status [--user U] [--workflow W]   files and bytes per state
+  kill ID... | --workflow W [--user U]    ask to kill pending transfers
+  retry ID... | --workflow W [--user U]   ask to retry failed, killed or expired transfers
+  help                     this text
+
+Options:
+  --json                   machine-readable output
+  --as NAME --password P   act as this CouchDB user (also COUCHSTAGE_USER / COUCHSTAGE_PASSWORD)
+
+Environment: COUCHDB_URL (http://user:pass@host:5984; unset = embedded server),
+COUCHSTAGE_DB_PREFIX, COUCHSTAGE_DATA_DIR, COUCHSTAGE_PORT. See README.md.`;
+
+const VALUED = ['user', 'workflow', 'as', 'password'];
+
+export async function main(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    const args = parseArgs(rest, VALUED);
+    switch (command) {
+      case 'start':
+        return await runStart(args.flags['no-demo'] !== true, out);
+      case 'deploy': {
+        const cfg = loadConfig();
+        const report = await deploy({ url: serverUrl(cfg), dbs: cfg.dbs, users: args.flags.demo ? DEMO_USERS : [], log: args.flags.json ? undefined : out });
+        if (args.flags.json) out(JSON.stringify(report, null, 2));
+        return 0;
+      }
+      case 'submit':
+        return await runSubmit(context(args, out), args.positional);
+      case 'status':
+        return await runStatus(context(args, out), args);
+      case 'kill':
+      case 'retry':
+        return await runRequest(context(args, out), command, args);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(HELP);
+        return 0;
+      default:
+        err(`unknown command "${command}"\n\n${HELP}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      err(`couchstage ${command}: ${e.message}`);
+      return 2;
+    }
+    err(`couchstage ${command}: ${describeError(e)}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * The embedded CouchDB-compatible server: express-pouchdb over PouchDB (LevelDB files under the
+ * data dir), on loopback only. Run as a child process of the supervisor (supervisor.ts), which
+ * restarts it if it dies. Known gaps of this server (measured): it crashes on
+ * `_changes?filter=_selector` and on unknown filters, ignores `update=false`/`lazy`, recomputes
+ * reduces on every query, does not apply `_security` to `_find`/`_bulk_get`, needs `%2F` in
+ * `COPY /db/_design%2Fx` and has no eventsource feed. The product never relies on those routes;
+ * this wrapper answers the two crash routes with a 400 so that a stray client cannot take the
+ * server (and every agent's feed) down, and the supervisor covers whatever else may kill it.
+ */
+import * as http from 'http';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export interface EmbeddedOptions {
+  readonly dataDir: string;
+  readonly port: number;
+  readonly host: string;
+}
+
+/** Routes that crash express-pouchdb's process instead of answering an error. */
+export function crashRouteReason(method: string, rawUrl: string): string | null {
+  const url = new URL(rawUrl, 'http://x');
+  if (!/\/_changes$/.test(url.pathname)) return null;
+  const filter = url.searchParams.get('filter');
+  if (filter === null || filter === '_doc_ids' || filter === '_view') return null;
+  if (filter === '_selector') return 'filter=_selector is not supported by the embedded server; use a design-doc filter or a Mango query';
+  if (filter.indexOf('/') < 0) return 'unknown filter ' + filter;
+  return method === 'GET' || method === 'POST' ? null : null;
+}
+
+export function startEmbedded(opts: EmbeddedOptions): Promise<http.Server> {
+  fs.mkdirSync(path.join(opts.dataDir, 'db'), { recursive: true });
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const PouchDB = require('pouchdb').defaults({ prefix: path.join(opts.dataDir, 'db') + path.sep });
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const expressPouchDB = require('express-pouchdb');
+  const app = expressPouchDB(PouchDB, {
+    configPath: path.join(opts.dataDir, 'config.json'),
+    logPath: path.join(opts.dataDir, 'log.txt'),
+    mode: 'fullCouchDB',
+    overrideMode: { exclude: ['routes/fauxton'] },
+  });
+  const server = http.createServer((req, res) => {
+    const reason = crashRouteReason(req.method || 'GET', req.url || '/');
+    if (reason) {
+      res.writeHead(400, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: 'bad_request', reason }) + '\n');
+      return;
+    }
+    app(req, res);
+  });
+  // Longpoll feeds hold requests open for up to a minute; never let Node cut them first.
+  server.requestTimeout = 0;
+  server.headersTimeout = 65_000;
+  server.keepAliveTimeout = 65_000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve(server));
+  });
+}

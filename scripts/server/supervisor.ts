@@ -1,0 +1,107 @@
+/**
+ * Keeps the embedded server alive: runs it as a child process and starts it again (same port,
+ * same data) whenever it exits unexpectedly. Agents and clients see a short outage and back off;
+ * no data is lost because PouchDB writes are durable before they are acknowledged.
+ */
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as readline from 'readline';
+
+export interface SupervisorOptions {
+  readonly dataDir: string;
+  /** 0 picks a free port on the first start; restarts keep the same port. */
+  readonly port: number;
+  readonly host?: string;
+  /** The built server entry (dist/server.js). */
+  readonly entry: string;
+  readonly log?: (line: string) => void;
+}
+
+export class ServerStartError extends Error {}
+
+export class Supervisor {
+  private child: ChildProcess | null = null;
+  private stopping = false;
+  private port: number;
+  /** Restarts so far; exposed for tests and `doctor`. */
+  restarts = 0;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.port = opts.port;
+  }
+
+  get url(): string {
+    return `http://${this.opts.host || '127.0.0.1'}:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<string> {
+    if (!fs.existsSync(this.opts.entry)) throw new ServerStartError(`${this.opts.entry} is missing: run "npm run build"`);
+    fs.mkdirSync(this.opts.dataDir, { recursive: true });
+    this.port = await this.spawnOnce();
+    return this.url;
+  }
+
+  private spawnOnce(): Promise<number> {
+    const log = this.opts.log || (() => undefined);
+    const child = spawn(process.execPath, [this.opts.entry, '--data-dir', this.opts.dataDir, '--port', String(this.port), '--host', this.opts.host || '127.0.0.1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    const errLog = fs.createWriteStream(path.join(this.opts.dataDir, 'server-stderr.log'), { flags: 'a' });
+    child.stderr!.pipe(errLog);
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+        try {
+          const msg = JSON.parse(line) as { listening?: number };
+          if (msg.listening && !ready) {
+            ready = true;
+            resolve(msg.listening);
+          }
+        } catch {
+          /* not ours */
+        }
+      });
+      child.on('exit', (code, signal) => {
+        if (!ready) {
+          reject(new ServerStartError(code === 98 ? `port ${this.port} is already in use (set COUCHSTAGE_PORT)` : `embedded server exited (${code ?? signal}) before listening; see ${path.join(this.opts.dataDir, 'server-stderr.log')}`));
+          return;
+        }
+        if (this.stopping) return;
+        this.restarts++;
+        log(`embedded server exited (${code ?? signal}); restarting on port ${this.port}`);
+        // A short pause lets the port's socket close; a crash loop is slowed to one start a second.
+        this.restart(200 * Math.min(5, this.restarts));
+      });
+    });
+  }
+
+  private restart(delayMs: number): void {
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.spawnOnce().catch((err) => {
+        (this.opts.log || (() => undefined))(`embedded server restart failed: ${err.message}; trying again`);
+        this.restart(1000);
+      });
+    }, delayMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+}

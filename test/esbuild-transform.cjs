@@ -1,0 +1,16 @@
+// Jest transform: TypeScript -> CommonJS with esbuild (typescript 7 has no JS compiler API, so
+// no ts-jest). Type checking is `npm run typecheck`, not the test run.
+const { transformSync } = require('esbuild');
+
+module.exports = {
+  process(source, filename) {
+    const out = transformSync(source, {
+      loader: filename.endsWith('.tsx') ? 'tsx' : 'ts',
+      format: 'cjs',
+      target: 'node20',
+      sourcemap: 'inline',
+      sourcefile: filename,
+    });
+    return { code: out.code };
+  },
+};

@@ -1,0 +1,197 @@
+/**
+ * Shape checks shared by validate_doc_update (compiled into CouchDB), the CLI (before a submit) and
+ * the agents. Each returns the first problem as "<field>: <why>", or null when the value is good.
+ * Pure functions over plain JSON; no Node APIs (they run inside CouchDB's JS engine).
+ */
+import {
+  ADLER32_RE, CONTROL_CHARS_RE, COUCH_FIELDS, DATASET_RE, DocType, FILE_TYPES, ISO_DATE_RE, Limits,
+  PUBLICATION_STATES, SITE_NAME_RE, TRANSFER_JOB_FIELDS, TRANSFER_REQUEST_FIELDS,
+  TRANSFER_SERVICE_FIELDS, TRANSFER_STATES,
+} from '../schema';
+import { tfcRuleProblem } from './tfc';
+
+export type Problem = string | null;
+type Json = { [key: string]: unknown };
+
+export function isObject(u: unknown): u is Json {
+  return typeof u === 'object' && u !== null && !Array.isArray(u);
+}
+
+function isNonNegInt(u: unknown): u is number {
+  return typeof u === 'number' && Math.floor(u) === u && u >= 0 && u <= Number.MAX_SAFE_INTEGER;
+}
+
+/** A printable, non-empty string of at most `max` characters. */
+export function textProblem(field: string, u: unknown, max: number): Problem {
+  if (typeof u !== 'string' || u.length === 0) return field + ': must be a non-empty string';
+  if (u.length > max) return field + ': longer than ' + max + ' characters';
+  if (CONTROL_CHARS_RE.test(u)) return field + ': contains control characters';
+  return null;
+}
+
+export function isoDateProblem(field: string, u: unknown): Problem {
+  if (typeof u !== 'string' || !ISO_DATE_RE.test(u) || isNaN(Date.parse(u))) {
+    return field + ': must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z';
+  }
+  return null;
+}
+
+export function siteNameProblem(field: string, u: unknown): Problem {
+  if (typeof u !== 'string' || !SITE_NAME_RE.test(u)) {
+    return field + ': must be a site name of letters, digits, _ . - (at most 64), e.g. T2_CH_CERN';
+  }
+  return null;
+}
+
+/** LFNs are absolute and normalised: no `//`, `.`, `..`, trailing `/`, whitespace or NUL. */
+export function lfnProblem(field: string, u: unknown): Problem {
+  if (typeof u !== 'string' || u.length === 0) return field + ': must be a non-empty string';
+  if (u.length > Limits.lfnMaxLength) return field + ': longer than ' + Limits.lfnMaxLength + ' characters';
+  if (u.charAt(0) !== '/') return field + ': must be an absolute path starting with /';
+  if (/\s/.test(u) || CONTROL_CHARS_RE.test(u)) return field + ': must not contain whitespace, NUL or control characters';
+  if (u.length === 1 || u.charAt(u.length - 1) === '/') return field + ': must name a file, not end with /';
+  const parts = u.slice(1).split('/');
+  for (let i = 0; i < parts.length; i++) {
+    if (parts[i] === '') return field + ': must be normalised (no empty // segment)';
+    if (parts[i] === '..') return field + ': must not contain .. segments';
+    if (parts[i] === '.') return field + ': must be normalised (no . segment)';
+  }
+  return null;
+}
+
+export function datasetProblem(field: string, u: unknown): Problem {
+  if (typeof u !== 'string' || !DATASET_RE.test(u)) {
+    return field + ': must be a dataset name /primary/processed/TIER, e.g. /GenericTTbar/alice-test-v1/USER';
+  }
+  return null;
+}
+
+function optional(field: string, doc: Json, check: (f: string, u: unknown) => Problem): Problem {
+  return doc[field] === undefined ? null : check(field, doc[field]);
+}
+
+function first(problems: Problem[]): Problem {
+  for (let i = 0; i < problems.length; i++) if (problems[i]) return problems[i];
+  return null;
+}
+
+const KNOWN_TRANSFER_FIELDS: readonly string[] = ([] as string[]).concat(
+  TRANSFER_JOB_FIELDS as readonly string[], TRANSFER_SERVICE_FIELDS as readonly string[],
+  TRANSFER_REQUEST_FIELDS as readonly string[], COUCH_FIELDS as readonly string[]);
+
+/** The job-written part of a transfer document. */
+export function transferRequestProblem(doc: Json): Problem {
+  if (doc.type !== DocType.transfer) return 'type: must be "transfer"';
+  for (const key in doc) {
+    if (KNOWN_TRANSFER_FIELDS.indexOf(key) < 0) return key + ': unknown field on a transfer document';
+  }
+  const checksums = doc.checksums;
+  return first([
+    textProblem('user', doc.user, Limits.nameMaxLength),
+    optional('group', doc, (f, u) => textProblem(f, u, Limits.nameMaxLength)),
+    optional('role', doc, (f, u) => textProblem(f, u, Limits.nameMaxLength)),
+    textProblem('workflow', doc.workflow, Limits.workflowMaxLength),
+    typeof doc.jobid === 'number'
+      ? (isNonNegInt(doc.jobid) ? null : 'jobid: must be a non-negative integer or a string')
+      : textProblem('jobid', doc.jobid, Limits.nameMaxLength),
+    isNonNegInt(doc.job_retry_count) ? null : 'job_retry_count: must be a non-negative integer',
+    FILE_TYPES.indexOf(doc.file_type as never) >= 0 ? null : 'file_type: must be "output" or "log"',
+    siteNameProblem('source', doc.source),
+    siteNameProblem('destination', doc.destination),
+    lfnProblem('source_lfn', doc.source_lfn),
+    lfnProblem('destination_lfn', doc.destination_lfn),
+    isNonNegInt(doc.size) ? null : 'size: must be a non-negative integer number of bytes',
+    !isObject(checksums) ? 'checksums: must be an object {adler32: "<8 hex digits>"}'
+      : Object.keys(checksums).filter((k) => k !== 'adler32').map((k) => 'checksums.' + k + ': only adler32 is supported')[0] ||
+        (typeof checksums.adler32 === 'string' && ADLER32_RE.test(checksums.adler32) ? null
+          : 'checksums.adler32: must be exactly 8 hex digits'),
+    typeof doc.publish === 'boolean' ? null : 'publish: must be true or false',
+    doc.publish === true && doc.dataset === undefined ? 'dataset: is required when publish is true' : null,
+    optional('dataset', doc, datasetProblem),
+    optional('inputdataset', doc, datasetProblem),
+    optional('priority', doc, (f, u) =>
+      typeof u === 'number' && Math.floor(u) === u && u >= Limits.priorityMin && u <= Limits.priorityMax
+        ? null : f + ': must be an integer from ' + Limits.priorityMin + ' to ' + Limits.priorityMax),
+    isoDateProblem('created_at', doc.created_at),
+    optional('kill_requested', doc, (f, u) => (typeof u === 'boolean' ? null : f + ': must be true or false')),
+    optional('retry_requested', doc, (f, u) => (typeof u === 'boolean' ? null : f + ': must be true or false')),
+  ]);
+}
+
+function nullableDate(field: string, doc: Json): Problem {
+  return doc[field] === null ? null : optional(field, doc, isoDateProblem);
+}
+
+function attemptsProblem(u: unknown): Problem {
+  if (!Array.isArray(u)) return 'attempts: must be an array';
+  if (u.length > Limits.attemptsMax) return 'attempts: more than ' + Limits.attemptsMax + ' entries';
+  for (let i = 0; i < u.length; i++) {
+    const a = u[i];
+    const f = 'attempts[' + i + ']';
+    if (!isObject(a)) return f + ': must be an object';
+    const p = isoDateProblem(f + '.at', a.at) ||
+      (a.error === null || typeof a.error === 'string' ? null : f + '.error: must be a string or null') ||
+      (a.transfer_job === null || typeof a.transfer_job === 'string' ? null : f + '.transfer_job: must be a string or null');
+    if (p) return p;
+  }
+  return null;
+}
+
+/** The whole transfer document: job fields plus well-formed service fields. */
+export function transferProblem(doc: Json): Problem {
+  const lease = doc.lease;
+  return first([
+    transferRequestProblem(doc),
+    TRANSFER_STATES.indexOf(doc.state as never) >= 0 ? null : 'state: must be one of ' + TRANSFER_STATES.join(', '),
+    optional('attempts', doc, (_f, u) => attemptsProblem(u)),
+    doc.failure_reason === null ? null : optional('failure_reason', doc, (f, u) => textProblem(f, u, Limits.reasonMaxLength)),
+    nullableDate('started_at', doc),
+    nullableDate('finished_at', doc),
+    nullableDate('last_update', doc),
+    nullableDate('next_attempt_at', doc),
+    optional('publication_state', doc, (f, u) =>
+      PUBLICATION_STATES.indexOf(u as never) >= 0 ? null : f + ': must be one of ' + PUBLICATION_STATES.join(', ')),
+    lease === undefined || lease === null ? null
+      : !isObject(lease) ? 'lease: must be an object {owner, expires_at} or null'
+        : textProblem('lease.owner', lease.owner, Limits.nameMaxLength) || isoDateProblem('lease.expires_at', lease.expires_at),
+    doc.transfer_job === null ? null : optional('transfer_job', doc, (f, u) => textProblem(f, u, Limits.nameMaxLength * 2)),
+    doc.block === null ? null : optional('block', doc, (f, u) => textProblem(f, u, Limits.lfnMaxLength)),
+    optional('publication_attempts', doc, (f, u) => (isNonNegInt(u) ? null : f + ': must be a non-negative integer')),
+  ]);
+}
+
+export function siteProblem(doc: Json): Problem {
+  const p = siteNameProblem('name', doc.name);
+  if (p) return p;
+  if (!isObject(doc.endpoints)) return 'endpoints: must be an object {protocol: url}';
+  for (const proto in doc.endpoints) {
+    const url = doc.endpoints[proto];
+    if (!/^[a-z][a-z0-9+.-]*$/.test(proto)) return 'endpoints.' + proto + ': protocol names are lowercase letters';
+    if (typeof url !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\/\S+$/.test(url)) return 'endpoints.' + proto + ': must be a URL such as root://host:1094';
+  }
+  if (!Array.isArray(doc.tfc)) return 'tfc: must be an array of rules';
+  for (let i = 0; i < doc.tfc.length; i++) {
+    const r = tfcRuleProblem('tfc[' + i + ']', doc.tfc[i]);
+    if (r) return r;
+  }
+  return optional('cleanup_source', doc, (f, u) => (typeof u === 'boolean' ? null : f + ': must be true or false'));
+}
+
+export function linkProblem(doc: Json): Problem {
+  return first([
+    siteNameProblem('source', doc.source),
+    siteNameProblem('destination', doc.destination),
+    isNonNegInt(doc.max_active) ? null : 'max_active: must be a non-negative integer',
+    optional('mode', doc, (f, u) => (u === 'stream' || u === 'tpc' ? null : f + ': must be "stream" or "tpc"')),
+  ]);
+}
+
+/** Every numeric setting is a non-negative integer; unknown settings are refused (typos). */
+export function settingsProblem(doc: Json, known: readonly string[]): Problem {
+  for (const key in doc) {
+    if (key === 'type' || key.charAt(0) === '_') continue;
+    if (known.indexOf(key) < 0) return key + ': unknown setting';
+    if (!isNonNegInt(doc[key])) return key + ': must be a non-negative integer';
+  }
+  return null;
+}

@@ -1,0 +1,376 @@
+/**
+ * couchstage's one schema module: document types, states, transitions, roles, `_local` ids and
+ * limits. Views, validate_doc_update, agents, the CLI and the page all import from here; nothing
+ * else declares a field or state name. Everything in this file must compile into CouchDB's JS
+ * engine too (no Node APIs), because esbuild inlines what a design function imports.
+ *
+ * The transfer state machine (the job writes `new`; only agents move it on):
+ *
+ *                    kill_requested (user) -> killed, from any non-terminal state
+ *        +---------------------------------------------------------------+
+ *        |                                                               v
+ *   [new] --schedule--> [acquired] --submit--> [submitted] --copy ok--> (done) --publish-->
+ *    |  ^                   |                     |     |
+ *    |  |<--lease lost------+                     |     +--fatal error / max_retry--> (failed)
+ *    |  |                                         |
+ *    |  +-------cooloff over------ [retry] <------+ transient error
+ *    |                                |
+ *    +--max_waiting_time--> (expired) <+   (no TFC rule for a site -> failed at once)
+ *
+ *   (failed) (killed) (expired) --retry_requested (user)--> [new]   same _id, history kept
+ *
+ * Publication (only for `publish: true`, only once `done`):
+ *   not_published -> publishing -> published
+ *                        |  ^------------------+
+ *                        +-> publication_failed  (after publication_max_retry)
+ */
+
+/** Database roles (suffixes; the full names carry the env prefix, see `dbNames`). */
+export const DbRole = { transfers: 'transfers', catalog: 'catalog', config: 'config' } as const;
+export type DbRole = (typeof DbRole)[keyof typeof DbRole];
+
+/** The real database names for a prefix (COUCHSTAGE_DB_PREFIX), e.g. `test_x_transfers`. */
+export function dbNames(prefix = ''): Record<DbRole, string> {
+  return {
+    transfers: prefix + DbRole.transfers,
+    catalog: prefix + DbRole.catalog,
+    config: prefix + DbRole.config,
+  };
+}
+
+/** The `type` field of every document the service knows. */
+export const DocType = {
+  transfer: 'transfer',
+  transferJob: 'transfer_job',
+  heartbeat: 'heartbeat',
+  request: 'request',
+  site: 'site',
+  link: 'link',
+  settings: 'settings',
+  dataset: 'dataset',
+  block: 'block',
+  file: 'file',
+  quota: 'quota',
+} as const;
+export type DocType = (typeof DocType)[keyof typeof DocType];
+
+/** Which document types live in which database. */
+export const TypesByDb: Readonly<Record<DbRole, readonly DocType[]>> = {
+  transfers: [DocType.transfer, DocType.transferJob, DocType.heartbeat, DocType.request],
+  catalog: [DocType.dataset, DocType.block, DocType.file, DocType.quota],
+  config: [DocType.site, DocType.link, DocType.settings],
+};
+
+/** Roles a CouchDB user can hold (in `_users`), checked by validate_doc_update and `_security`. */
+export const Role = {
+  user: 'couchstage-user',
+  agent: 'couchstage-agent',
+  ops: 'couchstage-ops',
+  admin: '_admin',
+} as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+// ---------------------------------------------------------------------------------------------
+// Transfer states
+// ---------------------------------------------------------------------------------------------
+
+export const TransferState = {
+  new: 'new',
+  acquired: 'acquired',
+  submitted: 'submitted',
+  done: 'done',
+  retry: 'retry',
+  failed: 'failed',
+  killed: 'killed',
+  expired: 'expired',
+} as const;
+export type TransferState = (typeof TransferState)[keyof typeof TransferState];
+export const TRANSFER_STATES: readonly TransferState[] = Object.values(TransferState);
+
+/** States a transfer stays in unless a user asks for a retry. */
+export const TERMINAL_STATES: readonly TransferState[] = ['done', 'failed', 'killed', 'expired'];
+/** States from which a user may ask for a resubmission (`retry_requested`). */
+export const RETRYABLE_STATES: readonly TransferState[] = ['failed', 'killed', 'expired'];
+
+/**
+ * Allowed state changes for agents (`from -> [to]`). Staying in the same state is always allowed
+ * (lease renewals, publication progress). Operators and server admins may set any state.
+ */
+export const TRANSFER_TRANSITIONS: Readonly<Record<TransferState, readonly TransferState[]>> = {
+  new: ['acquired', 'failed', 'killed', 'expired'],
+  acquired: ['submitted', 'new', 'failed', 'killed', 'expired'],
+  submitted: ['done', 'retry', 'failed', 'killed'],
+  retry: ['new', 'acquired', 'failed', 'killed', 'expired'],
+  done: [],
+  failed: ['new'],
+  killed: ['new'],
+  expired: ['new'],
+};
+
+export function isTerminal(state: TransferState): boolean {
+  return TERMINAL_STATES.indexOf(state) >= 0;
+}
+
+export function canTransition(from: TransferState, to: TransferState): boolean {
+  return from === to || TRANSFER_TRANSITIONS[from].indexOf(to) >= 0;
+}
+
+export const PublicationState = {
+  notPublished: 'not_published',
+  publishing: 'publishing',
+  published: 'published',
+  failed: 'publication_failed',
+} as const;
+export type PublicationState = (typeof PublicationState)[keyof typeof PublicationState];
+export const PUBLICATION_STATES: readonly PublicationState[] = Object.values(PublicationState);
+
+export const PUBLICATION_TRANSITIONS: Readonly<Record<PublicationState, readonly PublicationState[]>> = {
+  not_published: ['publishing'],
+  publishing: ['published', 'publication_failed', 'not_published'],
+  published: [],
+  publication_failed: ['publishing'],
+};
+
+export function canPublicationTransition(from: PublicationState, to: PublicationState): boolean {
+  return from === to || PUBLICATION_TRANSITIONS[from].indexOf(to) >= 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transfer documents
+// ---------------------------------------------------------------------------------------------
+
+export type FileType = 'output' | 'log';
+export const FILE_TYPES: readonly FileType[] = ['output', 'log'];
+
+/** One entry of a transfer's history, appended by the agents on every attempt. */
+export interface Attempt {
+  /** When the attempt ended (ISO 8601). */
+  readonly at: string;
+  /** Why it failed, or null for success. */
+  readonly error: string | null;
+  /** `fatal` errors fail the file at once; `transient` ones are retried. */
+  readonly error_class?: 'fatal' | 'transient' | null;
+  /** The transfer-job document that carried this attempt. */
+  readonly transfer_job: string | null;
+}
+
+/** A claim on a document by one agent instance, valid until `expires_at`. */
+export interface Lease {
+  readonly owner: string;
+  readonly expires_at: string;
+}
+
+/** What a job writes: the v1 job-facing contract. */
+export interface TransferRequestFields {
+  readonly type: 'transfer';
+  /** CouchDB user name of the owner; must equal the writer's name. */
+  readonly user: string;
+  readonly group?: string;
+  readonly role?: string;
+  /** Task name the file belongs to. */
+  readonly workflow: string;
+  readonly jobid: string | number;
+  readonly job_retry_count: number;
+  readonly file_type: FileType;
+  /** Site names (see SiteDoc.name). */
+  readonly source: string;
+  readonly destination: string;
+  readonly source_lfn: string;
+  readonly destination_lfn: string;
+  /** Bytes. */
+  readonly size: number;
+  readonly checksums: { readonly adler32: string };
+  readonly publish: boolean;
+  /** Output dataset `/primary/processed/TIER`; required when publish is true. */
+  readonly dataset?: string;
+  readonly inputdataset?: string;
+  /** 1 (lowest) to 5 (highest); 3 when absent. */
+  readonly priority?: number;
+  readonly created_at: string;
+}
+
+/** Fields only agents (and operators) write. */
+export interface TransferServiceFields {
+  readonly state: TransferState;
+  readonly attempts?: readonly Attempt[];
+  readonly failure_reason?: string | null;
+  readonly started_at?: string | null;
+  readonly finished_at?: string | null;
+  readonly last_update?: string | null;
+  readonly publication_state?: PublicationState;
+  readonly lease?: Lease | null;
+  /** Transfer-job document currently carrying the file. */
+  readonly transfer_job?: string | null;
+  /** Earliest time the next attempt may start (cooloff). */
+  readonly next_attempt_at?: string | null;
+  /** Catalogue block the file was published into. */
+  readonly block?: string | null;
+  readonly publication_attempts?: number;
+}
+
+/** The two things a user may ask of the service on their own documents. */
+export interface TransferUserRequests {
+  readonly kill_requested?: boolean;
+  readonly retry_requested?: boolean;
+}
+
+export interface CouchMeta {
+  readonly _id: string;
+  readonly _rev?: string;
+  readonly _deleted?: boolean;
+}
+
+export type TransferDoc = CouchMeta & TransferRequestFields & TransferServiceFields & TransferUserRequests;
+
+/** Field names by owner; validate_doc_update refuses any other field on a transfer. */
+export const TRANSFER_JOB_FIELDS = [
+  'type', 'user', 'group', 'role', 'workflow', 'jobid', 'job_retry_count', 'file_type', 'source',
+  'destination', 'source_lfn', 'destination_lfn', 'size', 'checksums', 'publish', 'dataset',
+  'inputdataset', 'priority', 'created_at',
+] as const;
+export const TRANSFER_SERVICE_FIELDS = [
+  'state', 'attempts', 'failure_reason', 'started_at', 'finished_at', 'last_update',
+  'publication_state', 'lease', 'transfer_job', 'next_attempt_at', 'block', 'publication_attempts',
+] as const;
+export const TRANSFER_REQUEST_FIELDS = ['kill_requested', 'retry_requested'] as const;
+export const COUCH_FIELDS = ['_id', '_rev', '_deleted', '_revisions', '_conflicts'] as const;
+
+export const DEFAULT_PRIORITY = 3;
+
+// ---------------------------------------------------------------------------------------------
+// Service documents in `transfers`
+// ---------------------------------------------------------------------------------------------
+
+/** A batch of files on one link for one user, built by the scheduler and run by a worker. */
+export interface TransferJobDoc extends CouchMeta {
+  readonly type: 'transfer_job';
+  readonly user: string;
+  readonly source: string;
+  readonly destination: string;
+  readonly files: readonly string[];
+  readonly state: string;
+  readonly created_at: string;
+  readonly lease?: Lease | null;
+  readonly [extra: string]: unknown;
+}
+
+export interface HeartbeatDoc extends CouchMeta {
+  readonly type: 'heartbeat';
+  readonly agent: string;
+  readonly instance: string;
+  readonly at: string;
+  readonly [extra: string]: unknown;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration documents in `config`
+// ---------------------------------------------------------------------------------------------
+
+/** One LFN -> PFN rule, CMS trivial-file-catalogue style. */
+export interface TfcRule {
+  readonly protocol: string;
+  /** Regular expression matched against the whole LFN (or the chained rule's result). */
+  readonly path_match: string;
+  /** Replacement with `$1`..`$9` groups. */
+  readonly result: string;
+  /** Apply this protocol's rules first, then this rule to their result. */
+  readonly chain?: string;
+}
+
+export interface SiteDoc extends CouchMeta {
+  readonly type: 'site';
+  readonly name: string;
+  /** Storage endpoint per protocol, e.g. `{root: "root://127.0.0.1:1094", file: "file:///data"}`. */
+  readonly endpoints: Readonly<Record<string, string>>;
+  /** Ordered: the first matching rule of a protocol wins. */
+  readonly tfc: readonly TfcRule[];
+  /** Delete the source temp file after a verified copy (ASO's FilesCleaner). */
+  readonly cleanup_source?: boolean;
+}
+
+export interface LinkDoc extends CouchMeta {
+  readonly type: 'link';
+  readonly source: string;
+  readonly destination: string;
+  /** Files in `acquired`/`submitted` at once on this link. */
+  readonly max_active: number;
+  /** Copy mode: stream through the worker, or third-party copy between the SEs. */
+  readonly mode?: 'stream' | 'tpc';
+}
+
+/** Run-time settings; agents follow this document on `_changes`. */
+export interface Settings {
+  /** ASO's default: 100 files per transfer job. */
+  readonly max_files_per_transfer: number;
+  /** ASO's default max_retry. */
+  readonly max_retry: number;
+  /** Seconds before the first retry; doubles per attempt up to `max_cooloff`. */
+  readonly cooloff: number;
+  readonly max_cooloff: number;
+  /** Seconds a file may wait without starting before it expires (AliEn MaxWaitingTime). */
+  readonly max_waiting_time: number;
+  /** Seconds an agent's claim on a document lasts without renewal. */
+  readonly lease_seconds: number;
+  /** Default per-link limit when no link document exists. */
+  readonly default_max_active: number;
+  readonly max_files_per_block: number;
+  readonly block_closure_timeout: number;
+  readonly publication_max_retry: number;
+  /** Terminal transfers older than this move to the archive (ASO: 30 days). */
+  readonly expiration_days: number;
+}
+
+export interface SettingsDoc extends CouchMeta, Partial<Settings> {
+  readonly type: 'settings';
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  max_files_per_transfer: 100,
+  max_retry: 3,
+  cooloff: 60,
+  max_cooloff: 3600,
+  max_waiting_time: 7 * 24 * 3600,
+  lease_seconds: 300,
+  default_max_active: 200,
+  max_files_per_block: 100,
+  block_closure_timeout: 3600,
+  publication_max_retry: 3,
+  expiration_days: 30,
+};
+
+/** Well-known document ids. */
+export const DocId = {
+  settings: 'settings',
+  site: (name: string) => 'site:' + name,
+  link: (source: string, destination: string) => 'link:' + source + ':' + destination,
+} as const;
+
+/** `_local` checkpoint ids: one per agent (and instance group). */
+export function checkpointId(agent: string): string {
+  return '_local/' + agent;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits and formats (shared by validation, the CLI and the page)
+// ---------------------------------------------------------------------------------------------
+
+export const Limits = {
+  /** Long enough for CMS LFNs (/store/user/<name>/<primary>/<processed>/<date>/<n>/file.root). */
+  lfnMaxLength: 1024,
+  nameMaxLength: 128,
+  workflowMaxLength: 256,
+  reasonMaxLength: 4096,
+  /** Keeps a document far below CouchDB's 8 MB max_document_size even with 100s of attempts. */
+  attemptsMax: 1000,
+  priorityMin: 1,
+  priorityMax: 5,
+} as const;
+
+/** Site names: CMS style `T2_CH_CERN`; safe in ids, URLs and view keys. */
+export const SITE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const ADLER32_RE = /^[0-9a-fA-F]{8}$/;
+export const ISO_DATE_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+/** `/primary/processed/TIER`, e.g. `/GenericTTbar/alice-crab_test-v1/USER`. */
+export const DATASET_RE = /^\/[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Z][A-Z0-9-]*$/;
+// eslint-disable-next-line no-control-regex
+export const CONTROL_CHARS_RE = /[\u0000-\u001f\u007f]/;

@@ -1,0 +1,112 @@
+/**
+ * validate_doc_update of the `transfers` database. Two steps, as in npm-registry-couchapp:
+ * shape (is this a well-formed document of a known type?) then permission (may this writer make
+ * this change?). Roles and the transitions table come from the schema module.
+ */
+import {
+  DocType, RETRYABLE_STATES, TRANSFER_JOB_FIELDS, TRANSFER_SERVICE_FIELDS, TypesByDb, canPublicationTransition,
+  canTransition, isTerminal, type PublicationState, type TransferState,
+} from '../schema';
+import { isoDateProblem, textProblem, transferProblem } from '../lib/checks';
+import { sha224Hex } from '../lib/sha224';
+import { actorOf, assert, changedFields, liveOld, sameJson, type Actor, type Doc, type SecObj, type UserCtx } from '../lib/vdu';
+
+function shape(doc: Doc): void {
+  const types = TypesByDb.transfers;
+  assert(types.indexOf(doc.type as never) >= 0, 'type: must be one of ' + types.join(', '));
+  if (doc.type === DocType.transfer) {
+    const p = transferProblem(doc);
+    assert(!p, p as string);
+  } else if (doc.type === DocType.heartbeat) {
+    const p = textProblem('agent', doc.agent, 128) || textProblem('instance', doc.instance, 256) || isoDateProblem('at', doc.at);
+    assert(!p, p as string);
+  } else if (doc.type === DocType.transferJob) {
+    const p = textProblem('user', doc.user, 128) || textProblem('source', doc.source, 64) ||
+      textProblem('destination', doc.destination, 64) || textProblem('state', doc.state, 64) ||
+      (Array.isArray(doc.files) ? null : 'files: must be an array of transfer ids') || isoDateProblem('created_at', doc.created_at);
+    assert(!p, p as string);
+  }
+}
+
+/** A user creates their own transfers in state new and may then only ask for kill or retry. */
+function userWrite(doc: Doc, old: Doc | null, name: string): void {
+  assert(doc.type === DocType.transfer, 'type: users may only write transfer documents');
+  if (!old) {
+    assert(doc.user === name, 'user: must be your own user name (' + name + ')');
+    assert(doc.state === 'new', 'state: a new transfer must be in state "new"');
+    for (let i = 0; i < TRANSFER_SERVICE_FIELDS.length; i++) {
+      const f = TRANSFER_SERVICE_FIELDS[i];
+      assert(f === 'state' || doc[f] === undefined, f + ': is set by the service, not by jobs');
+    }
+    assert(doc.retry_requested === undefined || doc.retry_requested === false, 'retry_requested: a new transfer has nothing to retry');
+    const id = sha224Hex(doc.source_lfn as string);
+    assert(doc._id === id, '_id: must be the hex SHA-224 of source_lfn (' + id + ')');
+    return;
+  }
+  assert(old.user === name, 'user: you can only change your own transfers');
+  const changed = changedFields(doc, old);
+  for (let i = 0; i < changed.length; i++) {
+    const f = changed[i];
+    if (f === 'kill_requested') {
+      assert(doc.kill_requested === true, 'kill_requested: a kill request cannot be withdrawn');
+      assert(!isTerminal(old.state as TransferState), 'kill_requested: the transfer is already ' + old.state);
+    } else if (f === 'retry_requested') {
+      assert(doc.retry_requested === true, 'retry_requested: a retry request cannot be withdrawn');
+      assert(RETRYABLE_STATES.indexOf(old.state as TransferState) >= 0,
+        'retry_requested: only failed, killed or expired transfers can be retried (this one is ' + old.state + ')');
+    } else {
+      assert(false, f + ': users may only set kill_requested or retry_requested on an existing transfer');
+    }
+  }
+}
+
+/** Agents own the service fields and move states only along the transitions table. */
+function agentWrite(doc: Doc, old: Doc | null): void {
+  if (doc.type !== DocType.transfer) return;
+  if (!old) {
+    assert(doc.state === 'new', 'state: agents create transfers in state "new"');
+    return;
+  }
+  for (let i = 0; i < TRANSFER_JOB_FIELDS.length; i++) {
+    const f = TRANSFER_JOB_FIELDS[i];
+    assert(sameJson(doc[f], old[f]), f + ': is set by the job; agents cannot change it');
+  }
+  const from = old.state as TransferState;
+  const to = doc.state as TransferState;
+  assert(canTransition(from, to), 'state: agents cannot move a transfer from ' + from + ' to ' + to);
+  const flags = ['kill_requested', 'retry_requested'];
+  for (let i = 0; i < flags.length; i++) {
+    const f = flags[i];
+    assert(doc[f] !== true || old[f] === true, f + ': only the owner can make this request');
+  }
+  const pOld = old.publication_state as PublicationState | undefined;
+  const pNew = doc.publication_state as PublicationState | undefined;
+  if (pNew !== pOld && pNew !== undefined) {
+    assert(doc.publish === true && to === 'done', 'publication_state: only done transfers with publish=true are published');
+    assert(pOld === undefined ? pNew === 'not_published' || pNew === 'publishing' : canPublicationTransition(pOld, pNew),
+      'publication_state: cannot move from ' + pOld + ' to ' + pNew);
+  }
+}
+
+function deletion(old: Doc | null, actor: Actor): void {
+  if (actor === 'admin' || actor === 'ops' || !old) return;
+  assert(actor === 'agent', '_deleted: users cannot delete transfers; set kill_requested instead');
+  if (old.type === DocType.transfer) {
+    assert(isTerminal(old.state as TransferState), '_deleted: agents only delete (archive) terminal transfers');
+  }
+}
+
+export default function validate(newDoc: Doc, oldDoc: Doc | null, userCtx: UserCtx, secObj: SecObj): void {
+  if (newDoc._id.indexOf('_design/') === 0) return; // only database admins can write these anyway
+  const actor = actorOf(userCtx, secObj);
+  const old = liveOld(oldDoc);
+  if (newDoc._deleted) return deletion(old, actor);
+  shape(newDoc);
+  if (old) assert(old.type === newDoc.type, 'type: cannot change from ' + old.type + ' to ' + newDoc.type);
+  if (actor === 'user') {
+    userWrite(newDoc, old, userCtx.name as string);
+  } else if (actor === 'agent') {
+    agentWrite(newDoc, old);
+  }
+  // ops and admin: any well-formed document, any state.
+}
