@@ -46,6 +46,16 @@ export async function buildDesign(spec: DesignSpec, root: string, version: strin
   return { db: spec.db, id: doc._id as string, doc, hash, indexes: spec.indexes || [] };
 }
 
-export async function buildDesignDocs(root: string, version: string): Promise<BuiltDesign[]> {
-  return Promise.all(DESIGNS.map((spec) => buildDesign(spec, root, version)));
+const cache = new Map<string, Promise<BuiltDesign[]>>();
+
+/** Builds every design document once per process and version (tests deploy many times). */
+export function buildDesignDocs(root: string, version: string): Promise<BuiltDesign[]> {
+  const key = root + '\0' + version;
+  let built = cache.get(key);
+  if (!built) {
+    built = Promise.all(DESIGNS.map((spec) => buildDesign(spec, root, version)));
+    built.catch(() => cache.delete(key));
+    cache.set(key, built);
+  }
+  return built;
 }

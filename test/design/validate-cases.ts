@@ -1,0 +1,102 @@
+/**
+ * The validate_doc_update table for `transfers`: each case is a stored document (or none), a
+ * write, the writer, and the expected answer. Run twice: in process against the compiled
+ * function string, and against the deployed database (test/design/validate.test.ts).
+ */
+import type { Actor } from '../support/env';
+
+export interface VduCase {
+  readonly name: string;
+  readonly actor: Actor;
+  /** Changes applied to the base fixture to make the stored document; null = no document. */
+  readonly old: Record<string, unknown> | null;
+  /** The written document: changes over the stored one (or over the fixture). `undefined` removes a field. */
+  readonly write: Record<string, unknown>;
+  /** Write a deletion instead. */
+  readonly delete?: boolean;
+  readonly expect: 'ok' | { status: 401 | 403; field: string };
+}
+
+const f = (field: string) => ({ status: 403 as const, field });
+
+export const CASES: readonly VduCase[] = [
+  // --- creation by the owner ---
+  { name: 'owner creates a well-formed transfer', actor: 'owner', old: null, write: {}, expect: 'ok' },
+  { name: 'owner creates with publish and dataset', actor: 'owner', old: null, write: { publish: true, dataset: '/Prim/alice-v1/USER' }, expect: 'ok' },
+  { name: 'owner creates with an integer jobid and group/role', actor: 'owner', old: null, write: { jobid: 7, group: 'cms', role: 'production' }, expect: 'ok' },
+  { name: 'anonymous write', actor: 'anonymous', old: null, write: {}, expect: { status: 401, field: '' } },
+  { name: 'user writes a transfer for another user', actor: 'other', old: null, write: {}, expect: f('user') },
+  { name: 'missing type', actor: 'owner', old: null, write: { type: undefined }, expect: f('type') },
+  { name: 'unknown type', actor: 'owner', old: null, write: { type: 'banana' }, expect: f('type') },
+  { name: 'user writes a heartbeat', actor: 'owner', old: null, write: { type: 'heartbeat', agent: 'x', instance: 'y', at: '2026-11-26T06:00:00Z' }, expect: f('type') },
+  { name: 'unknown field', actor: 'owner', old: null, write: { destinaton: 'T2_X' }, expect: f('destinaton') },
+  { name: 'missing workflow', actor: 'owner', old: null, write: { workflow: undefined }, expect: f('workflow') },
+  { name: 'empty workflow', actor: 'owner', old: null, write: { workflow: '' }, expect: f('workflow') },
+  { name: 'negative jobid', actor: 'owner', old: null, write: { jobid: -1 }, expect: f('jobid') },
+  { name: 'job_retry_count not an integer', actor: 'owner', old: null, write: { job_retry_count: 1.5 }, expect: f('job_retry_count') },
+  { name: 'bad file_type', actor: 'owner', old: null, write: { file_type: 'input' }, expect: f('file_type') },
+  { name: 'site name with a space', actor: 'owner', old: null, write: { source: 'T2 CH' }, expect: f('source') },
+  { name: 'site name with a slash', actor: 'owner', old: null, write: { destination: 'T2/../X' }, expect: f('destination') },
+  { name: 'relative source_lfn', actor: 'owner', old: null, write: { source_lfn: 'store/temp/a.root' }, expect: f('source_lfn') },
+  { name: 'source_lfn with ..', actor: 'owner', old: null, write: { source_lfn: '/store/temp/../etc/passwd' }, expect: f('source_lfn') },
+  { name: 'source_lfn with //', actor: 'owner', old: null, write: { source_lfn: '/store//temp/a.root' }, expect: f('source_lfn') },
+  { name: 'source_lfn with whitespace', actor: 'owner', old: null, write: { source_lfn: '/store/temp/a b.root' }, expect: f('source_lfn') },
+  { name: 'destination_lfn with NUL', actor: 'owner', old: null, write: { destination_lfn: '/store/user/a\u0000.root' }, expect: f('destination_lfn') },
+  { name: 'destination_lfn ending in /', actor: 'owner', old: null, write: { destination_lfn: '/store/user/dir/' }, expect: f('destination_lfn') },
+  { name: 'destination_lfn with . segment', actor: 'owner', old: null, write: { destination_lfn: '/store/./user/a.root' }, expect: f('destination_lfn') },
+  { name: 'negative size', actor: 'owner', old: null, write: { size: -1 }, expect: f('size') },
+  { name: 'fractional size', actor: 'owner', old: null, write: { size: 10.5 }, expect: f('size') },
+  { name: 'size as a string', actor: 'owner', old: null, write: { size: '100' }, expect: f('size') },
+  { name: 'adler32 too short', actor: 'owner', old: null, write: { checksums: { adler32: 'abc' } }, expect: f('checksums.adler32') },
+  { name: 'adler32 not hex', actor: 'owner', old: null, write: { checksums: { adler32: 'zzzzzzzz' } }, expect: f('checksums.adler32') },
+  { name: 'checksums missing', actor: 'owner', old: null, write: { checksums: undefined }, expect: f('checksums') },
+  { name: 'unsupported checksum kind', actor: 'owner', old: null, write: { checksums: { adler32: '0badcafe', md5: 'x' } }, expect: f('checksums.md5') },
+  { name: 'publish not boolean', actor: 'owner', old: null, write: { publish: 'yes' }, expect: f('publish') },
+  { name: 'publish without dataset', actor: 'owner', old: null, write: { publish: true }, expect: f('dataset') },
+  { name: 'malformed dataset', actor: 'owner', old: null, write: { publish: true, dataset: 'not-a-dataset' }, expect: f('dataset') },
+  { name: 'malformed inputdataset', actor: 'owner', old: null, write: { inputdataset: '/a/b' }, expect: f('inputdataset') },
+  { name: 'priority out of range', actor: 'owner', old: null, write: { priority: 6 }, expect: f('priority') },
+  { name: 'priority zero', actor: 'owner', old: null, write: { priority: 0 }, expect: f('priority') },
+  { name: 'created_at not ISO 8601', actor: 'owner', old: null, write: { created_at: 'yesterday' }, expect: f('created_at') },
+  { name: 'user creates in state done', actor: 'owner', old: null, write: { state: 'done' }, expect: f('state') },
+  { name: 'unknown state', actor: 'owner', old: null, write: { state: 'flying' }, expect: f('state') },
+  { name: 'user sets a service field on creation', actor: 'owner', old: null, write: { failure_reason: 'none' }, expect: f('failure_reason') },
+  { name: 'user sets attempts on creation', actor: 'owner', old: null, write: { attempts: [] }, expect: f('attempts') },
+  { name: '_id is not sha224(source_lfn)', actor: 'owner', old: null, write: { _id: 'my-own-id' }, expect: f('_id') },
+  // --- user requests on existing documents ---
+  { name: 'owner requests a kill of a new transfer', actor: 'owner', old: {}, write: { kill_requested: true }, expect: 'ok' },
+  { name: 'owner requests a kill of a submitted transfer', actor: 'owner', old: { state: 'submitted' }, write: { kill_requested: true }, expect: 'ok' },
+  { name: 'owner requests a kill of a done transfer', actor: 'owner', old: { state: 'done' }, write: { kill_requested: true }, expect: f('kill_requested') },
+  { name: 'owner withdraws a kill request', actor: 'owner', old: { kill_requested: true }, write: { kill_requested: false }, expect: f('kill_requested') },
+  { name: 'other user requests a kill', actor: 'other', old: {}, write: { kill_requested: true }, expect: f('user') },
+  { name: 'owner requests a retry of a failed transfer', actor: 'owner', old: { state: 'failed' }, write: { retry_requested: true }, expect: 'ok' },
+  { name: 'owner requests a retry of an expired transfer', actor: 'owner', old: { state: 'expired' }, write: { retry_requested: true }, expect: 'ok' },
+  { name: 'owner requests a retry of a new transfer', actor: 'owner', old: {}, write: { retry_requested: true }, expect: f('retry_requested') },
+  { name: 'owner requests a retry of a done transfer', actor: 'owner', old: { state: 'done' }, write: { retry_requested: true }, expect: f('retry_requested') },
+  { name: 'owner changes the size of an existing transfer', actor: 'owner', old: {}, write: { size: 99 }, expect: f('size') },
+  { name: 'owner moves the state', actor: 'owner', old: {}, write: { state: 'done' }, expect: f('state') },
+  { name: 'owner deletes a transfer', actor: 'owner', old: {}, write: {}, delete: true, expect: f('_deleted') },
+  // --- agents ---
+  { name: 'agent acquires a new transfer', actor: 'agent', old: {}, write: { state: 'acquired', lease: { owner: 'sched-1', expires_at: '2026-11-26T06:05:00Z' } }, expect: 'ok' },
+  { name: 'agent marks a submitted transfer done', actor: 'agent', old: { state: 'submitted' }, write: { state: 'done', finished_at: '2026-11-26T06:10:00Z' }, expect: 'ok' },
+  { name: 'agent records a retry with its history', actor: 'agent', old: { state: 'submitted' }, write: { state: 'retry', attempts: [{ at: '2026-11-26T06:10:00Z', error: 'timeout', error_class: 'transient', transfer_job: 'tj-1' }] }, expect: 'ok' },
+  { name: 'agent skips from new to done', actor: 'agent', old: {}, write: { state: 'done' }, expect: f('state') },
+  { name: 'agent revives a done transfer', actor: 'agent', old: { state: 'done' }, write: { state: 'new' }, expect: f('state') },
+  { name: 'agent resubmits a failed transfer', actor: 'agent', old: { state: 'failed', retry_requested: true }, write: { state: 'new', retry_requested: undefined }, expect: 'ok' },
+  { name: 'agent kills on request', actor: 'agent', old: { state: 'submitted', kill_requested: true }, write: { state: 'killed' }, expect: 'ok' },
+  { name: 'agent changes a job field', actor: 'agent', old: {}, write: { destination_lfn: '/store/user/elsewhere.root' }, expect: f('destination_lfn') },
+  { name: 'agent sets a user request', actor: 'agent', old: {}, write: { kill_requested: true }, expect: f('kill_requested') },
+  { name: 'agent writes a malformed attempt', actor: 'agent', old: { state: 'submitted' }, write: { state: 'retry', attempts: [{ at: 'now', error: 'x', transfer_job: null }] }, expect: f('attempts[0].at') },
+  { name: 'agent publishes a done transfer', actor: 'agent', old: { state: 'done', publish: true, dataset: '/Prim/alice-v1/USER', publication_state: 'not_published' }, write: { publication_state: 'publishing' }, expect: 'ok' },
+  { name: 'agent skips publishing', actor: 'agent', old: { state: 'done', publish: true, dataset: '/Prim/alice-v1/USER', publication_state: 'not_published' }, write: { publication_state: 'published' }, expect: f('publication_state') },
+  { name: 'agent publishes a failed transfer', actor: 'agent', old: { state: 'failed', publish: true, dataset: '/Prim/alice-v1/USER' }, write: { publication_state: 'publishing' }, expect: f('publication_state') },
+  { name: 'agent archives a done transfer', actor: 'agent', old: { state: 'done' }, write: {}, delete: true, expect: 'ok' },
+  { name: 'agent deletes a pending transfer', actor: 'agent', old: { state: 'submitted' }, write: {}, delete: true, expect: f('_deleted') },
+  { name: 'agent writes a heartbeat', actor: 'agent', old: null, write: { _id: 'heartbeat:scheduler:1', type: 'heartbeat', agent: 'scheduler', instance: 'h-1', at: '2026-11-26T06:00:00Z' }, expect: 'ok' },
+  // --- operators and admins ---
+  { name: 'ops moves done back to new', actor: 'ops', old: { state: 'done' }, write: { state: 'new' }, expect: 'ok' },
+  { name: 'ops fixes a job field', actor: 'ops', old: {}, write: { destination: 'T1_US_FNAL' }, expect: 'ok' },
+  { name: 'ops still cannot store a malformed transfer', actor: 'ops', old: {}, write: { size: -5 }, expect: f('size') },
+  { name: 'admin deletes a pending transfer', actor: 'admin', old: {}, write: {}, delete: true, expect: 'ok' },
+  { name: 'type change of an existing document', actor: 'ops', old: {}, write: { type: 'heartbeat', agent: 'a', instance: 'b', at: '2026-11-26T06:00:00Z' }, expect: f('type') },
+];

@@ -1,0 +1,32 @@
+/**
+ * Jest global setup: use COUCHDB_URL when set (real CouchDB 3.x, admin credentials in the URL),
+ * otherwise start the embedded server on a free loopback port with a throw-away data dir.
+ * Each test file then creates its own `test_<random>_` databases (test/support/env.ts).
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Supervisor } from '../../scripts/server/supervisor';
+import { ensureEmbeddedAdmin } from '../../scripts/server/admin';
+import { withCredentials } from '../../agents/lib/config';
+
+declare global {
+  // eslint-disable-next-line no-var
+  var __COUCHSTAGE_SUPERVISOR__: Supervisor | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  if (process.env.COUCHDB_URL) {
+    process.env.COUCHSTAGE_TEST_SERVER = 'couchdb';
+    return;
+  }
+  const root = path.resolve(__dirname, '..', '..');
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-test-'));
+  const supervisor = new Supervisor({ dataDir: path.join(dataDir, 'couchdb'), port: 0, entry: path.join(root, 'dist', 'server.js') });
+  const base = await supervisor.start();
+  const state = await ensureEmbeddedAdmin({ dataDir }, base);
+  globalThis.__COUCHSTAGE_SUPERVISOR__ = supervisor;
+  process.env.COUCHDB_URL = withCredentials(base, state.admin.name, state.admin.password);
+  process.env.COUCHSTAGE_TEST_SERVER = 'embedded';
+  process.env.COUCHSTAGE_TEST_DATA_DIR = dataDir;
+}

@@ -1,0 +1,7 @@
+import * as fs from 'fs';
+
+export default async function globalTeardown(): Promise<void> {
+  await globalThis.__COUCHSTAGE_SUPERVISOR__?.stop();
+  const dir = process.env.COUCHSTAGE_TEST_DATA_DIR;
+  if (dir && process.env.COUCHSTAGE_TEST_SERVER === 'embedded') fs.rmSync(dir, { recursive: true, force: true });
+}
