@@ -9,6 +9,7 @@ const quiet = process.argv.includes('--quiet');
 const entries = {
   cli: 'scripts/cli.ts',
   server: 'scripts/server/main.ts',
+  'bench-submit': 'scripts/bench/submit.ts',
 };
 const started = Date.now();
 await build({
