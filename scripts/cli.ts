@@ -4,7 +4,9 @@
  */
 import { loadConfig, serverUrl, ConfigError } from '../agents/lib/config';
 import { describeError } from '../agents/lib/couch';
-import { parseArgs, UsageError } from './commands/args';
+import { runAgentProcess } from '../agents/main';
+import type { BackendName } from '../agents/backends/open';
+import { flag, parseArgs, UsageError } from './commands/args';
 import { context } from './commands/context';
 import { runRequest } from './commands/requests';
 import { runStart } from './commands/start';
@@ -24,6 +26,8 @@ Commands:
   status [--user U] [--workflow W]   files and bytes per state
   kill ID... | --workflow W [--user U]    ask to kill pending transfers
   retry ID... | --workflow W [--user U]   ask to retry failed, killed or expired transfers
+  agent NAME [--once] [--backend auto|gfal2|native|instant] [--instance ID] [--metrics-port N]
+                           run one agent: scheduler, worker or retrier
   help                     this text
 
 Options:
@@ -33,7 +37,7 @@ Options:
 Environment: COUCHDB_URL (http://user:pass@host:5984; unset = embedded server),
 COUCHSTAGE_DB_PREFIX, COUCHSTAGE_DATA_DIR, COUCHSTAGE_PORT. See README.md.`;
 
-const VALUED = ['user', 'workflow', 'as', 'password'];
+const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port'];
 
 export async function main(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
   const [command, ...rest] = argv;
@@ -55,6 +59,14 @@ export async function main(argv: readonly string[], out: (line: string) => void 
       case 'kill':
       case 'retry':
         return await runRequest(context(args, out), command, args);
+      case 'agent': {
+        const port = flag(args, 'metrics-port');
+        if (port !== undefined && !/^\d+$/.test(port)) throw new UsageError('--metrics-port must be a port number');
+        const backend = (flag(args, 'backend') || 'auto') as BackendName;
+        if (!['auto', 'gfal2', 'native', 'instant'].includes(backend)) throw new UsageError(`--backend must be auto, gfal2, native or instant`);
+        if (!args.positional[0]) throw new UsageError('agent needs a name: scheduler, worker or retrier');
+        return await runAgentProcess(args.positional[0], { once: args.flags.once === true, backend, instance: flag(args, 'instance'), metricsPort: port === undefined ? undefined : Number(port) });
+      }
       case undefined:
       case 'help':
       case '--help':

@@ -43,6 +43,7 @@ export const DocType = {
   transfer: 'transfer',
   transferJob: 'transfer_job',
   heartbeat: 'heartbeat',
+  lock: 'lock',
   request: 'request',
   site: 'site',
   link: 'link',
@@ -56,7 +57,7 @@ export type DocType = (typeof DocType)[keyof typeof DocType];
 
 /** Which document types live in which database. */
 export const TypesByDb: Readonly<Record<DbRole, readonly DocType[]>> = {
-  transfers: [DocType.transfer, DocType.transferJob, DocType.heartbeat, DocType.request],
+  transfers: [DocType.transfer, DocType.transferJob, DocType.heartbeat, DocType.lock, DocType.request],
   catalog: [DocType.dataset, DocType.block, DocType.file, DocType.quota],
   config: [DocType.site, DocType.link, DocType.settings],
 };
@@ -203,6 +204,8 @@ export interface TransferServiceFields {
   readonly transfer_job?: string | null;
   /** Earliest time the next attempt may start (cooloff). */
   readonly next_attempt_at?: string | null;
+  /** When the transfer last entered `new` by a resubmission; expiry counts from here (else created_at). */
+  readonly waiting_since?: string | null;
   /** Catalogue block the file was published into. */
   readonly block?: string | null;
   readonly publication_attempts?: number;
@@ -230,7 +233,7 @@ export const TRANSFER_JOB_FIELDS = [
 ] as const;
 export const TRANSFER_SERVICE_FIELDS = [
   'state', 'attempts', 'failure_reason', 'started_at', 'finished_at', 'last_update',
-  'publication_state', 'lease', 'transfer_job', 'next_attempt_at', 'block', 'publication_attempts',
+  'publication_state', 'lease', 'transfer_job', 'next_attempt_at', 'waiting_since', 'block', 'publication_attempts',
 ] as const;
 export const TRANSFER_REQUEST_FIELDS = ['kill_requested', 'retry_requested'] as const;
 export const COUCH_FIELDS = ['_id', '_rev', '_deleted', '_revisions', '_conflicts'] as const;
@@ -242,16 +245,42 @@ export const DEFAULT_PRIORITY = 3;
 // ---------------------------------------------------------------------------------------------
 
 /** A batch of files on one link for one user, built by the scheduler and run by a worker. */
+export const TransferJobState = { queued: 'queued', active: 'active', done: 'done' } as const;
+export type TransferJobState = (typeof TransferJobState)[keyof typeof TransferJobState];
+
+/** One file of a transfer job, with PFNs resolved by the scheduler from the sites' TFC rules. */
+export interface TransferJobFile {
+  readonly id: string;
+  readonly source_pfn: string;
+  readonly destination_pfn: string;
+}
+
+/**
+ * A batch of at most `max_files_per_transfer` files of one user on one link, built by the
+ * scheduler and run by one worker at a time (the lease). queued -> active -> done.
+ */
 export interface TransferJobDoc extends CouchMeta {
   readonly type: 'transfer_job';
   readonly user: string;
   readonly source: string;
   readonly destination: string;
-  readonly files: readonly string[];
-  readonly state: string;
+  /** Storage protocol both PFNs use (root, file, ...). */
+  readonly protocol: string;
+  readonly mode: 'stream' | 'tpc';
+  readonly files: readonly TransferJobFile[];
+  readonly state: TransferJobState;
   readonly created_at: string;
   readonly lease?: Lease | null;
-  readonly [extra: string]: unknown;
+  /** How many times a worker claimed this job (takeovers after a lease expired add one). */
+  readonly claims?: number;
+  readonly finished_at?: string | null;
+  readonly summary?: Readonly<Record<string, number>>;
+}
+
+/** A leader lease: one active instance of an agent at a time (the scheduler), others stand by. */
+export interface LockDoc extends CouchMeta {
+  readonly type: 'lock';
+  readonly lease: Lease | null;
 }
 
 export interface HeartbeatDoc extends CouchMeta {
@@ -373,4 +402,4 @@ export const ISO_DATE_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[
 /** `/primary/processed/TIER`, e.g. `/GenericTTbar/alice-crab_test-v1/USER`. */
 export const DATASET_RE = /^\/[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Z][A-Z0-9-]*$/;
 // eslint-disable-next-line no-control-regex
-export const CONTROL_CHARS_RE = /[\u0000-\u001f\u007f]/;
+export const CONTROL_CHARS_RE = /[\u0000-\u001f\u007f-\u009f]/;

@@ -116,3 +116,16 @@ export function serverUrl(cfg: Config): string {
   if (cfg.user) url = withCredentials(url, cfg.user, cfg.password || '');
   return url;
 }
+
+/**
+ * The URL agents use: COUCHSTAGE_USER/PASSWORD if given; on the embedded server its
+ * `couchstage-agent` account; else COUCHDB_URL as is (give it the agent's credentials).
+ */
+export function agentUrl(cfg: Config): string {
+  if (cfg.user) return serverUrl(cfg);
+  if (!cfg.couchUrl) {
+    const state = readEmbeddedState(cfg);
+    if (state) return withCredentials(state.url, state.agent.name, state.agent.password);
+  }
+  return serverUrl(cfg);
+}

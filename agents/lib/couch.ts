@@ -89,3 +89,53 @@ export async function ensureDb(server: Server, name: string): Promise<void> {
     if (statusOf(err) !== 412) throw err;
   }
 }
+
+export interface Change<D = Record<string, unknown>> {
+  readonly id: string;
+  readonly seq: string | number;
+  readonly deleted?: boolean;
+  readonly changes: readonly { rev: string }[];
+  readonly doc?: D & { _id: string; _rev: string; _deleted?: boolean };
+}
+
+export interface ChangesResult<D = Record<string, unknown>> {
+  readonly results: Change<D>[];
+  readonly last_seq: string | number;
+  readonly pending?: number;
+}
+
+/** Splits `http://user:pass@host` into a credential-free URL and a Basic auth header. */
+export function authParts(url: string): { base: string; headers: Record<string, string> } {
+  const u = new URL(url);
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (u.username) {
+    headers.Authorization = 'Basic ' + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
+  }
+  u.username = '';
+  u.password = '';
+  return { base: u.toString().replace(/\/+$/, ''), headers };
+}
+
+/**
+ * One `_changes` request, abortable (nano cannot pass an AbortSignal to the feed). Only the
+ * normal and longpoll feeds: the embedded server has no eventsource and crashes on selectors.
+ */
+export async function fetchChanges<D = Record<string, unknown>>(
+  url: string, db: string,
+  params: { since: string | number; limit?: number; feed?: 'normal' | 'longpoll'; timeout?: number; include_docs?: boolean; seq_interval?: number },
+  signal?: AbortSignal,
+): Promise<ChangesResult<D>> {
+  const { base, headers } = authParts(url);
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) qs.set(k, String(v));
+  let res: Response;
+  try {
+    res = await fetch(`${base}/${encodeURIComponent(db)}/_changes?${qs}`, { headers, signal });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw Object.assign(new Error(`changes feed of ${db}: ${(err as Error).message}`), { statusCode: undefined });
+  }
+  const body = (await res.json()) as ChangesResult<D> & { error?: string; reason?: string };
+  if (!res.ok) throw Object.assign(new Error(`${res.status} ${body.error}: ${body.reason}`), { statusCode: res.status, error: body.error, reason: body.reason });
+  return body;
+}

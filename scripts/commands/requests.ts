@@ -54,9 +54,10 @@ export async function request(ctx: Context, kind: RequestKind, args: Args): Prom
   });
   if (updates.length) {
     const res = await ctx.server.use(ctx.cfg.dbs.transfers).bulk({ docs: updates as never[] });
+    // By id, not by position: the embedded server answers refused documents first.
     res.forEach((r, i) => outcomes.push(r.error
-      ? { id: updates[i]._id, result: 'refused', reason: `${r.error}: ${r.reason}` }
-      : { id: updates[i]._id, result: 'requested' }));
+      ? { id: r.id || updates[i]._id, result: 'refused', reason: `${r.error}: ${r.reason}` }
+      : { id: r.id || updates[i]._id, result: 'requested' }));
   }
   return outcomes;
 }

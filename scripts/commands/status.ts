@@ -3,7 +3,7 @@
  * monitor views (the same numbers the page shows).
  */
 import { TRANSFER_STATES, type TransferState } from '../../views/schema';
-import { flag, type Args } from './args';
+import { flag, UsageError, type Args } from './args';
 import type { Context } from './context';
 
 interface StatsRow { key: [string, string, TransferState]; value: { count: number; sum: number } }
@@ -34,7 +34,7 @@ export async function status(ctx: Context, user: string | null, workflow: string
 export async function runStatus(ctx: Context, args: Args): Promise<number> {
   const user = flag(args, 'user') ?? null;
   const workflow = flag(args, 'workflow') ?? null;
-  if (workflow !== null && user === null) throw new Error('--workflow needs --user');
+  if (workflow !== null && user === null) throw new UsageError('--workflow needs --user');
   const report = await status(ctx, user, workflow);
   if (ctx.json) {
     ctx.out(JSON.stringify(report, null, 2));

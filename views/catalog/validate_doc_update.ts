@@ -17,7 +17,7 @@ export default function validate(newDoc: Doc, oldDoc: Doc | null, userCtx: UserC
     const p = datasetProblem('name', newDoc.name);
     assert(!p, p as string);
   }
-  const old = liveOld(oldDoc);
+  const old = liveOld(oldDoc, newDoc);
   // A closed block never changes (DBS semantics), except by operators.
   if (old && old.type === DocType.block && old.open === false && actor === 'agent') {
     assert(false, 'open: block ' + old._id + ' is closed and cannot change');

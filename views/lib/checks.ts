@@ -30,7 +30,9 @@ export function textProblem(field: string, u: unknown, max: number): Problem {
 }
 
 export function isoDateProblem(field: string, u: unknown): Problem {
-  if (typeof u !== 'string' || !ISO_DATE_RE.test(u) || isNaN(Date.parse(u))) {
+  // Date.parse rolls 2026-02-30 over to March 2 in every JS engine: check the day of the month.
+  if (typeof u !== 'string' || !ISO_DATE_RE.test(u) || isNaN(Date.parse(u)) ||
+      Number(u.slice(8, 10)) > new Date(Date.UTC(Number(u.slice(0, 4)), Number(u.slice(5, 7)), 0)).getUTCDate()) {
     return field + ': must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z';
   }
   return null;
@@ -149,6 +151,7 @@ export function transferProblem(doc: Json): Problem {
     nullableDate('finished_at', doc),
     nullableDate('last_update', doc),
     nullableDate('next_attempt_at', doc),
+    nullableDate('waiting_since', doc),
     optional('publication_state', doc, (f, u) =>
       PUBLICATION_STATES.indexOf(u as never) >= 0 ? null : f + ': must be one of ' + PUBLICATION_STATES.join(', ')),
     lease === undefined || lease === null ? null

@@ -26,6 +26,8 @@ function utf8(s: string): number[] {
         i++;
       }
     }
+    // A lone surrogate is not a character: encode U+FFFD, as Node's Buffer and TextEncoder do.
+    if (c >= 0xd800 && c < 0xe000) c = 0xfffd;
     if (c < 0x80) out.push(c);
     else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
     else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));

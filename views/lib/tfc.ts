@@ -25,6 +25,8 @@ export function tfcRuleProblem(field: string, u: unknown): Problem {
   if (r.chain === r.protocol) return field + '.chain: a rule cannot chain to its own protocol';
   if (typeof r.path_match !== 'string' || r.path_match.length === 0) return field + '.path_match: must be a regular expression';
   try {
+    // Alone too: "a)|(b" compiles only inside the anchoring group, and would then match a prefix.
+    new RegExp(r.path_match);
     compile(r.path_match);
   } catch (e) {
     return field + '.path_match: not a valid regular expression';

@@ -69,7 +69,14 @@ export function changedFields(newDoc: Doc, oldDoc: Doc): string[] {
   return out;
 }
 
-/** A write over a deleted document is a creation. */
-export function liveOld(oldDoc: Doc | null | undefined): Doc | null {
-  return oldDoc && !oldDoc._deleted ? oldDoc : null;
+/**
+ * A write over a deleted document is a creation. A write that names no `_rev` over a stored
+ * document updates nothing: it is a conflict, which the database answers itself (CouchDB says 409
+ * before validate_doc_update runs; the embedded server validates first and passes the stored
+ * document, so it is treated as absent here and the write then meets the same 409).
+ */
+export function liveOld(oldDoc: Doc | null | undefined, newDoc?: Doc): Doc | null {
+  if (!oldDoc || oldDoc._deleted) return null;
+  if (newDoc && newDoc._rev === undefined && oldDoc._rev !== undefined) return null;
+  return oldDoc;
 }

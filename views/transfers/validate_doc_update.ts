@@ -23,7 +23,8 @@ function shape(doc: Doc): void {
   } else if (doc.type === DocType.transferJob) {
     const p = textProblem('user', doc.user, 128) || textProblem('source', doc.source, 64) ||
       textProblem('destination', doc.destination, 64) || textProblem('state', doc.state, 64) ||
-      (Array.isArray(doc.files) ? null : 'files: must be an array of transfer ids') || isoDateProblem('created_at', doc.created_at);
+      (Array.isArray(doc.files) && doc.files.every((f) => typeof f === 'object' && f !== null && typeof (f as { id?: unknown }).id === 'string')
+        ? null : 'files: must be an array of {id, source_pfn, destination_pfn}') || isoDateProblem('created_at', doc.created_at);
     assert(!p, p as string);
   }
 }
@@ -99,7 +100,7 @@ function deletion(old: Doc | null, actor: Actor): void {
 export default function validate(newDoc: Doc, oldDoc: Doc | null, userCtx: UserCtx, secObj: SecObj): void {
   if (newDoc._id.indexOf('_design/') === 0) return; // only database admins can write these anyway
   const actor = actorOf(userCtx, secObj);
-  const old = liveOld(oldDoc);
+  const old = liveOld(oldDoc, newDoc);
   if (newDoc._deleted) return deletion(old, actor);
   shape(newDoc);
   if (old) assert(old.type === newDoc.type, 'type: cannot change from ' + old.type + ' to ' + newDoc.type);

@@ -1,0 +1,218 @@
+/**
+ * The gfal2 backend: supervises one long-lived python helper (gfal2_helper.py) that speaks NDJSON
+ * on stdin/stdout. A long-lived helper copying in bulk costs ~2 ms per small file; a gfal-copy
+ * process per file costs ~250 ms, most of it python and plugin start-up.
+ *
+ * Requests are sent one at a time (gfal2 contexts are not shared across threads, and the helper
+ * parallelises inside a bulk copy). If the helper dies -- killed, or a crash the helper itself did
+ * not contain -- the request it held resolves as transient "gfal2 helper died (signal X)" and the
+ * next request starts a new helper. Aborting a copy kills the helper the same way (its copy
+ * children die with it, PR_SET_PDEATHSIG) and reports the batch as transient "cancelled".
+ */
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as readline from 'readline';
+import { classifyError } from './errors';
+import { ADLER32_RE, type CopyOptions, type CopyRequest, type CopyResult, type RemoveResult, type StatResult, type TransferBackend } from './types';
+
+export interface Gfal2Options {
+  /** The Debian python that has the gfal2 binding (pyenv's python3 on PATH does not). */
+  python?: string;
+  helper?: string;
+  /** Local staging for stream-mode root->root copies; must hold one batch. Default: under os.tmpdir(). */
+  stagingDir?: string;
+  /** Extra environment for the helper, e.g. XRD_REQUESTTIMEOUT for SEs that checksum slowly. */
+  env?: Record<string, string>;
+  /** Receives each stderr line of the helper. Default: process.stderr. */
+  log?: (line: string) => void;
+}
+
+// XrdCl defaults would keep a dead SE busy for minutes (5 retries x 120 s connection window), so:
+export const XRD_ENV: Record<string, string> = {
+  XRD_CONNECTIONRETRY: '1', // no client-side retries: the caller requeues transient failures
+  XRD_CONNECTIONWINDOW: '3', // a live SE accepts in milliseconds; 3 s tolerates a loaded one
+  XRD_REQUESTTIMEOUT: '10', // per request (open, stat, checksum of small files); a stuck SE fails in 10 s
+  XRD_STREAMTIMEOUT: '10', // a stream silent for 10 s with requests outstanding is broken
+  XRD_TIMEOUTRESOLUTION: '1', // timeouts are checked every 15 s by default, which would add up to 15 s
+  XRD_RUNFORKHANDLER: '1', // the helper forks per request; XrdCl must re-initialise in the child
+};
+
+/** A batch may take 60 s of fixed cost (connections, checksums) plus its bytes at a floor of 5 MiB/s
+ *  (a slow WAN link); past that, plus the helper's 30 s grace, its copy is killed. */
+const BASE_TIMEOUT_S = 60;
+const MIN_RATE = 5 * 1024 * 1024;
+/** How long close() waits for the helper to exit after stdin ends (it has no work left by then). */
+const CLOSE_WAIT_MS = 5000;
+
+interface Pending {
+  id: number;
+  resolve: (v: any) => void;
+  reject: (e: Error) => void;
+}
+
+export class HelperDied extends Error {}
+export class Cancelled extends Error {}
+
+export class Gfal2Backend implements TransferBackend {
+  readonly name = 'gfal2';
+  private proc: ChildProcess | null = null;
+  private pending: Pending | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private nextId = 1;
+  private readonly staging: string;
+  /** Helpers started so far (1 after the first request; more after deaths or cancellations). */
+  starts = 0;
+
+  constructor(private readonly opts: Gfal2Options = {}) {
+    this.staging = opts.stagingDir ?? path.join(os.tmpdir(), `couchstage-gfal2-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  }
+
+  /** The helper's pid, or null when not running (tests kill it to check recovery). */
+  get pid(): number | null {
+    return this.proc?.pid ?? null;
+  }
+
+  private start(): ChildProcess {
+    const helper = this.opts.helper ?? path.join(__dirname, 'gfal2_helper.py');
+    const log = this.opts.log ?? ((l: string) => process.stderr.write(`[gfal2-helper] ${l}\n`));
+    fs.rmSync(this.staging, { recursive: true, force: true }); // leftovers of a helper that was killed
+    const proc = spawn(this.opts.python ?? '/usr/bin/python3', [helper, this.staging], {
+      env: { ...XRD_ENV, ...process.env, ...this.opts.env }, // an operator's own XRD_* settings win
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    readline.createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const p = this.pending;
+      let msg: any;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        return log(`unparseable helper output: ${line}`);
+      }
+      if (!p || msg.id !== p.id) return log(`unexpected helper response: ${line.slice(0, 200)}`);
+      this.pending = null;
+      if (msg.ok) p.resolve(msg);
+      else p.reject(new Error(`gfal2 helper: ${msg.error}`));
+    });
+    readline.createInterface({ input: proc.stderr! }).on('line', log);
+    const died = (why: string) => {
+      if (this.proc !== proc) return;
+      this.proc = null;
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(new HelperDied(`gfal2 helper died (${why})`));
+    };
+    proc.on('exit', (code, sig) => died(sig ? `signal ${sig}` : `exit code ${code}`));
+    proc.on('error', (e) => died(e.message));
+    proc.stdin!.on('error', () => undefined); // EPIPE when it died: reported through 'exit'
+    this.proc = proc;
+    return proc;
+  }
+
+  /** Sends one request and waits for its response; requests are serialised. */
+  private request(body: Record<string, unknown>, signal?: AbortSignal): Promise<any> {
+    const run = () =>
+      new Promise<any>((resolve, reject) => {
+        if (signal?.aborted) return reject(new Cancelled('cancelled'));
+        const proc = this.proc ?? (this.starts++, this.start());
+        const id = this.nextId++;
+        const onAbort = () => {
+          if (this.pending?.id !== id) return;
+          this.pending = null;
+          if (this.proc === proc) this.proc = null; // the next request starts a new helper at once
+          proc.kill('SIGKILL'); // its copy children die with it (PR_SET_PDEATHSIG)
+          reject(new Cancelled('cancelled'));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const done = <T>(f: (v: T) => void) => (v: T) => {
+          signal?.removeEventListener('abort', onAbort);
+          f(v);
+        };
+        this.pending = { id, resolve: done(resolve), reject: done(reject) };
+        proc.stdin!.write(JSON.stringify({ ...body, id }) + '\n');
+      });
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  async copy(batch: readonly CopyRequest[], opts: CopyOptions = {}): Promise<CopyResult[]> {
+    if (!batch.length) return [];
+    const t0 = Date.now();
+    const whole = (error: string, errorClass: 'fatal' | 'transient' = 'transient') =>
+      batch.map((r) => ({ id: r.id, ok: false, seconds: (Date.now() - t0) / 1000, error, errorClass }));
+    const bytes = batch.reduce((s, r) => s + (r.size ?? 0), 0);
+    const files = batch.map((r) => ({
+      source: r.source,
+      destination: r.destination,
+      // Lower-cased here; anything else malformed is refused by the helper before gfal2 sees it
+      // (an empty or missing checksum in a bulk copy segfaults the binding).
+      adler32: ADLER32_RE.test(String(r.adler32).toLowerCase()) ? String(r.adler32).toLowerCase() : String(r.adler32 ?? ''),
+    }));
+    let resp: any;
+    try {
+      resp = await this.request(
+        { op: 'copy', files, mode: opts.mode ?? 'stream', overwrite: opts.overwrite !== false, timeout: BASE_TIMEOUT_S + Math.ceil(bytes / MIN_RATE) },
+        opts.signal,
+      );
+    } catch (e) {
+      return whole(e instanceof Cancelled ? 'cancelled' : (e as Error).message);
+    }
+    return batch.map((r, i): CopyResult => {
+      const x = resp.results[i] ?? {};
+      const seconds = x.seconds ?? (Date.now() - t0) / 1000;
+      if (x.ok) return { id: r.id, ok: true, adler32: x.adler32, bytes: x.bytes ?? undefined, seconds };
+      const error = String(x.error ?? 'no result from gfal2 helper');
+      return { id: r.id, ok: false, seconds, error, errorClass: classifyError({ errno: x.errno, message: error, side: x.side }) };
+    });
+  }
+
+  async remove(urls: readonly string[]): Promise<RemoveResult[]> {
+    if (!urls.length) return [];
+    try {
+      const resp = await this.request({ op: 'remove', urls });
+      return urls.map((url, i): RemoveResult => {
+        const x = resp.results[i] ?? { error: 'no result from gfal2 helper' };
+        if (x.ok) return { url, ok: true, existed: !!x.existed };
+        return { url, ok: false, existed: false, error: x.error, errorClass: classifyError({ errno: x.errno, message: x.error, side: 'destination' }) };
+      });
+    } catch (e) {
+      return urls.map((url) => ({ url, ok: false, existed: false, error: (e as Error).message, errorClass: 'transient' as const }));
+    }
+  }
+
+  async stat(urls: readonly string[], withChecksum = false): Promise<StatResult[]> {
+    if (!urls.length) return [];
+    try {
+      const resp = await this.request({ op: 'stat', urls, checksum: withChecksum });
+      return urls.map((url, i): StatResult => {
+        const x = resp.results[i] ?? { error: 'no result from gfal2 helper' };
+        if (x.exists) return { url, exists: true, size: x.size, ...(x.adler32 ? { adler32: x.adler32 } : {}) };
+        return x.error ? { url, exists: false, error: x.error } : { url, exists: false };
+      });
+    } catch (e) {
+      return urls.map((url) => ({ url, exists: false, error: (e as Error).message }));
+    }
+  }
+
+  /** Checks the helper starts and gfal2 imports; resolves to the gfal2 version. */
+  async ping(): Promise<string> {
+    const r = await this.request({ op: 'ping' });
+    if (r.error) throw new Error(r.error);
+    return r.gfal2;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    const proc = this.proc;
+    if (proc) {
+      const exited = new Promise<void>((res) => proc.once('exit', () => res()));
+      proc.stdin!.end();
+      const timer = setTimeout(() => proc.kill('SIGKILL'), CLOSE_WAIT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    fs.rmSync(this.staging, { recursive: true, force: true });
+  }
+}

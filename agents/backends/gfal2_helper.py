@@ -1,0 +1,355 @@
+#!/usr/bin/python3
+"""couchstage gfal2 helper: one NDJSON request per stdin line -> one NDJSON response line on stdout.
+
+Requests: {op:'copy', id, files:[{source, destination, adler32}], mode:'stream'|'tpc', overwrite, timeout}
+          {op:'remove', id, urls}  {op:'stat', id, urls, checksum}  {op:'ping', id}
+Must run under /usr/bin/python3 (the Debian python that has the gfal2 binding).
+
+Why a fork per request ("zygote"): gfal2 2.21.3's xrootd bulk copy segfaults whenever a file at index >= 1
+fails (gfal_xrootd_copy_cleanup is handed file_errors[i] instead of &(*file_errors)[i]), and XrdCl 5.5
+corrupts its heap now and then (~1 in 100 bulk batches of 200 files here). So this process only imports
+gfal2 and loads its plugins (the expensive part, ~60 ms) and every gfal2 operation runs in a forked child:
+a crash costs one child, the helper survives, and copies the child left unfinished are redone one file
+per gfal2 call, where a failure raises a GError instead of crashing. Children are also fresh XrdCl
+clients, so an SE that died and came back is not remembered as broken.
+"""
+import ctypes, errno, json, os, re, selectors, shutil, signal, stat, sys, time
+
+# XrdCl reads these once, when first used, so they are set before gfal2 is imported. Each value can be
+# overridden from the environment (the TS side sets them too). See agents/backends/gfal2.ts for the numbers.
+for _k, _v in {'XRD_CONNECTIONRETRY': '1', 'XRD_CONNECTIONWINDOW': '3', 'XRD_REQUESTTIMEOUT': '10',
+               'XRD_STREAMTIMEOUT': '10', 'XRD_TIMEOUTRESOLUTION': '1', 'XRD_RUNFORKHANDLER': '1'}.items():
+    os.environ.setdefault(_k, _v)
+try:
+    import gfal2
+    IMPORT_ERROR = None
+except Exception as e:  # reported by every request, so the TS side fails loudly instead of hanging
+    gfal2, IMPORT_ERROR = None, 'cannot import gfal2 under %s: %r' % (sys.executable, e)
+
+# >20 parallel jobs crashes the binding; 16 measured as fast as 20 for small files.
+PARALLEL = max(1, min(20, int(os.environ.get('COUCHSTAGE_GFAL2_PARALLEL', '16'))))
+FALLBACK_CHILDREN = 4      # per-file mode costs ~7 ms/file per child; 4 children is 2 cores x 2 (I/O bound)
+KILL_GRACE = 30            # seconds past a request's own timeout before its child is killed
+CONN_ERRNOS = {errno.ECONNREFUSED, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNRESET,
+               errno.ECOMM, errno.EHOSTDOWN}
+HEX8 = re.compile(r'^[0-9a-f]{8}$')
+ROOT = ('root://', 'xroot://')
+STAGING = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else '/tmp/couchstage-gfal2-%d' % os.getpid())
+PARENT = os.getpid()
+PROTO_FD = -1
+CTX = None
+
+
+def context():
+    global CTX
+    if CTX is None:
+        CTX = gfal2.creat_context()
+        CTX.set_opt_integer('XROOTD PLUGIN', 'PARALLEL_COPIES', PARALLEL)
+        # Core timeouts for plugins that honour them (the xrootd plugin uses the XRD_* variables above).
+        CTX.set_opt_integer('CORE', 'NAMESPACE_TIMEOUT', 30)
+        CTX.set_opt_integer('CORE', 'CHECKSUM_TIMEOUT', 300)
+    return CTX
+
+
+def endpoint(url):
+    m = re.match(r'^(x?root://[^/]+)', url)
+    return m.group(1) if m else None
+
+
+def local_path(url):
+    return url[len('file://'):] if url.startswith('file://') else None
+
+
+def fail(i, code, message, side=None):
+    return {'i': i, 'ok': False, 'errno': code, 'error': message, 'side': side}
+
+
+def side_of(message, default=None):
+    low = message.lower()
+    return 'source' if '(source)' in low else 'destination' if '(destination)' in low else default
+
+
+def params(overwrite, timeout, checksum=None):
+    p = context().transfer_parameters()
+    p.overwrite, p.create_parent, p.timeout = bool(overwrite), True, int(timeout)
+    p.set_checksum(gfal2.checksum_mode.both, 'adler32', checksum or '')
+    return p
+
+
+def describe_error(i, f, code, message, default_side, src=None):
+    if code == errno.EILSEQ or 'checksum' in message.lower():
+        try:
+            actual = context().checksum(src or f['source'], 'adler32').lower().zfill(8)
+        except Exception as e:
+            actual = 'unknown (%s)' % e
+        return fail(i, code, 'checksum mismatch: expected %s, source has %s (%s)' % (f['adler32'], actual, message),
+                    'source' if actual != f['adler32'] else 'destination')
+    return fail(i, code, message, side_of(message, default_side))
+
+
+def copy_pairs(pairs, overwrite, timeout):
+    """pairs: [(src, dst, adler32)] -> [None | (errno, message)]. One gfal2 bulk call when len > 1."""
+    if not pairs:
+        return []
+    try:
+        if len(pairs) == 1:
+            s, d, c = pairs[0]
+            context().filecopy(params(overwrite, timeout, c), s, d)
+            return [None]
+        errs = context().filecopy(params(overwrite, timeout), [p[0] for p in pairs], [p[1] for p in pairs],
+                                  ['adler32:' + p[2] for p in pairs])
+        return [None if e is None else (e.code, e.message) for e in errs]
+    except gfal2.GError as e:
+        return [(e.code, e.message)] * len(pairs)
+
+
+def copy_group(emit, files, idx, mode, overwrite, timeout):
+    """Copies files[idx] (all in one gfal2 call per hop) and emits one result line per file."""
+    t0 = time.time()
+    c = context()
+    direct, hop = [], []
+    for i in idx:
+        f = files[i]
+        both_root = f['source'].startswith(ROOT) and f['destination'].startswith(ROOT)
+        (hop if both_root and mode != 'tpc' else direct).append(i)
+    # root->root in stream mode: gfal2 2.21 always uses third-party copy between two root:// URLs (the plugin
+    # sets thirdParty=only and has no option against it), so the data is pulled to local staging and pushed.
+    staged = {i: os.path.join(STAGING, '%d-%d' % (os.getpid(), i)) for i in hop}
+    errs = copy_pairs([(files[i]['source'], 'file://' + staged[i], files[i]['adler32']) for i in hop],
+                      overwrite=True, timeout=timeout)
+    second = []
+    for i, e in zip(hop, errs):
+        if e:
+            emit(describe_error(i, files[i], e[0], e[1], 'source'))
+        else:
+            second.append(i)
+    jobs = [(i, files[i]['source'], files[i]['adler32']) for i in direct] + \
+           [(i, 'file://' + staged[i], files[i]['adler32']) for i in second]
+    errs = copy_pairs([(s, files[i]['destination'], a) for i, s, a in jobs], overwrite, timeout)
+    for (i, src, a), e in zip(jobs, errs):
+        f = files[i]
+        if e:
+            emit(describe_error(i, f, e[0], e[1], 'destination', src))
+        else:
+            size = None
+            for p in (local_path(src), local_path(f['destination'])):
+                if p and os.path.exists(p):
+                    size = os.path.getsize(p)
+            if size is None:
+                try:
+                    size = c.stat(f['destination']).st_size
+                except Exception:
+                    pass
+            emit({'i': i, 'ok': True, 'adler32': a, 'bytes': size, 'seconds': round(time.time() - t0, 4)})
+    for p in staged.values():
+        if os.path.exists(p):
+            os.unlink(p)
+
+
+def child_bulk(emit, files, idx, mode, overwrite, timeout):
+    # A dead SE makes every one of its files fail, which would crash the bulk call (see top): probe each
+    # endpoint once (~1 ms when up) and fail its files here instead.
+    dead = {}
+    for ep in sorted({endpoint(files[i][k]) for i in idx for k in ('source', 'destination')} - {None}):
+        try:
+            context().stat(ep + '//')
+        except gfal2.GError as e:
+            if e.code in CONN_ERRNOS:
+                dead[ep] = e
+    ready = []
+    for i in idx:
+        f = files[i]
+        bad = [(k, dead[endpoint(f[k])]) for k in ('source', 'destination') if endpoint(f[k]) in dead]
+        if bad:
+            k, e = bad[0]
+            emit(fail(i, e.code, '%s %s unreachable: %s' % (k, endpoint(f[k]), e.message), k))
+        else:
+            ready.append(i)
+    copy_group(emit, files, ready, mode, overwrite, timeout)
+
+
+def child_single(emit, files, idx, mode, overwrite, timeout):
+    for i in idx:
+        copy_group(emit, files, [i], mode, overwrite, timeout)
+
+
+def run_children(tasks, deadline):
+    """tasks: [(fn, args)]; each fn(emit, *args) runs in a forked child. Returns [(lines, status)]."""
+    sel, out = selectors.DefaultSelector(), []
+    for fn, args in tasks:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: never returns
+            code = 0
+            try:
+                os.close(r)
+                os.close(PROTO_FD)  # only the helper itself answers on the protocol stream
+                ctypes.CDLL('libc.so.6').prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the helper
+                if os.getppid() != PARENT:
+                    os._exit(99)
+                stream = os.fdopen(w, 'w', buffering=1)
+                fn(lambda o: stream.write(json.dumps(o) + '\n'), *args)
+                stream.flush()
+            except BaseException as e:
+                sys.stderr.write('gfal2 helper child %d: %r\n' % (os.getpid(), e))
+                code = 70
+            os._exit(code)
+        os.close(w)
+        entry = {'pid': pid, 'lines': [], 'buf': b'', 'status': None}
+        out.append(entry)
+        sel.register(r, selectors.EVENT_READ, entry)
+    while sel.get_map():
+        left = deadline - time.time()
+        if left <= 0:
+            for key in list(sel.get_map().values()):
+                os.kill(key.data['pid'], signal.SIGKILL)
+                key.data['status'] = 'timeout'
+                sel.unregister(key.fileobj)
+                os.close(key.fileobj)
+            break
+        for key, _ in sel.select(timeout=min(left, 1.0)):
+            e, data = key.data, os.read(key.fileobj, 1 << 16)
+            if not data:
+                sel.unregister(key.fileobj)
+                os.close(key.fileobj)
+                continue
+            e['buf'] += data
+            *complete, e['buf'] = e['buf'].split(b'\n')
+            e['lines'] += [json.loads(x) for x in complete if x.strip()]
+    for e in out:
+        _, st = os.waitpid(e['pid'], 0)
+        if e['status'] is None:
+            e['status'] = ('signal %s' % signal.Signals(os.WTERMSIG(st)).name if os.WIFSIGNALED(st)
+                           else 'exit %d' % os.WEXITSTATUS(st))
+    return [(e['lines'], e['status']) for e in out]
+
+
+def validate(f):
+    for k in ('source', 'destination'):
+        u = f.get(k)
+        if not isinstance(u, str) or not u.startswith(ROOT + ('file://',)):
+            return errno.EPROTONOSUPPORT, 'invalid URL or unsupported protocol for %s: %r' % (k, u), k
+        if u.startswith('file://') and not u.startswith('file:///'):
+            return errno.EINVAL, 'invalid URL for %s: file URLs must be file:///absolute/path' % k, k
+    if not isinstance(f.get('adler32'), str) or not HEX8.match(f['adler32']):
+        return errno.EINVAL, 'invalid adler32 %r: expected 8 lowercase hex digits' % f.get('adler32'), None
+    p = local_path(f['source'])
+    if p and not os.path.isfile(p):
+        return errno.ENOENT, 'source does not exist: %s (source)' % p, 'source'
+    return None
+
+
+def op_copy(req):
+    files, mode = req['files'], req.get('mode', 'stream')
+    overwrite, timeout = req.get('overwrite', True), float(req.get('timeout', 600))
+    deadline = time.time() + timeout + KILL_GRACE
+    results, todo = [None] * len(files), []
+    for i, f in enumerate(files):
+        bad = validate(f) if isinstance(f, dict) else (errno.EINVAL, 'file entry is not an object', None)
+        if bad:
+            results[i] = fail(i, *bad)
+        else:
+            todo.append(i)
+    info = {'bulk': None, 'fallback': []}
+    if todo:
+        lines, info['bulk'] = run_children([(child_bulk, (files, todo, mode, overwrite, timeout))], deadline)[0]
+        for o in lines:
+            results[o['i']] = o
+    todo = [i for i in todo if results[i] is None]
+    while todo:  # the bulk child died: one gfal2 call per file, each child reporting file by file
+        n = min(FALLBACK_CHILDREN, len(todo))
+        slices = [todo[k::n] for k in range(n)]
+        done = run_children([(child_single, (files, s, mode, overwrite, timeout)) for s in slices], deadline)
+        todo = []
+        for s, (lines, status) in zip(slices, done):
+            for o in lines:
+                results[o['i']] = o
+            rest = [i for i in s if results[i] is None]
+            if not rest:
+                continue
+            info['fallback'].append(status)
+            if status == 'timeout':
+                for i in rest:
+                    results[i] = fail(i, errno.ETIMEDOUT, 'copy timed out after %ds' % timeout)
+            else:  # the first unreported file is the one the child died on; the others get another child
+                results[rest[0]] = fail(rest[0], None, 'gfal2 crashed copying this file (%s)' % status)
+                todo += rest[1:]
+    return {'results': [dict(r, i=i) for i, r in enumerate(results)], **info}
+
+
+def child_namespace(emit, op, urls, start, checksum):
+    c = context()
+    for i in range(start, len(urls)):
+        u = urls[i]
+        try:
+            if op == 'remove':
+                c.unlink(u)
+                emit({'i': i, 'ok': True, 'existed': True})
+            else:
+                st = c.stat(u)
+                r = {'i': i, 'exists': True, 'size': st.st_size}
+                if checksum and not stat.S_ISDIR(st.st_mode):
+                    r['adler32'] = c.checksum(u, 'adler32').lower().zfill(8)
+                emit(r)
+        except gfal2.GError as e:
+            if e.code == errno.ENOENT:
+                emit({'i': i, 'ok': True, 'existed': False} if op == 'remove' else {'i': i, 'exists': False})
+            else:
+                emit(dict(fail(i, e.code, e.message), existed=False, exists=False))
+
+
+def op_namespace(req):
+    urls, out, start = req['urls'], [], 0
+    deadline = time.time() + float(req.get('timeout', 120)) + KILL_GRACE
+    while start < len(urls):  # a crash loses only the URL being worked on
+        lines, status = run_children([(child_namespace, (req['op'], urls, start, req.get('checksum')))],
+                                     deadline)[0]
+        out += lines
+        start += len(lines)
+        if start < len(urls) and status != 'exit 0':
+            out.append(dict(fail(start, None, 'gfal2 crashed (%s)' % status), exists=False, existed=False))
+            start += 1 if status != 'timeout' else len(urls)
+    return {'results': out[:len(urls)]}
+
+
+def handle(line):
+    req = json.loads(line)
+    if not isinstance(req, dict):
+        raise ValueError('request is not an object')
+    op = req.get('op')
+    if op == 'ping':
+        return {'pid': os.getpid(), 'gfal2': gfal2.get_version() if gfal2 else None, 'error': IMPORT_ERROR}
+    if IMPORT_ERROR:
+        raise RuntimeError(IMPORT_ERROR)
+    context()
+    if op == 'copy':
+        return op_copy(req)
+    if op in ('remove', 'stat'):
+        return op_namespace(req)
+    raise ValueError('unknown op %r' % op)
+
+
+def main():
+    global PROTO_FD
+    PROTO_FD = os.dup(1)
+    proto = os.fdopen(PROTO_FD, 'w', buffering=1)
+    os.dup2(2, 1)  # anything gfal2/XrdCl prints goes to stderr, never into the protocol stream
+    os.makedirs(STAGING, exist_ok=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        rid = None
+        try:
+            rid = json.loads(line).get('id')
+        except Exception:
+            pass
+        try:
+            resp = dict(handle(line), id=rid, ok=True)
+        except Exception as e:  # bad input never kills the helper
+            resp = {'id': rid, 'ok': False, 'error': '%s: %s' % (type(e).__name__, e)}
+        proto.write(json.dumps(resp) + '\n')
+    shutil.rmtree(STAGING, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()

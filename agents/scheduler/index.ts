@@ -1,0 +1,40 @@
+/**
+ * The scheduler: `new` transfers -> transfer jobs per user and link, under each link's
+ * max_active, shared fairly between users. One instance leads (a lease in `lock:scheduler`), the
+ * others stand by, so link limits hold with several instances running.
+ */
+import { Leadership } from '../lib/leader';
+import type { Agent, AgentContext } from '../lib/runner';
+import { Tracker } from '../lib/tracker';
+import { planSchedule } from './decide';
+import { applyPlan, readQueues } from './effects';
+
+export function schedulerAgent(): Agent {
+  const tracker = new Tracker();
+  let scheduled = 0;
+  let failed = 0;
+  let leading = false;
+  let leadership: Leadership | null = null;
+  return {
+    name: 'scheduler',
+    feed: 'transfers',
+    // Slots free up through changes (which trigger a tick); the timer covers lease takeovers.
+    tickMs: 2_000,
+    load: (ctx) => tracker.load(ctx.db('transfers'), ctx.signal),
+    onChanges: async (changes) => tracker.applyChanges(changes),
+    async tick(ctx: AgentContext): Promise<boolean> {
+      const settings = ctx.config.settings;
+      leadership ||= new Leadership(ctx.db('transfers'), 'scheduler', ctx.instance);
+      leading = await leadership.hold(ctx.now(), settings.lease_seconds);
+      if (!leading) return false;
+      const queues = await readQueues(ctx, tracker);
+      const plan = planSchedule(queues, ctx.config.sites, settings, ctx.now());
+      const res = await applyPlan(ctx, tracker, plan);
+      scheduled += res.acquired;
+      failed += res.failed;
+      if (res.acquired || res.failed) ctx.log.info('scheduled', { jobs: plan.jobs.length, acquired: res.acquired, failed: res.failed });
+      return plan.more;
+    },
+    status: () => ({ leading, scheduled, failed, tracked: tracker.transfers.size }),
+  };
+}

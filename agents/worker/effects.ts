@@ -1,0 +1,142 @@
+/**
+ * The worker's reads and writes around one transfer job:
+ *   claim   queued (or active with an expired lease) -> active, lease = this instance
+ *   start   files acquired -> submitted (kill-requested ones -> killed)
+ *   copy    one bulk call to the backend, renewing the lease meanwhile
+ *   finish  files -> done / retry / failed / killed, then the job -> done
+ * A crash between any two steps leaves the job active with a lease that expires; another worker
+ * takes it over and redoes the copy (copies overwrite and are verified, so redoing is safe).
+ */
+import type { TransferDoc, TransferJobDoc } from '../../views/schema';
+import type { CopyRequest, CopyResult, TransferBackend } from '../backends/types';
+import { fetchDocs, saveAll } from '../lib/bulk';
+import { statusOf } from '../lib/couch';
+import { leaseHeld, leaseHeldByOther, newLease } from '../lib/lease';
+import type { Tracker } from '../lib/tracker';
+import type { AgentContext } from '../lib/runner';
+import { killed, outcome, splitFiles, started, belongsTo } from './decide';
+
+/** Jobs tried per claim: several instances race for the oldest; losers move on to the next. */
+const CANDIDATES = 20;
+
+/**
+ * Claims one job, oldest first: queued ones, else active ones whose worker stopped renewing its
+ * lease (a takeover). The revision check makes the claim exclusive.
+ */
+export async function claimJob(ctx: AgentContext, tracker: Tracker): Promise<TransferJobDoc | null> {
+  const now = ctx.now();
+  const open = [...tracker.jobs.values()].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1));
+  const queued = open.filter((j) => j.state === 'queued');
+  const stale = open.filter((j) => j.state === 'active' && !leaseHeld(j.lease, now));
+  const ids = [...queued, ...stale].slice(0, CANDIDATES).map((j) => j.id);
+  if (!ids.length) return null;
+  const docs = await fetchDocs<TransferJobDoc>(ctx.db('transfers'), ids);
+  for (const id of ids) {
+    const job = docs.get(id);
+    if (!job || job.state === 'done' || leaseHeldByOther(job.lease, ctx.instance, now)) {
+      if (job) tracker.apply(job as never);
+      continue;
+    }
+    const claimed: TransferJobDoc = { ...job, state: 'active', lease: newLease(ctx.instance, now, ctx.config.settings.lease_seconds), claims: (job.claims || 0) + 1 };
+    try {
+      const res = await ctx.db('transfers').insert(claimed as never);
+      const mine = { ...claimed, _rev: res.rev };
+      tracker.apply(mine as never);
+      return mine;
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+    }
+  }
+  return null;
+}
+
+/** Renews the job's lease every third of its length; reports a lost lease. */
+function keepLease(ctx: AgentContext, job: { doc: TransferJobDoc }, lost: AbortController): () => void {
+  const seconds = ctx.config.settings.lease_seconds;
+  const timer = setInterval(async () => {
+    try {
+      const renewed = { ...job.doc, lease: newLease(ctx.instance, ctx.now(), seconds) };
+      const res = await ctx.db('transfers').insert(renewed as never);
+      job.doc = { ...renewed, _rev: res.rev };
+    } catch (err) {
+      if (statusOf(err) === 409) {
+        ctx.log.warn('lost the lease of a transfer job', { job: job.doc._id });
+        lost.abort();
+      }
+    }
+  }, Math.max(1000, (seconds * 1000) / 3));
+  return () => clearInterval(timer);
+}
+
+export async function runJob(ctx: AgentContext, claimed: TransferJobDoc, backend: TransferBackend): Promise<Record<string, number>> {
+  const db = ctx.db('transfers');
+  const job = { doc: claimed };
+  const lost = new AbortController();
+  const stopLease = keepLease(ctx, job, lost);
+  const summary: Record<string, number> = { done: 0, retry: 0, failed: 0, killed: 0, skipped: 0 };
+  try {
+    const ids = claimed.files.map((f) => f.id);
+    const docs = await fetchDocs<TransferDoc>(db, ids);
+    const { run, kill } = splitFiles(claimed, docs);
+    summary.skipped = claimed.files.length - run.length - kill.length;
+    const now = ctx.now();
+    const k = await saveAll(db, kill.map((d) => killed(d, now)), (f) => (belongsTo(f, claimed) ? killed(f, ctx.now()) : null), ctx.log);
+    summary.killed += k.saved.length;
+    const s = await saveAll(db, run.map((d) => started(d, now)), (f) => (belongsTo(f, claimed) ? (f.kill_requested ? null : started(f, ctx.now())) : null), ctx.log);
+    const running = s.saved.filter((d) => d.state === 'submitted');
+    if (running.length && !lost.signal.aborted) {
+      const pfns = new Map(claimed.files.map((f) => [f.id, f]));
+      const requests: CopyRequest[] = running.map((d) => ({
+        id: d._id, source: pfns.get(d._id)!.source_pfn, destination: pfns.get(d._id)!.destination_pfn,
+        size: d.size, adler32: d.checksums.adler32.toLowerCase(),
+      }));
+      const signal = AbortSignal.any([lost.signal, ctx.signal]);
+      const results = await backend.copy(requests, { mode: claimed.mode, overwrite: true, signal });
+      if (lost.signal.aborted) return summary; // the new owner of the job decides
+      const byId = new Map<string, CopyResult>(results.map((r) => [r.id, r]));
+      const settings = ctx.config.settings;
+      const decided = running.map((d) => outcome(d, byId.get(d._id)!, claimed, settings, ctx.now()));
+      const o = await saveAll(db, decided, (fresh) =>
+        fresh.state === 'submitted' && fresh.transfer_job === claimed._id ? outcome(fresh, byId.get(fresh._id)!, claimed, settings, ctx.now()) : null, ctx.log);
+      for (const d of o.saved) summary[d.state] = (summary[d.state] || 0) + 1;
+      await cleanUp(ctx, backend, o.saved, results, pfns);
+    }
+    await finishJob(ctx, job, summary);
+    return summary;
+  } finally {
+    stopLease();
+  }
+}
+
+/** Best effort: remove copies of files killed meanwhile, and sources of sites that ask for it. */
+async function cleanUp(ctx: AgentContext, backend: TransferBackend, saved: readonly TransferDoc[], results: readonly CopyResult[], pfns: Map<string, { source_pfn: string; destination_pfn: string }>): Promise<void> {
+  const ok = new Set(results.filter((r) => r.ok).map((r) => r.id));
+  const urls: string[] = [];
+  for (const d of saved) {
+    if (d.state === 'killed' && ok.has(d._id)) urls.push(pfns.get(d._id)!.destination_pfn);
+    if (d.state === 'done' && ctx.config.sites.get(d.source)?.cleanup_source) urls.push(pfns.get(d._id)!.source_pfn);
+  }
+  if (!urls.length) return;
+  try {
+    const res = await backend.remove(urls);
+    const bad = res.filter((r) => !r.ok);
+    if (bad.length) ctx.log.warn('cleanup failed for some files', { failed: bad.length, first: bad[0].error });
+  } catch (err) {
+    ctx.log.warn('cleanup failed', { error: (err as Error).message });
+  }
+}
+
+async function finishJob(ctx: AgentContext, job: { doc: TransferJobDoc }, summary: Record<string, number>): Promise<void> {
+  const db = ctx.db('transfers');
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      await db.insert({ ...job.doc, state: 'done', lease: null, finished_at: ctx.now().toISOString(), summary } as never);
+      return;
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+      const fresh = (await db.get(job.doc._id)) as unknown as TransferJobDoc;
+      if (fresh.state === 'done' || leaseHeldByOther(fresh.lease, ctx.instance, ctx.now())) return;
+      job.doc = fresh;
+    }
+  }
+}
