@@ -10,6 +10,9 @@ const entries = {
   cli: 'scripts/cli.ts',
   server: 'scripts/server/main.ts',
   'bench-submit': 'scripts/bench/submit.ts',
+  'bench-lifecycle': 'scripts/bench/lifecycle.ts',
+  'bench-dataplane': 'scripts/bench/dataplane.ts',
+  se: 'scripts/se/xrootd.ts',
 };
 const started = Date.now();
 await build({

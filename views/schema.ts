@@ -245,6 +245,9 @@ export const DEFAULT_PRIORITY = 3;
 // ---------------------------------------------------------------------------------------------
 
 /** A batch of files on one link for one user, built by the scheduler and run by a worker. */
+/** Transfer-job ids start with this, so agents can pick them out of a feed read without documents. */
+export const JOB_ID_PREFIX = 'tj-';
+
 export const TransferJobState = { queued: 'queued', active: 'active', done: 'done' } as const;
 export type TransferJobState = (typeof TransferJobState)[keyof typeof TransferJobState];
 

@@ -52,6 +52,20 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** gfal2_helper.py beside this module, or -- when bundled into dist/ -- in the source tree above it
+ *  (or above the working directory). */
+export function findHelper(from = __dirname): string {
+  const beside = path.join(from, 'gfal2_helper.py');
+  if (fs.existsSync(beside)) return beside;
+  for (const start of [from, process.cwd()]) {
+    for (let d = start; d !== path.dirname(d); d = path.dirname(d)) {
+      const p = path.join(d, 'agents', 'backends', 'gfal2_helper.py');
+      if (fs.existsSync(p)) return p;
+    }
+  }
+  throw new Error(`gfal2_helper.py not found beside ${from} nor in an agents/backends/ above it or the working directory`);
+}
+
 export class HelperDied extends Error {}
 export class Cancelled extends Error {}
 
@@ -69,14 +83,16 @@ export class Gfal2Backend implements TransferBackend {
     this.staging = opts.stagingDir ?? path.join(os.tmpdir(), `couchstage-gfal2-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   }
 
+  private readonly log = (line: string) => (this.opts.log ?? ((l: string) => process.stderr.write(`[gfal2-helper] ${l}\n`)))(line);
+
   /** The helper's pid, or null when not running (tests kill it to check recovery). */
   get pid(): number | null {
     return this.proc?.pid ?? null;
   }
 
   private start(): ChildProcess {
-    const helper = this.opts.helper ?? path.join(__dirname, 'gfal2_helper.py');
-    const log = this.opts.log ?? ((l: string) => process.stderr.write(`[gfal2-helper] ${l}\n`));
+    const helper = this.opts.helper ?? findHelper();
+    const log = this.log;
     fs.rmSync(this.staging, { recursive: true, force: true }); // leftovers of a helper that was killed
     const proc = spawn(this.opts.python ?? '/usr/bin/python3', [helper, this.staging], {
       env: { ...XRD_ENV, ...process.env, ...this.opts.env }, // an operator's own XRD_* settings win
@@ -159,6 +175,7 @@ export class Gfal2Backend implements TransferBackend {
     } catch (e) {
       return whole(e instanceof Cancelled ? 'cancelled' : (e as Error).message);
     }
+    if (resp.bulk && resp.bulk !== 'exit 0') this.log(`bulk copy of ${batch.length} files ended with ${resp.bulk}; unfinished files were redone one per gfal2 call`);
     return batch.map((r, i): CopyResult => {
       const x = resp.results[i] ?? {};
       const seconds = x.seconds ?? (Date.now() - t0) / 1000;

@@ -6,12 +6,10 @@ Requests: {op:'copy', id, files:[{source, destination, adler32}], mode:'stream'|
 Must run under /usr/bin/python3 (the Debian python that has the gfal2 binding).
 
 Why a fork per request ("zygote"): gfal2 2.21.3's xrootd bulk copy segfaults whenever a file at index >= 1
-fails (gfal_xrootd_copy_cleanup is handed file_errors[i] instead of &(*file_errors)[i]), and XrdCl 5.5
-corrupts its heap now and then (~1 in 100 bulk batches of 200 files here). So this process only imports
-gfal2 and loads its plugins (the expensive part, ~60 ms) and every gfal2 operation runs in a forked child:
-a crash costs one child, the helper survives, and copies the child left unfinished are redone one file
-per gfal2 call, where a failure raises a GError instead of crashing. Children are also fresh XrdCl
-clients, so an SE that died and came back is not remembered as broken.
+fails (gfal_xrootd_copy_cleanup gets file_errors[i] instead of &(*file_errors)[i]), and XrdCl 5.5 corrupts
+its heap now and then (~1 in 100 bulk batches of 200 files here). So this process only imports gfal2 and
+loads its plugins, and every gfal2 operation runs in a forked child: a crash costs one child, and the files
+it left unfinished are redone one per gfal2 call, where a failure raises a GError instead of crashing.
 """
 import ctypes, errno, json, os, re, selectors, shutil, signal, stat, sys, time
 
@@ -39,35 +37,29 @@ PARENT = os.getpid()
 PROTO_FD = -1
 CTX = None
 
-
 def context():
     global CTX
     if CTX is None:
         CTX = gfal2.creat_context()
         CTX.set_opt_integer('XROOTD PLUGIN', 'PARALLEL_COPIES', PARALLEL)
-        # Core timeouts for plugins that honour them (the xrootd plugin uses the XRD_* variables above).
+        # Core timeouts, for plugins that honour them (the xrootd plugin only reads the XRD_* variables):
+        # a namespace call answers in milliseconds, 30 s means a stuck SE; a server-side checksum of a
+        # several-GB file at ~100 MB/s takes tens of seconds, 300 s leaves room for big outputs.
         CTX.set_opt_integer('CORE', 'NAMESPACE_TIMEOUT', 30)
         CTX.set_opt_integer('CORE', 'CHECKSUM_TIMEOUT', 300)
     return CTX
 
-
-def endpoint(url):
-    m = re.match(r'^(x?root://[^/]+)', url)
-    return m.group(1) if m else None
-
+def endpoint(url):  # 'root://host:port', or None for file:// URLs
+    return (re.match(r'^(x?root://[^/]+)', url) or [None, None])[1]
 
 def local_path(url):
-    return url[len('file://'):] if url.startswith('file://') else None
+    return url[7:] if url.startswith('file://') else None
 
-
-def fail(i, code, message, side=None):
+def fail(i, code, message, side=None):  # one file's failure; the TS side classifies it (errors.ts)
     return {'i': i, 'ok': False, 'errno': code, 'error': message, 'side': side}
 
-
-def side_of(message, default=None):
-    low = message.lower()
-    return 'source' if '(source)' in low else 'destination' if '(destination)' in low else default
-
+def side_of(message, default=None):  # XrdCl suffixes its errors with "(source)" or "(destination)"
+    return next((k for k in ('source', 'destination') if '(%s)' % k in message.lower()), default)
 
 def params(overwrite, timeout, checksum=None):
     p = context().transfer_parameters()
@@ -75,33 +67,30 @@ def params(overwrite, timeout, checksum=None):
     p.set_checksum(gfal2.checksum_mode.both, 'adler32', checksum or '')
     return p
 
-
 def describe_error(i, f, code, message, default_side, src=None):
     if code == errno.EILSEQ or 'checksum' in message.lower():
         try:
             actual = context().checksum(src or f['source'], 'adler32').lower().zfill(8)
         except Exception as e:
             actual = 'unknown (%s)' % e
-        return fail(i, code, 'checksum mismatch: expected %s, source has %s (%s)' % (f['adler32'], actual, message),
-                    'source' if actual != f['adler32'] else 'destination')
+        where = 'source' if actual != f['adler32'] else 'destination'  # the source was fine: the copy was not
+        return fail(i, code, 'checksum mismatch: expected %s, source has %s%s (%s)' % (
+            f['adler32'], actual, '' if where == 'source' else ', destination differed', message), where)
     return fail(i, code, message, side_of(message, default_side))
-
 
 def copy_pairs(pairs, overwrite, timeout):
     """pairs: [(src, dst, adler32)] -> [None | (errno, message)]. One gfal2 bulk call when len > 1."""
     if not pairs:
         return []
     try:
-        if len(pairs) == 1:
-            s, d, c = pairs[0]
-            context().filecopy(params(overwrite, timeout, c), s, d)
+        if len(pairs) == 1:  # a single copy raises on failure, and takes its checksum from params
+            context().filecopy(params(overwrite, timeout, pairs[0][2]), pairs[0][0], pairs[0][1])
             return [None]
         errs = context().filecopy(params(overwrite, timeout), [p[0] for p in pairs], [p[1] for p in pairs],
                                   ['adler32:' + p[2] for p in pairs])
         return [None if e is None else (e.code, e.message) for e in errs]
     except gfal2.GError as e:
         return [(e.code, e.message)] * len(pairs)
-
 
 def copy_group(emit, files, idx, mode, overwrite, timeout):
     """Copies files[idx] (all in one gfal2 call per hop) and emits one result line per file."""
@@ -117,12 +106,10 @@ def copy_group(emit, files, idx, mode, overwrite, timeout):
     staged = {i: os.path.join(STAGING, '%d-%d' % (os.getpid(), i)) for i in hop}
     errs = copy_pairs([(files[i]['source'], 'file://' + staged[i], files[i]['adler32']) for i in hop],
                       overwrite=True, timeout=timeout)
-    second = []
     for i, e in zip(hop, errs):
         if e:
             emit(describe_error(i, files[i], e[0], e[1], 'source'))
-        else:
-            second.append(i)
+    second = [i for i, e in zip(hop, errs) if not e]
     jobs = [(i, files[i]['source'], files[i]['adler32']) for i in direct] + \
            [(i, 'file://' + staged[i], files[i]['adler32']) for i in second]
     errs = copy_pairs([(s, files[i]['destination'], a) for i, s, a in jobs], overwrite, timeout)
@@ -130,21 +117,15 @@ def copy_group(emit, files, idx, mode, overwrite, timeout):
         f = files[i]
         if e:
             emit(describe_error(i, f, e[0], e[1], 'destination', src))
-        else:
+            continue
+        local = [p for p in (local_path(src), local_path(f['destination'])) if p and os.path.exists(p)]
+        try:  # a TPC has no local end: one stat (~1 ms) against a copy of seconds
+            size = os.path.getsize(local[0]) if local else c.stat(f['destination']).st_size
+        except Exception:
             size = None
-            for p in (local_path(src), local_path(f['destination'])):
-                if p and os.path.exists(p):
-                    size = os.path.getsize(p)
-            if size is None:
-                try:
-                    size = c.stat(f['destination']).st_size
-                except Exception:
-                    pass
-            emit({'i': i, 'ok': True, 'adler32': a, 'bytes': size, 'seconds': round(time.time() - t0, 4)})
-    for p in staged.values():
-        if os.path.exists(p):
-            os.unlink(p)
-
+        emit({'i': i, 'ok': True, 'adler32': a, 'bytes': size, 'seconds': round(time.time() - t0, 4)})
+    for p in filter(os.path.exists, staged.values()):
+        os.unlink(p)
 
 def child_bulk(emit, files, idx, mode, overwrite, timeout):
     # A dead SE makes every one of its files fail, which would crash the bulk call (see top): probe each
@@ -158,20 +139,17 @@ def child_bulk(emit, files, idx, mode, overwrite, timeout):
                 dead[ep] = e
     ready = []
     for i in idx:
-        f = files[i]
-        bad = [(k, dead[endpoint(f[k])]) for k in ('source', 'destination') if endpoint(f[k]) in dead]
-        if bad:
-            k, e = bad[0]
-            emit(fail(i, e.code, '%s %s unreachable: %s' % (k, endpoint(f[k]), e.message), k))
+        k = next((k for k in ('source', 'destination') if endpoint(files[i][k]) in dead), None)
+        if k:
+            e = dead[endpoint(files[i][k])]
+            emit(fail(i, e.code, '%s %s unreachable: %s' % (k, endpoint(files[i][k]), e.message), k))
         else:
             ready.append(i)
     copy_group(emit, files, ready, mode, overwrite, timeout)
 
-
 def child_single(emit, files, idx, mode, overwrite, timeout):
     for i in idx:
         copy_group(emit, files, [i], mode, overwrite, timeout)
-
 
 def run_children(tasks, deadline):
     """tasks: [(fn, args)]; each fn(emit, *args) runs in a forked child. Returns [(lines, status)]."""
@@ -199,15 +177,11 @@ def run_children(tasks, deadline):
         out.append(entry)
         sel.register(r, selectors.EVENT_READ, entry)
     while sel.get_map():
-        left = deadline - time.time()
-        if left <= 0:
-            for key in list(sel.get_map().values()):
+        for key in sel.get_map().values():  # past the deadline: kill, and keep what it reported so far
+            if time.time() > deadline and key.data['status'] is None:
                 os.kill(key.data['pid'], signal.SIGKILL)
                 key.data['status'] = 'timeout'
-                sel.unregister(key.fileobj)
-                os.close(key.fileobj)
-            break
-        for key, _ in sel.select(timeout=min(left, 1.0)):
+        for key, _ in sel.select(timeout=1.0):
             e, data = key.data, os.read(key.fileobj, 1 << 16)
             if not data:
                 sel.unregister(key.fileobj)
@@ -223,7 +197,6 @@ def run_children(tasks, deadline):
                            else 'exit %d' % os.WEXITSTATUS(st))
     return [(e['lines'], e['status']) for e in out]
 
-
 def validate(f):
     for k in ('source', 'destination'):
         u = f.get(k)
@@ -238,32 +211,23 @@ def validate(f):
         return errno.ENOENT, 'source does not exist: %s (source)' % p, 'source'
     return None
 
-
 def op_copy(req):
     files, mode = req['files'], req.get('mode', 'stream')
     overwrite, timeout = req.get('overwrite', True), float(req.get('timeout', 600))
     deadline = time.time() + timeout + KILL_GRACE
-    results, todo = [None] * len(files), []
-    for i, f in enumerate(files):
-        bad = validate(f) if isinstance(f, dict) else (errno.EINVAL, 'file entry is not an object', None)
-        if bad:
-            results[i] = fail(i, *bad)
-        else:
-            todo.append(i)
+    bad = [validate(f) if isinstance(f, dict) else (errno.EINVAL, 'file entry is not an object', None) for f in files]
+    results, todo = [fail(i, *b) if b else None for i, b in enumerate(bad)], [i for i, b in enumerate(bad) if not b]
     info = {'bulk': None, 'fallback': []}
     if todo:
         lines, info['bulk'] = run_children([(child_bulk, (files, todo, mode, overwrite, timeout))], deadline)[0]
-        for o in lines:
-            results[o['i']] = o
+        for o in lines: results[o['i']] = o  # noqa: E701
     todo = [i for i in todo if results[i] is None]
     while todo:  # the bulk child died: one gfal2 call per file, each child reporting file by file
-        n = min(FALLBACK_CHILDREN, len(todo))
-        slices = [todo[k::n] for k in range(n)]
+        slices = [todo[k::FALLBACK_CHILDREN] for k in range(min(FALLBACK_CHILDREN, len(todo)))]
         done = run_children([(child_single, (files, s, mode, overwrite, timeout)) for s in slices], deadline)
         todo = []
         for s, (lines, status) in zip(slices, done):
-            for o in lines:
-                results[o['i']] = o
+            for o in lines: results[o['i']] = o  # noqa: E701
             rest = [i for i in s if results[i] is None]
             if not rest:
                 continue
@@ -275,7 +239,6 @@ def op_copy(req):
                 results[rest[0]] = fail(rest[0], None, 'gfal2 crashed copying this file (%s)' % status)
                 todo += rest[1:]
     return {'results': [dict(r, i=i) for i, r in enumerate(results)], **info}
-
 
 def child_namespace(emit, op, urls, start, checksum):
     c = context()
@@ -297,7 +260,6 @@ def child_namespace(emit, op, urls, start, checksum):
             else:
                 emit(dict(fail(i, e.code, e.message), existed=False, exists=False))
 
-
 def op_namespace(req):
     urls, out, start = req['urls'], [], 0
     deadline = time.time() + float(req.get('timeout', 120)) + KILL_GRACE
@@ -306,14 +268,13 @@ def op_namespace(req):
                                      deadline)[0]
         out += lines
         start += len(lines)
-        if start < len(urls) and status != 'exit 0':
-            out.append(dict(fail(start, None, 'gfal2 crashed (%s)' % status), exists=False, existed=False))
-            start += 1 if status != 'timeout' else len(urls)
+        for i in range(start, len(urls) if status == 'timeout' else min(start + 1, len(urls))):
+            out.append(dict(fail(i, None, 'gfal2 %s (%s)' % ('timed out' if status == 'timeout' else 'crashed', status)),
+                            exists=False, existed=False))
+        start = len(out)
     return {'results': out[:len(urls)]}
 
-
-def handle(line):
-    req = json.loads(line)
+def handle(req):
     if not isinstance(req, dict):
         raise ValueError('request is not an object')
     op = req.get('op')
@@ -321,13 +282,10 @@ def handle(line):
         return {'pid': os.getpid(), 'gfal2': gfal2.get_version() if gfal2 else None, 'error': IMPORT_ERROR}
     if IMPORT_ERROR:
         raise RuntimeError(IMPORT_ERROR)
-    context()
-    if op == 'copy':
-        return op_copy(req)
-    if op in ('remove', 'stat'):
-        return op_namespace(req)
-    raise ValueError('unknown op %r' % op)
-
+    if op not in ('copy', 'remove', 'stat'):
+        raise ValueError('unknown op %r' % op)
+    context()  # created here, once, so that every child inherits loaded plugins
+    return op_copy(req) if op == 'copy' else op_namespace(req)
 
 def main():
     global PROTO_FD
@@ -335,21 +293,16 @@ def main():
     proto = os.fdopen(PROTO_FD, 'w', buffering=1)
     os.dup2(2, 1)  # anything gfal2/XrdCl prints goes to stderr, never into the protocol stream
     os.makedirs(STAGING, exist_ok=True)
-    for line in sys.stdin:
-        if not line.strip():
-            continue
+    for line in filter(str.strip, sys.stdin):
         rid = None
-        try:
-            rid = json.loads(line).get('id')
-        except Exception:
-            pass
-        try:
-            resp = dict(handle(line), id=rid, ok=True)
-        except Exception as e:  # bad input never kills the helper
+        try:  # bad input never kills the helper: it gets an error response
+            req = json.loads(line)
+            rid = req.get('id') if isinstance(req, dict) else None
+            resp = dict(handle(req), id=rid, ok=True)
+        except Exception as e:
             resp = {'id': rid, 'ok': False, 'error': '%s: %s' % (type(e).__name__, e)}
         proto.write(json.dumps(resp) + '\n')
     shutil.rmtree(STAGING, ignore_errors=True)
-
 
 if __name__ == '__main__':
     main()

@@ -35,6 +35,8 @@ export interface Agent {
   readonly name: string;
   /** The database whose `_changes` drive this agent. */
   readonly feed: DbRole;
+  /** Read the feed with documents (default) or ids only, for agents that care about few of them. */
+  readonly feedDocs?: boolean;
   /** How often `tick` runs when nothing changes (ms). */
   readonly tickMs: number;
   /** Called once at start, before the feed is followed: load what the agent keeps in memory. */
@@ -121,7 +123,7 @@ export async function runAgent(agent: Agent, base: { url: string; dbs: Config['d
       let caughtUp = false;
       let changed = 0;
       while (!caughtUp && !base.signal.aborted) {
-        const res: ChangesResult = await fetchChanges(ctx.url, feedDb, { since: seq, limit: batchSize, include_docs: true, feed: 'normal' }, base.signal);
+        const res: ChangesResult = await fetchChanges(ctx.url, feedDb, { since: seq, limit: batchSize, include_docs: agent.feedDocs !== false, feed: 'normal' }, base.signal);
         base.metrics.changes.inc({ agent: agent.name }, res.results.length);
         base.metrics.feedLag.set({ agent: agent.name }, res.pending ?? 0);
         if (res.results.length && agent.onChanges) {

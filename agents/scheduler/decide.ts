@@ -9,7 +9,7 @@
  * user on one link with one protocol.
  */
 import { createHash } from 'crypto';
-import type { Settings, SiteDoc, TransferDoc, TransferJobDoc, TransferJobFile } from '../../views/schema';
+import { JOB_ID_PREFIX, type Settings, type SiteDoc, type TransferDoc, type TransferJobDoc, type TransferJobFile } from '../../views/schema';
 import { choosePfns } from '../lib/pfn';
 import { transition, withAttempt } from '../lib/transition';
 
@@ -56,7 +56,7 @@ export function fairShare(slots: number, wanted: readonly number[]): number[] {
 export function jobId(files: readonly TransferDoc[]): string {
   const h = createHash('sha224');
   for (const f of files) h.update(`${f._id}@${f._rev}\n`);
-  return 'tj-' + h.digest('hex').slice(0, 40);
+  return JOB_ID_PREFIX + h.digest('hex').slice(0, 40);
 }
 
 export function planLink(q: LinkQueue, sites: ReadonlyMap<string, SiteDoc>, settings: Settings, now: Date): SchedulePlan {

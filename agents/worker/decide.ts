@@ -7,7 +7,7 @@
  */
 import type { Settings, TransferDoc, TransferJobDoc } from '../../views/schema';
 import type { CopyResult } from '../backends/types';
-import { attemptsSinceResubmit, cooloffSeconds, transition, withAttempt } from '../lib/transition';
+import { attemptsSinceResubmit, cleanReason, cooloffSeconds, transition, withAttempt } from '../lib/transition';
 
 /** Files that still belong to this job: acquired for it, or submitted by it (a takeover). */
 export function belongsTo(doc: TransferDoc | undefined, job: TransferJobDoc): doc is TransferDoc {
@@ -36,7 +36,7 @@ export function started(doc: TransferDoc, now: Date): TransferDoc {
 export function outcome(doc: TransferDoc, result: CopyResult, job: TransferJobDoc, settings: Settings, now: Date): TransferDoc {
   if (doc.kill_requested) return killed(doc, now);
   const iso = now.toISOString();
-  const attempt = { at: iso, error: result.ok ? null : result.error || 'unknown error', error_class: result.ok ? null : result.errorClass || 'transient', transfer_job: job._id };
+  const attempt = { at: iso, error: result.ok ? null : cleanReason(result.error || 'unknown error'), error_class: result.ok ? null : result.errorClass || 'transient', transfer_job: job._id };
   const attempts = withAttempt(doc, attempt);
   if (result.ok) {
     return transition(doc, 'done', now, {

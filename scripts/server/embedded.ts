@@ -11,6 +11,7 @@
 import * as http from 'http';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as validationPlugin from './validation';
 
 export interface EmbeddedOptions {
   readonly dataDir: string;
@@ -33,13 +34,18 @@ export function startEmbedded(opts: EmbeddedOptions): Promise<http.Server> {
   fs.mkdirSync(path.join(opts.dataDir, 'db'), { recursive: true });
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const PouchDB = require('pouchdb').defaults({ prefix: path.join(opts.dataDir, 'db') + path.sep });
+  // Our caching validation plugin stands in for pouchdb-validation (see validation.ts).
+  const expressDir = path.dirname(require.resolve('express-pouchdb/package.json'));
+  const validationPath = require.resolve('pouchdb-validation', { paths: [expressDir] });
+  require.cache[validationPath] = { id: validationPath, filename: validationPath, loaded: true, exports: validationPlugin } as NodeJS.Module;
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const expressPouchDB = require('express-pouchdb');
   const app = expressPouchDB(PouchDB, {
     configPath: path.join(opts.dataDir, 'config.json'),
     logPath: path.join(opts.dataDir, 'log.txt'),
     mode: 'fullCouchDB',
-    overrideMode: { exclude: ['routes/fauxton'] },
+    // No response compression: every client is on loopback, and gzip cost the server CPU.
+    overrideMode: { exclude: ['routes/fauxton', 'compression'] },
   });
   const server = http.createServer((req, res) => {
     const reason = crashRouteReason(req.method || 'GET', req.url || '/');

@@ -1,0 +1,124 @@
+/**
+ * `npm run bench:lifecycle [-- N [workers]]`: control-plane throughput of couchstage. In one run on
+ * the same server: the raw `_bulk_docs` rate of N transfer documents, then N transfers submitted
+ * by a user and taken from PUT to done by real agent processes (scheduler, retrier and `workers`
+ * workers) with the instant backend (no storage: this measures couchstage and CouchDB), and the
+ * PUT-to-done latency p50/p99 under that load. Prints figures and ratios; asserts nothing.
+ */
+import { spawn, type ChildProcess } from 'child_process';
+import { createHash, randomBytes } from 'crypto';
+import * as path from 'path';
+import { performance } from 'perf_hooks';
+import { projectRoot, withCredentials, withoutCredentials } from '../../agents/lib/config';
+import { connect, fetchChanges, type ChangesResult } from '../../agents/lib/couch';
+import { dbNames, Role, type TransferDoc } from '../../views/schema';
+import { deploy, securityObject } from '../deploy';
+import { benchServer } from './server';
+
+const BATCH = 500;
+
+function docs(n: number, user: string, tag: string) {
+  return Array.from({ length: n }, (_, i) => {
+    const source_lfn = `/store/temp/user/${user}/${tag}/out_${i}.root`;
+    return {
+      _id: createHash('sha224').update(source_lfn).digest('hex'), type: 'transfer', user, workflow: tag, jobid: String(i),
+      job_retry_count: 0, file_type: 'output', source: i % 2 ? 'T2_CH_CERN' : 'T2_DE_DESY', destination: 'T1_US_FNAL', source_lfn,
+      destination_lfn: source_lfn.replace('/temp/', '/'), size: 1000, checksums: { adler32: '0badcafe' }, publish: false,
+      priority: 3, state: 'new', created_at: '',
+    };
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function main(): Promise<void> {
+  const n = Number(process.argv[2] || 100000);
+  const workers = Number(process.argv[3] || 2);
+  const server = await benchServer();
+  const tag = randomBytes(4).toString('hex');
+  const prefix = `bench_${tag}_`;
+  const dbs = dbNames(prefix);
+  const users = { submit: `bench_${tag}`, agent: `bench_agent_${tag}`, ops: `bench_ops_${tag}` };
+  const admin = connect(server.url);
+  const base = withoutCredentials(server.url);
+  const children: ChildProcess[] = [];
+  try {
+    await deploy({ url: server.url, dbs, version: 'bench', users: [
+      { name: users.submit, password: tag, roles: [Role.user] }, { name: users.agent, password: tag, roles: [Role.agent] }, { name: users.ops, password: tag, roles: [Role.ops] }] });
+    const ops = connect(withCredentials(base, users.ops, tag)).use(dbs.config);
+    const site = (name: string) => ({ _id: 'site:' + name, type: 'site', name, endpoints: { file: `file:///bench/${name}` }, tfc: [{ protocol: 'file', path_match: '/+(.*)', result: `file:///bench/${name}/$1` }] });
+    await ops.bulk({ docs: [site('T2_CH_CERN'), site('T2_DE_DESY'), site('T1_US_FNAL'),
+      { _id: 'link:T2_CH_CERN:T1_US_FNAL', type: 'link', source: 'T2_CH_CERN', destination: 'T1_US_FNAL', max_active: 5000 },
+      { _id: 'link:T2_DE_DESY:T1_US_FNAL', type: 'link', source: 'T2_DE_DESY', destination: 'T1_US_FNAL', max_active: 5000 }] as never[] });
+
+    // 1. Raw _bulk_docs rate of the same documents, no validation, no agents.
+    const rawDb = prefix + 'raw';
+    await admin.db.create(rawDb);
+    await admin.request({ db: rawDb, method: 'PUT', path: '_security', body: securityObject() });
+    const raw = docs(n, users.submit, 'raw');
+    let t0 = performance.now();
+    for (let i = 0; i < n; i += BATCH) await admin.use(rawDb).bulk({ docs: raw.slice(i, i + BATCH).map((d) => ({ ...d, created_at: new Date().toISOString() })) as never[] });
+    const rawRate = n / ((performance.now() - t0) / 1000);
+
+    // 2. Agents, then the same number of transfers submitted by a user as fast as the server takes them.
+    const env = { ...process.env, COUCHDB_URL: withCredentials(base, users.agent, tag), COUCHSTAGE_DB_PREFIX: prefix, COUCHSTAGE_LOG_LEVEL: 'warn' };
+    const cli = path.join(projectRoot(), 'dist', 'cli.js');
+    const names = ['scheduler', 'retrier', ...Array.from({ length: workers }, () => 'worker')];
+    for (const name of names) children.push(spawn(process.execPath, [cli, 'agent', name, ...(name === 'worker' ? ['--backend', 'instant'] : [])], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+    await new Promise((r) => setTimeout(r, 3000)); // agents load and start following the feed
+    const userDb = connect(withCredentials(base, users.submit, tag)).use(dbs.transfers);
+    const batch = docs(n, users.submit, 'run');
+    t0 = performance.now();
+    const t0wall = Date.now();
+    for (let i = 0; i < n; i += BATCH) {
+      const res = await userDb.bulk({ docs: batch.slice(i, i + BATCH).map((d) => ({ ...d, created_at: new Date().toISOString() })) as never[] });
+      const bad = res.find((r) => r.error);
+      if (bad) throw new Error(`submit refused: ${bad.error} ${bad.reason}`);
+    }
+    const submitSeconds = (performance.now() - t0) / 1000;
+    // Done is counted from the feed, which costs the server no index (a view or Mango query
+    // here would make the embedded server index every update and slow the run it measures).
+    const agentDb = admin.use(dbs.transfers);
+    const done = new Set<string>();
+    let since: string | number = 0;
+    while (done.size < n) {
+      const res: ChangesResult<{ type?: string; state?: string }> = await fetchChanges<{ type?: string; state?: string }>(server.url, dbs.transfers, { since, include_docs: true, limit: 5000, feed: 'longpoll', timeout: 5000 });
+      for (const c of res.results) if (c.doc?.type === 'transfer' && c.doc.state === 'done') done.add(c.id);
+      since = res.last_seq;
+      process.stderr.write(`\r${done.size}/${n} done after ${((performance.now() - t0) / 1000).toFixed(0)} s   `);
+      if ((performance.now() - t0) / 1000 > 3600) throw new Error('gave up after an hour');
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    process.stderr.write('\n');
+    const latencies: number[] = [];
+    const all = await agentDb.list({ include_docs: true });
+    for (const r of all.rows) {
+      const d = r.doc as unknown as TransferDoc;
+      if (d && d.type === 'transfer' && d.finished_at) latencies.push(Date.parse(d.finished_at) - Date.parse(d.created_at));
+    }
+    latencies.sort((a, b) => a - b);
+    const rate = n / seconds;
+    console.log(`server: ${server.kind}; ${n} transfers; ${workers} workers (instant backend); started ${new Date(t0wall).toISOString()}`);
+    console.log(`raw _bulk_docs rate:                 ${rawRate.toFixed(0)} docs/s`);
+    console.log(`user submission rate (validated):    ${(n / submitSeconds).toFixed(0)} docs/s`);
+    console.log(`control plane, PUT to done:          ${rate.toFixed(0)} files/s (${seconds.toFixed(1)} s)`);
+    console.log(`ratio control plane / raw bulk_docs: ${(rate / rawRate).toFixed(3)}`);
+    console.log(`PUT-to-done latency:                 p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${(percentile(latencies, 99) / 1000).toFixed(2)} s`);
+    console.log(`ASO reference (seed 002):            600k files/day = ${(600000 / 86400).toFixed(1)} files/s; target 100x = 694 files/s`);
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const name of [...Object.values(dbs), prefix + 'raw']) await admin.db.destroy(name).catch(() => undefined);
+    for (const u of Object.values(users)) {
+      await admin.use<{ _rev: string }>('_users').get('org.couchdb.user:' + u).then((d) => admin.use('_users').destroy(d._id, d._rev)).catch(() => undefined);
+    }
+    await server.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
