@@ -11,6 +11,9 @@ import { retrierAgent } from './retrier';
 import { schedulerAgent } from './scheduler';
 import { workerAgent } from './worker';
 import { openBackend, type BackendName } from './backends/open';
+import type { TransferBackend } from './backends/types';
+import { combineAgents } from './lib/combine';
+import { Tracker } from './lib/tracker';
 
 export const AGENTS = ['scheduler', 'worker', 'retrier'] as const;
 export type AgentName = (typeof AGENTS)[number];
@@ -22,8 +25,18 @@ export interface AgentArgs {
   readonly metricsPort?: number;
 }
 
+/** Builds the named agents; scheduler and retrier in one process share their tracker. */
+export function buildAgents(names: readonly string[], backend: TransferBackend | null): Agent {
+  const shared = new Tracker();
+  return combineAgents(names.map((n) => n === 'scheduler' ? schedulerAgent(shared) : n === 'retrier' ? retrierAgent(shared) : workerAgent(backend!)));
+}
+
+/** `name` is one agent or a comma-separated list run over one feed (e.g. scheduler,retrier). */
 export async function runAgentProcess(name: string, args: AgentArgs): Promise<number> {
-  if (!(AGENTS as readonly string[]).includes(name)) throw new Error(`unknown agent "${name}" (one of ${AGENTS.join(', ')})`);
+  const names = name.split(',');
+  const unknown = names.filter((n) => !(AGENTS as readonly string[]).includes(n));
+  if (unknown.length || new Set(names).size !== names.length) throw new Error(`unknown or repeated agent in "${name}" (one or more of ${AGENTS.join(', ')})`);
+  if (names.includes('worker') && names.length > 1) throw new Error('the worker runs in a process of its own (it reads the feed without documents)');
   const cfg = loadConfig();
   const log = createLogger({ agent: name });
   const metrics = createMetrics();
@@ -42,8 +55,8 @@ export async function runAgentProcess(name: string, args: AgentArgs): Promise<nu
     const addr = metricsServer.address();
     log.info('metrics', { url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : args.metricsPort}/metrics` });
   }
-  const backend = name === 'worker' ? await openBackend(args.backend, log) : null;
-  const agent: Agent = name === 'scheduler' ? schedulerAgent() : name === 'worker' ? workerAgent(backend!) : retrierAgent();
+  const backend = names.includes('worker') ? await openBackend(args.backend, log) : null;
+  const agent = buildAgents(names, backend);
   try {
     await runAgent(agent, { url: agentUrl(cfg), dbs: cfg.dbs, log, metrics, signal: controller.signal }, { once: args.once, instance: args.instance });
     return 0;

@@ -9,7 +9,7 @@ import type { BackendName } from '../agents/backends/open';
 import { flag, parseArgs, UsageError } from './commands/args';
 import { context } from './commands/context';
 import { runRequest } from './commands/requests';
-import { runStart } from './commands/start';
+import { DEFAULT_DEMO_FILES, runStart } from './commands/start';
 import { runStatus } from './commands/status';
 import { runSubmit } from './commands/submit';
 import { deploy } from './deploy';
@@ -20,7 +20,9 @@ export const HELP = `couchstage - asynchronous stage-out on CouchDB
 Usage: couchstage <command> [options]
 
 Commands:
-  start [--no-demo]        run the system (embedded server unless COUCHDB_URL is set)
+  start [--no-demo] [--no-traffic] [--demo-files N]
+                           run the whole system: server (embedded unless COUCHDB_URL is set),
+                           agents, and with the demo storage, sites and traffic of N files
   deploy [--demo]          create databases, security, users and design documents (idempotent)
   submit [FILE|-]          submit transfer documents (JSON object, array or NDJSON) via _bulk_docs
   status [--user U] [--workflow W]   files and bytes per state
@@ -37,15 +39,19 @@ Options:
 Environment: COUCHDB_URL (http://user:pass@host:5984; unset = embedded server),
 COUCHSTAGE_DB_PREFIX, COUCHSTAGE_DATA_DIR, COUCHSTAGE_PORT. See README.md.`;
 
-const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port'];
+const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port', 'demo-files'];
 
 export async function main(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
   const [command, ...rest] = argv;
   try {
     const args = parseArgs(rest, VALUED);
     switch (command) {
-      case 'start':
-        return await runStart(args.flags['no-demo'] !== true, out);
+      case 'start': {
+        const files = flag(args, 'demo-files');
+        if (files !== undefined && !/^\d+$/.test(files)) throw new UsageError('--demo-files must be a number of files');
+        const demo = args.flags['no-demo'] === true ? false : args.flags.demo === true ? true : undefined;
+        return await runStart({ demo, traffic: args.flags['no-traffic'] !== true, demoFiles: files === undefined ? DEFAULT_DEMO_FILES : Number(files) }, out);
+      }
       case 'deploy': {
         const cfg = loadConfig();
         const report = await deploy({ url: serverUrl(cfg), dbs: cfg.dbs, users: args.flags.demo ? DEMO_USERS : [], log: args.flags.json ? undefined : out });

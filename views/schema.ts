@@ -19,6 +19,10 @@
  *
  *   (failed) (killed) (expired) --retry_requested (user)--> [new]   same _id, history kept
  *
+ * Conflict revisions (a CouchDB cluster accepting two writes of one revision) are resolved by the
+ * retrier by the rule in agents/lib/conflicts.ts: furthest along the lifecycle wins, user requests
+ * are carried over; its writes carry `resolved_conflict`.
+ *
  * Publication (only for `publish: true`, only once `done`):
  *   not_published -> publishing -> published
  *                        |  ^------------------+
@@ -209,6 +213,11 @@ export interface TransferServiceFields {
   /** Catalogue block the file was published into. */
   readonly block?: string | null;
   readonly publication_attempts?: number;
+  /**
+   * Set by the conflict resolution (agents/lib/conflicts.ts): the revision whose content won the
+   * last conflict this document had. On a tombstone of a losing revision: the revision that survived.
+   */
+  readonly resolved_conflict?: string;
 }
 
 /** The two things a user may ask of the service on their own documents. */
@@ -234,6 +243,7 @@ export const TRANSFER_JOB_FIELDS = [
 export const TRANSFER_SERVICE_FIELDS = [
   'state', 'attempts', 'failure_reason', 'started_at', 'finished_at', 'last_update',
   'publication_state', 'lease', 'transfer_job', 'next_attempt_at', 'waiting_since', 'block', 'publication_attempts',
+  'resolved_conflict',
 ] as const;
 export const TRANSFER_REQUEST_FIELDS = ['kill_requested', 'retry_requested'] as const;
 export const COUCH_FIELDS = ['_id', '_rev', '_deleted', '_revisions', '_conflicts'] as const;
@@ -401,6 +411,8 @@ export const Limits = {
 /** Site names: CMS style `T2_CH_CERN`; safe in ids, URLs and view keys. */
 export const SITE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const ADLER32_RE = /^[0-9a-fA-F]{8}$/;
+/** A document revision `N-hash` (CouchDB and PouchDB write hex hashes; replicated ones may differ). */
+export const REV_RE = /^[1-9][0-9]{0,9}-[0-9A-Za-z]{1,128}$/;
 export const ISO_DATE_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 /** `/primary/processed/TIER`, e.g. `/GenericTTbar/alice-crab_test-v1/USER`. */
 export const DATASET_RE = /^\/[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Z][A-Z0-9-]*$/;

@@ -49,7 +49,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     try {
       u = new URL(couchUrl);
     } catch {
-      throw new ConfigError(`COUCHDB_URL: not a URL: "${couchUrl}"`);
+      // Never echo credentials: show the value with anything before an @ masked.
+      throw new ConfigError(`COUCHDB_URL: not a URL: "${couchUrl.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@]*@/i, '$1***@')}"`);
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError('COUCHDB_URL: must be http:// or https://');
     if (u.pathname !== '/' && u.pathname !== '') throw new ConfigError('COUCHDB_URL: must point to the server root, not a database');

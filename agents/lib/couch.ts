@@ -119,10 +119,11 @@ export function authParts(url: string): { base: string; headers: Record<string, 
 /**
  * One `_changes` request, abortable (nano cannot pass an AbortSignal to the feed). Only the
  * normal and longpoll feeds: the embedded server has no eventsource and crashes on selectors.
+ * `conflicts: true` (with `include_docs`) adds `_conflicts` to every document that has some.
  */
 export async function fetchChanges<D = Record<string, unknown>>(
   url: string, db: string,
-  params: { since: string | number; limit?: number; feed?: 'normal' | 'longpoll'; timeout?: number; include_docs?: boolean; seq_interval?: number },
+  params: { since: string | number; limit?: number; feed?: 'normal' | 'longpoll'; timeout?: number; include_docs?: boolean; seq_interval?: number; conflicts?: boolean },
   signal?: AbortSignal,
 ): Promise<ChangesResult<D>> {
   const { base, headers } = authParts(url);

@@ -8,6 +8,7 @@
  * Transient errors (5xx, 429, network) back off 5 s -> 60 s; permanent ones stop the agent.
  */
 import { hostname } from 'os';
+import { performance } from 'perf_hooks';
 import { randomBytes } from 'crypto';
 import type { DbRole, HeartbeatDoc } from '../../views/schema';
 import { Checkpointer, seqNumber, type Seq } from './checkpoint';
@@ -37,6 +38,8 @@ export interface Agent {
   readonly feed: DbRole;
   /** Read the feed with documents (default) or ids only, for agents that care about few of them. */
   readonly feedDocs?: boolean;
+  /** Read the feed's documents with their `_conflicts` (the retrier resolves conflicts). */
+  readonly feedConflicts?: boolean;
   /** How often `tick` runs when nothing changes (ms). */
   readonly tickMs: number;
   /** Called once at start, before the feed is followed: load what the agent keeps in memory. */
@@ -63,6 +66,8 @@ export interface RunOptions {
 const DEFAULT_BATCH = 500;
 /** A heartbeat every 30 s; `doctor` calls an agent dead after 3 missed ones. */
 const DEFAULT_HEARTBEAT_MS = 30_000;
+/** While behind on the feed, act at least this often (ms). */
+const INTERLEAVE_MS = 300;
 /** Longpoll wait when caught up: short enough to tick, long enough to be idle-cheap. */
 const LONGPOLL_MS = 10_000;
 
@@ -123,7 +128,8 @@ export async function runAgent(agent: Agent, base: { url: string; dbs: Config['d
       let caughtUp = false;
       let changed = 0;
       while (!caughtUp && !base.signal.aborted) {
-        const res: ChangesResult = await fetchChanges(ctx.url, feedDb, { since: seq, limit: batchSize, include_docs: agent.feedDocs !== false, feed: 'normal' }, base.signal);
+        const readStart = performance.now();
+        const res: ChangesResult = await fetchChanges(ctx.url, feedDb, { since: seq, limit: batchSize, include_docs: agent.feedDocs !== false, feed: 'normal', conflicts: agent.feedConflicts || undefined }, base.signal);
         base.metrics.changes.inc({ agent: agent.name }, res.results.length);
         base.metrics.feedLag.set({ agent: agent.name }, res.pending ?? 0);
         if (res.results.length && agent.onChanges) {
@@ -131,12 +137,19 @@ export async function runAgent(agent: Agent, base: { url: string; dbs: Config['d
           await agent.onChanges(res.results, ctx);
           end();
         }
+        log.debug('feed batch', { changes: res.results.length, ms: Math.round(performance.now() - readStart) });
         changed += res.results.length;
         if (String(res.last_seq) !== String(seq)) {
           await checkpoints.save(res.last_seq);
           seq = res.last_seq;
         }
         caughtUp = res.results.length < batchSize;
+        // While catching up on a long feed, keep working: an agent that waited for the whole
+        // backlog before acting would leave the rest of the pipeline idle.
+        if (!caughtUp && !opts.once && agent.tick && Date.now() - lastTick >= INTERLEAVE_MS) {
+          more = await agent.tick(ctx);
+          lastTick = Date.now();
+        }
       }
       if (agent.tick && (opts.once || more || changed > 0 || Date.now() - lastTick >= agent.tickMs)) {
         // --once: tick until the queue is drained (bounded, in case an agent always says "more").

@@ -43,6 +43,8 @@ export function linkKey(source: string, destination: string): string {
 export class Tracker {
   readonly transfers = new Map<string, SlimTransfer>();
   readonly jobs = new Map<string, SlimJob>();
+  /** Whole documents of the transfers waiting in `new`: the scheduler writes them without a read. */
+  readonly waitingDocs = new Map<string, TransferDoc>();
 
   /** A worker only needs the jobs; the scheduler and the retrier need the transfers. */
   constructor(private readonly track: { transfers: boolean; jobs: boolean } = { transfers: true, jobs: true }) {}
@@ -51,10 +53,13 @@ export class Tracker {
     if (doc._deleted) {
       this.transfers.delete(doc._id);
       this.jobs.delete(doc._id);
+      this.waitingDocs.delete(doc._id);
       return;
     }
     if (doc.type === DocType.transfer && this.track.transfers) {
       const d = doc as unknown as TransferDoc;
+      if (d.state === 'new') this.waitingDocs.set(d._id, d);
+      else this.waitingDocs.delete(d._id);
       this.transfers.set(d._id, {
         id: d._id, state: d.state, user: d.user, source: d.source, destination: d.destination,
         priority: d.priority || 3, created_at: d.created_at, waiting_since: d.waiting_since || null,
@@ -72,8 +77,15 @@ export class Tracker {
     for (const c of changes) if (c.doc) this.apply(c.doc as never);
   }
 
-  /** Reads every document once, in pages of 2000 by id (the primary index: no view needed). */
+  private loaded = false;
+
+  /**
+   * Reads every document once, in pages of 2000 by id (the primary index: no view needed).
+   * Agents sharing this tracker in one process load it once.
+   */
   async load(db: Db, signal?: AbortSignal): Promise<void> {
+    if (this.loaded) return;
+    this.loaded = true;
     let startkey: string | undefined;
     for (;;) {
       if (signal?.aborted) return;

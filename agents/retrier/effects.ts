@@ -5,6 +5,7 @@
  */
 import type { TransferDoc, TransferJobDoc } from '../../views/schema';
 import { fetchDocs, saveAll } from '../lib/bulk';
+import { resolveConflicts } from '../lib/conflicts';
 import type { AgentContext } from '../lib/runner';
 import type { SlimTransfer, Tracker } from '../lib/tracker';
 import { decideExpiry, decideKill, decideOrphan, decideResubmit, decideRetryDue, type TimerKind } from './decide';
@@ -62,4 +63,25 @@ export async function retrierPass(ctx: AgentContext, tracker: Tracker): Promise<
     counts[kind === 'active' ? 'orphan' : kind] = res.saved.length;
   }
   return { counts, more };
+}
+
+/** Conflicted documents resolved per pass (each costs a read per leaf). */
+const CONFLICTS_PER_PASS = 200;
+
+/**
+ * Resolves the documents the feed showed with `_conflicts` (agents/lib/conflicts.ts has the rule).
+ * Runs before the other decisions, so that they see the resolved documents (and carried-over
+ * requests) in the same pass.
+ */
+export async function conflictPass(ctx: AgentContext, tracker: Tracker, conflicted: Set<string>): Promise<{ resolved: number; more: boolean }> {
+  if (!conflicted.size) return { resolved: 0, more: false };
+  const ids = [...conflicted].slice(0, CONFLICTS_PER_PASS);
+  const out = await resolveConflicts(ctx.db('transfers'), ids, ctx.log);
+  for (const d of out.resolved) tracker.apply(d as never);
+  // Resolved, clean or refused ones leave the set (the feed brings back any new conflict);
+  // the ones a concurrent write got in the way of stay for the next pass.
+  for (const id of [...out.resolved.map((d) => d._id), ...out.clean, ...out.failed]) conflicted.delete(id);
+  // More waiting now only if some were not looked at; retries wait for the next tick.
+  const seen = new Set(ids);
+  return { resolved: out.resolved.length, more: [...conflicted].some((id) => !seen.has(id)) };
 }

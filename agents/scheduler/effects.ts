@@ -6,7 +6,7 @@
  * meanwhile is re-decided or dropped), then the files that cannot be scheduled -> failed.
  */
 import type { TransferDoc } from '../../views/schema';
-import { createOnce, fetchDocs, saveAll } from '../lib/bulk';
+import { createOnce, saveAll } from '../lib/bulk';
 import type { AgentContext } from '../lib/runner';
 import { linkKey, type SlimTransfer, type Tracker } from '../lib/tracker';
 import { transition } from '../lib/transition';
@@ -62,11 +62,11 @@ export async function readQueues(ctx: AgentContext, tracker: Tracker): Promise<L
       chosen.set(user, head(list, limit));
       if (list.length > limit) truncated.add(user);
     }
-    const docs = await fetchDocs<TransferDoc>(ctx.db('transfers'), [...chosen.values()].flat().map((t) => t.id));
+    // The documents come from the feed: no read. If one changed since, its write gets a 409 and
+    // saveAll re-reads it and decides again.
     const perUser = new Map<string, TransferDoc[]>();
     for (const [user, list] of chosen) {
-      // The tracker may lag behind the database by a few changes: keep files still waiting.
-      perUser.set(user, list.map((t) => docs.get(t.id)).filter((d): d is TransferDoc => !!d && d.state === 'new' && !d.kill_requested));
+      perUser.set(user, list.map((t) => tracker.waitingDocs.get(t.id)).filter((d): d is TransferDoc => !!d && !d.kill_requested));
     }
     queues.push({ source, destination, users: perUser, active: busy, maxActive, mode: ctx.config.link(source, destination)?.mode || 'stream', truncated });
   }

@@ -3,14 +3,14 @@
  * max_active, shared fairly between users. One instance leads (a lease in `lock:scheduler`), the
  * others stand by, so link limits hold with several instances running.
  */
+import { performance } from 'perf_hooks';
 import { Leadership } from '../lib/leader';
 import type { Agent, AgentContext } from '../lib/runner';
 import { Tracker } from '../lib/tracker';
 import { planSchedule } from './decide';
 import { applyPlan, readQueues } from './effects';
 
-export function schedulerAgent(): Agent {
-  const tracker = new Tracker();
+export function schedulerAgent(tracker = new Tracker()): Agent {
   let scheduled = 0;
   let failed = 0;
   let leading = false;
@@ -27,9 +27,12 @@ export function schedulerAgent(): Agent {
       leadership ||= new Leadership(ctx.db('transfers'), 'scheduler', ctx.instance);
       leading = await leadership.hold(ctx.now(), settings.lease_seconds);
       if (!leading) return false;
+      const t0 = performance.now();
       const queues = await readQueues(ctx, tracker);
       const plan = planSchedule(queues, ctx.config.sites, settings, ctx.now());
+      const t1 = performance.now();
       const res = await applyPlan(ctx, tracker, plan);
+      if (plan.jobs.length) ctx.log.debug('scheduling timing', { decide_ms: Math.round(t1 - t0), write_ms: Math.round(performance.now() - t1), tracked: tracker.transfers.size });
       scheduled += res.acquired;
       failed += res.failed;
       if (res.acquired || res.failed) ctx.log.info('scheduled', { jobs: plan.jobs.length, acquired: res.acquired, failed: res.failed });

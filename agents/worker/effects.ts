@@ -7,6 +7,7 @@
  * A crash between any two steps leaves the job active with a lease that expires; another worker
  * takes it over and redoes the copy (copies overwrite and are verified, so redoing is safe).
  */
+import { performance } from 'perf_hooks';
 import type { TransferDoc, TransferJobDoc } from '../../views/schema';
 import type { CopyRequest, CopyResult, TransferBackend } from '../backends/types';
 import { fetchDocs, saveAll } from '../lib/bulk';
@@ -16,8 +17,12 @@ import type { Tracker } from '../lib/tracker';
 import type { AgentContext } from '../lib/runner';
 import { killed, outcome, splitFiles, started, belongsTo } from './decide';
 
-/** Jobs tried per claim: several instances race for the oldest; losers move on to the next. */
-const CANDIDATES = 20;
+/**
+ * Jobs tried per claim. Each try reads one job document (up to ~30 KB with its PFNs), so a worker
+ * does not read a page of jobs every time it looks; instances start at different offsets so that
+ * they rarely race for the same job.
+ */
+const TRIES = 5;
 
 /**
  * Claims one job, oldest first: queued ones, else active ones whose worker stopped renewing its
@@ -28,13 +33,15 @@ export async function claimJob(ctx: AgentContext, tracker: Tracker): Promise<Tra
   const open = [...tracker.jobs.values()].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1));
   const queued = open.filter((j) => j.state === 'queued');
   const stale = open.filter((j) => j.state === 'active' && !leaseHeld(j.lease, now));
-  const ids = [...queued, ...stale].slice(0, CANDIDATES).map((j) => j.id);
-  if (!ids.length) return null;
-  const docs = await fetchDocs<TransferJobDoc>(ctx.db('transfers'), ids);
-  for (const id of ids) {
-    const job = docs.get(id);
+  const candidates = queued.length ? queued : stale;
+  if (!candidates.length) return null;
+  const offset = instanceOffset(ctx.instance) % Math.min(candidates.length, TRIES);
+  for (let i = 0; i < Math.min(TRIES, candidates.length); i++) {
+    const id = candidates[(offset + i) % candidates.length].id;
+    const job = (await fetchDocs<TransferJobDoc>(ctx.db('transfers'), [id])).get(id);
     if (!job || job.state === 'done' || leaseHeldByOther(job.lease, ctx.instance, now)) {
       if (job) tracker.apply(job as never);
+      else tracker.jobs.delete(id);
       continue;
     }
     const claimed: TransferJobDoc = { ...job, state: 'active', lease: newLease(ctx.instance, now, ctx.config.settings.lease_seconds), claims: (job.claims || 0) + 1 };
@@ -48,6 +55,12 @@ export async function claimJob(ctx: AgentContext, tracker: Tracker): Promise<Tra
     }
   }
   return null;
+}
+
+function instanceOffset(instance: string): number {
+  let h = 0;
+  for (let i = 0; i < instance.length; i++) h = (h * 31 + instance.charCodeAt(i)) >>> 0;
+  return h;
 }
 
 /** Renews the job's lease every third of its length; reports a lost lease. */
@@ -74,9 +87,17 @@ export async function runJob(ctx: AgentContext, claimed: TransferJobDoc, backend
   const lost = new AbortController();
   const stopLease = keepLease(ctx, job, lost);
   const summary: Record<string, number> = { done: 0, retry: 0, failed: 0, killed: 0, skipped: 0 };
+  const timing: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (name: string) => {
+    const t = performance.now();
+    timing[name] = Math.round(t - mark);
+    mark = t;
+  };
   try {
     const ids = claimed.files.map((f) => f.id);
     const docs = await fetchDocs<TransferDoc>(db, ids);
+    lap('fetch_ms');
     const { run, kill } = splitFiles(claimed, docs);
     summary.skipped = claimed.files.length - run.length - kill.length;
     const now = ctx.now();
@@ -84,6 +105,7 @@ export async function runJob(ctx: AgentContext, claimed: TransferJobDoc, backend
     summary.killed += k.saved.length;
     const s = await saveAll(db, run.map((d) => started(d, now)), (f) => (belongsTo(f, claimed) ? (f.kill_requested ? null : started(f, ctx.now())) : null), ctx.log);
     const running = s.saved.filter((d) => d.state === 'submitted');
+    lap('start_ms');
     if (running.length && !lost.signal.aborted) {
       const pfns = new Map(claimed.files.map((f) => [f.id, f]));
       const requests: CopyRequest[] = running.map((d) => ({
@@ -92,6 +114,7 @@ export async function runJob(ctx: AgentContext, claimed: TransferJobDoc, backend
       }));
       const signal = AbortSignal.any([lost.signal, ctx.signal]);
       const results = await backend.copy(requests, { mode: claimed.mode, overwrite: true, signal });
+      lap('copy_ms');
       if (lost.signal.aborted) return summary; // the new owner of the job decides
       const byId = new Map<string, CopyResult>(results.map((r) => [r.id, r]));
       const settings = ctx.config.settings;
@@ -99,9 +122,12 @@ export async function runJob(ctx: AgentContext, claimed: TransferJobDoc, backend
       const o = await saveAll(db, decided, (fresh) =>
         fresh.state === 'submitted' && fresh.transfer_job === claimed._id ? outcome(fresh, byId.get(fresh._id)!, claimed, settings, ctx.now()) : null, ctx.log);
       for (const d of o.saved) summary[d.state] = (summary[d.state] || 0) + 1;
+      lap('record_ms');
       await cleanUp(ctx, backend, o.saved, results, pfns);
     }
     await finishJob(ctx, job, summary);
+    lap('finish_ms');
+    ctx.log.debug('transfer job timing', { job: claimed._id, ...timing });
     return summary;
   } finally {
     stopLease();

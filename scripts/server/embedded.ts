@@ -30,6 +30,15 @@ export function crashRouteReason(method: string, rawUrl: string): string | null 
   return method === 'GET' || method === 'POST' ? null : null;
 }
 
+/** COUCHSTAGE_EMBEDDED_TRACE=1: count requests and their time per route, printed on exit (profiling). */
+const trace = process.env.COUCHSTAGE_EMBEDDED_TRACE ? new Map<string, { n: number; ms: number }>() : null;
+if (trace) {
+  process.on('exit', () => {
+    const rows = [...trace.entries()].sort((a, b) => b[1].ms - a[1].ms);
+    for (const [k, v] of rows) process.stderr.write(`${v.ms.toFixed(0).padStart(8)} ms ${String(v.n).padStart(7)} x  ${k}\n`);
+  });
+}
+
 export function startEmbedded(opts: EmbeddedOptions): Promise<http.Server> {
   fs.mkdirSync(path.join(opts.dataDir, 'db'), { recursive: true });
   // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -53,6 +62,16 @@ export function startEmbedded(opts: EmbeddedOptions): Promise<http.Server> {
       res.writeHead(400, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: 'bad_request', reason }) + '\n');
       return;
+    }
+    if (trace) {
+      const t0 = process.hrtime.bigint();
+      const key = `${req.method} ${(req.url || '/').split('?')[0].replace(/^\/[^/]+/, '/db').replace(/\/[0-9a-f]{56}$/, '/<id>').replace(/\/(heartbeat|lock|tj-)[^/]*$/, '/<$1>')}${/include_docs=true/.test(req.url || '') ? ' +docs' : ''}`;
+      res.on('finish', () => {
+        const t = trace.get(key) || { n: 0, ms: 0 };
+        t.n++;
+        t.ms += Number(process.hrtime.bigint() - t0) / 1e6;
+        trace.set(key, t);
+      });
     }
     app(req, res);
   });

@@ -16,6 +16,8 @@ export interface SupervisorOptions {
   /** The built server entry (dist/server.js). */
   readonly entry: string;
   readonly log?: (line: string) => void;
+  /** Own process group: a terminal's Ctrl-C then reaches only the parent, which stops us in order. */
+  readonly detached?: boolean;
 }
 
 export class ServerStartError extends Error {}
@@ -50,6 +52,7 @@ export class Supervisor {
     const log = this.opts.log || (() => undefined);
     const child = spawn(process.execPath, [this.opts.entry, '--data-dir', this.opts.dataDir, '--port', String(this.port), '--host', this.opts.host || '127.0.0.1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: this.opts.detached === true,
     });
     this.child = child;
     const errLog = fs.createWriteStream(path.join(this.opts.dataDir, 'server-stderr.log'), { flags: 'a' });

@@ -38,9 +38,12 @@ function touchesDesign(docs: { _id?: unknown }[]): boolean {
 }
 
 function run(funcs: Fn[], newDoc: Record<string, unknown>, oldDoc: Record<string, unknown> | null, options: Options): void {
-  newDoc._revisions = (oldDoc || {})._revisions;
+  // pouchdb-validation set `_revisions` on the document being written, which replaced the revision
+  // path of a replicated (`new_edits: false`) write and made PouchDB drop it: give the functions a
+  // copy instead, and keep a path the writer sent.
+  const doc = newDoc._revisions === undefined ? { ...newDoc, _revisions: (oldDoc || {})._revisions } : newDoc;
   try {
-    for (const f of funcs) f.func.call(f.designDoc, newDoc, oldDoc, options.userCtx, options.secObj);
+    for (const f of funcs) f.func.call(f.designDoc, doc, oldDoc, options.userCtx, options.secObj);
   } catch (e) {
     const err = e as { unauthorized?: string; forbidden?: string };
     if (err && typeof err.unauthorized !== 'undefined') throw new PouchPluginError({ name: 'unauthorized', message: err.unauthorized, status: 401 });
@@ -57,8 +60,27 @@ async function doValidation(db: Db, newDoc: Record<string, unknown>, options: Op
   if (!funcs.length) return;
   if (!options.secObj) options.secObj = {};
   if (!options.userCtx) options.userCtx = couchdbObjects.buildUserContextObject(await db.info());
-  const old = await db.get(id, { revs: true }).catch(() => null);
-  run(funcs, newDoc, old, options);
+  run(funcs, newDoc, await editedRevision(db, id, newDoc), options);
+}
+
+/**
+ * The stored document a write is validated against, as CouchDB chooses it: the revision being
+ * edited (any leaf, also a losing one of a conflict, not just the winner), or for a replicated
+ * write the nearest ancestor on its revision path that is stored. pouchdb-validation always used
+ * the winner. A `_rev` that is not stored at all (a stale write, which then meets its 409) falls
+ * back to the winner, as before.
+ */
+async function editedRevision(db: Db, id: string, newDoc: Record<string, unknown>): Promise<Record<string, unknown> | null> {
+  const revs: string[] = typeof newDoc._rev === 'string' ? [newDoc._rev] : [];
+  const path = newDoc._revisions as { start?: unknown; ids?: unknown } | undefined;
+  if (path && typeof path.start === 'number' && Array.isArray(path.ids)) {
+    for (let i = 1; i < path.ids.length; i++) revs.push(`${path.start - i}-${path.ids[i]}`);
+  }
+  for (const rev of revs) {
+    const doc = await db.get(id, { rev, revs: true }).catch(() => null);
+    if (doc) return doc;
+  }
+  return db.get(id, { revs: true }).catch(() => null);
 }
 
 type Args = { base: Db; doc: Record<string, unknown>; docs?: Record<string, unknown>[]; options: Options; docId?: string; rev?: string; attachmentId?: string; type?: string };

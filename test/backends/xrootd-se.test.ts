@@ -47,9 +47,11 @@ describe('XRootD storage elements', () => {
   });
 
   it('stop by themselves when the owner process exits', async () => {
-    const owner = spawn('/bin/sleep', ['1']);
+    // Listen for the owner's exit before anything else: under load it may end while the SE starts.
+    const owner = spawn('/bin/sleep', ['3']);
+    const ownerGone = new Promise((r) => owner.once('exit', r));
     const [se] = await startStorageElements({ count: 1, baseDir: dir, ownerPid: owner.pid });
-    await new Promise((r) => owner.once('exit', r));
+    await ownerGone;
     const end = Date.now() + 10_000; // watchdog polls every 1 s, then SIGTERM
     while (statusStorageElements(dir)[0].running && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
     expect(statusStorageElements(dir)[0].running).toBe(false);

@@ -12,12 +12,14 @@ export interface VduCase {
   readonly old: Record<string, unknown> | null;
   /** The written document: changes over the stored one (or over the fixture). `undefined` removes a field. */
   readonly write: Record<string, unknown>;
-  /** Write a deletion instead. */
+  /** Write a deletion instead (a tombstone carrying `write`'s fields, if any). */
   readonly delete?: boolean;
   readonly expect: 'ok' | { status: 401 | 403; field: string };
 }
 
 const f = (field: string) => ({ status: 403 as const, field });
+const REV_A = '2-' + 'a'.repeat(32);
+const REV_C = '3-' + 'c'.repeat(32);
 
 export const CASES: readonly VduCase[] = [
   // --- creation by the owner ---
@@ -92,6 +94,17 @@ export const CASES: readonly VduCase[] = [
   { name: 'agent publishes a failed transfer', actor: 'agent', old: { state: 'failed', publish: true, dataset: '/Prim/alice-v1/USER' }, write: { publication_state: 'publishing' }, expect: f('publication_state') },
   { name: 'agent archives a done transfer', actor: 'agent', old: { state: 'done' }, write: {}, delete: true, expect: 'ok' },
   { name: 'agent deletes a pending transfer', actor: 'agent', old: { state: 'submitted' }, write: {}, delete: true, expect: f('_deleted') },
+  // --- conflict resolution by an agent (agents/lib/conflicts.ts): a new resolved_conflict marker ---
+  { name: 'agent carries the owner\'s kill over in a conflict resolution', actor: 'agent', old: { state: 'acquired' }, write: { kill_requested: true, resolved_conflict: REV_A }, expect: 'ok' },
+  { name: 'agent carries the owner\'s retry over in a conflict resolution', actor: 'agent', old: { state: 'failed' }, write: { retry_requested: true, resolved_conflict: REV_A }, expect: 'ok' },
+  { name: 'agent sets a request with a marker the document already had', actor: 'agent', old: { state: 'acquired', resolved_conflict: REV_A }, write: { kill_requested: true }, expect: f('kill_requested') },
+  { name: 'a conflict resolution still follows the transitions table', actor: 'agent', old: { state: 'acquired' }, write: { state: 'done', resolved_conflict: REV_A }, expect: f('state') },
+  { name: 'agent writes a malformed resolution marker', actor: 'agent', old: {}, write: { kill_requested: true, resolved_conflict: 'latest' }, expect: f('resolved_conflict') },
+  { name: 'agent deletes the losing revision of a conflict', actor: 'agent', old: { state: 'submitted' }, write: { resolved_conflict: REV_C }, delete: true, expect: 'ok' },
+  { name: 'agent deletes a pending transfer with a malformed marker', actor: 'agent', old: { state: 'submitted' }, write: { resolved_conflict: 'x' }, delete: true, expect: f('_deleted') },
+  { name: 'owner creates with a resolution marker', actor: 'owner', old: null, write: { resolved_conflict: REV_A }, expect: f('resolved_conflict') },
+  { name: 'owner sets a resolution marker', actor: 'owner', old: {}, write: { resolved_conflict: REV_A }, expect: f('resolved_conflict') },
+  { name: 'owner deletes with a resolution marker', actor: 'owner', old: {}, write: { resolved_conflict: REV_C }, delete: true, expect: f('_deleted') },
   { name: 'agent writes a heartbeat', actor: 'agent', old: null, write: { _id: 'heartbeat:scheduler:1', type: 'heartbeat', agent: 'scheduler', instance: 'h-1', at: '2026-11-26T06:00:00Z' }, expect: 'ok' },
   // --- operators and admins ---
   { name: 'ops moves done back to new', actor: 'ops', old: { state: 'done' }, write: { state: 'new' }, expect: 'ok' },

@@ -24,7 +24,7 @@ function apply(base: Record<string, unknown>, changes: Record<string, unknown>):
 function docsFor(c: VduCase, owner: string, i: number) {
   const base = transferFixture(owner, { source_lfn: `/store/temp/user/${owner}/vdu/case_${i}.root` });
   const old = c.old ? apply(base, c.old) : null;
-  const written = c.delete ? { _id: base._id, _deleted: true } : apply(old || base, c.write);
+  const written = c.delete ? { _id: base._id, _deleted: true, ...c.write } : apply(old || base, c.write);
   return { old, written };
 }
 
@@ -81,7 +81,8 @@ describe('transfers validate_doc_update', () => {
       let status = 201;
       let reason = '';
       try {
-        if (c.delete) await db.destroy(String(written._id), rev!);
+        if (c.delete && Object.keys(c.write).length) await db.insert({ ...written, _rev: rev } as never);
+        else if (c.delete) await db.destroy(String(written._id), rev!);
         else await db.insert({ ...written, ...(rev ? { _rev: rev } : {}) } as never);
       } catch (e) {
         const err = e as { statusCode?: number; reason?: string };

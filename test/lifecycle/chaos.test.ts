@@ -79,5 +79,5 @@ describe('chaos: agents killed at random points', () => {
       if (Date.now() > deadline) throw new Error(`${jobs.docs.length} transfer jobs never finished`);
       await new Promise((r) => setTimeout(r, 500));
     }
-  });
+  }, 400_000);
 });

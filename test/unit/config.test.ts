@@ -84,6 +84,8 @@ describe('COUCHDB_URL validation', () => {
   it.each([
     ['not a URL', 'localhost 5984', /^COUCHDB_URL: not a URL: "localhost 5984"$/],
     ['an IP:port without a scheme', '127.0.0.1:5984', /^COUCHDB_URL: not a URL: "127.0.0.1:5984"$/],
+    ['a broken URL with a password (never echoed)', 'http://admin:s3cret@exa mple:5984', /^COUCHDB_URL: not a URL: "http:\/\/\*\*\*@exa mple:5984"$/],
+    ['credentials without a scheme (never echoed)', 'admin:s3cret@localhost 5984', /^COUCHDB_URL: must be http:\/\/ or https:\/\/$/],
     ['a host:port without a scheme (parsed as scheme "localhost:")', 'localhost:5984', /^COUCHDB_URL: must be http:\/\/ or https:\/\//],
     ['another scheme', 'ftp://127.0.0.1:5984', /^COUCHDB_URL: must be http:\/\/ or https:\/\//],
     ['a file URL', 'file:///var/lib/couchdb', /^COUCHDB_URL: must be http:\/\/ or https:\/\//],

@@ -5,7 +5,7 @@
  */
 import {
   ADLER32_RE, CONTROL_CHARS_RE, COUCH_FIELDS, DATASET_RE, DocType, FILE_TYPES, ISO_DATE_RE, Limits,
-  PUBLICATION_STATES, SITE_NAME_RE, TRANSFER_JOB_FIELDS, TRANSFER_REQUEST_FIELDS,
+  PUBLICATION_STATES, REV_RE, SITE_NAME_RE, TRANSFER_JOB_FIELDS, TRANSFER_REQUEST_FIELDS,
   TRANSFER_SERVICE_FIELDS, TRANSFER_STATES,
 } from '../schema';
 import { tfcRuleProblem } from './tfc';
@@ -120,6 +120,11 @@ export function transferRequestProblem(doc: Json): Problem {
   ]);
 }
 
+/** A document revision such as `2-967a00dff5e02add41819138abb3284d`. */
+export function revProblem(field: string, u: unknown): Problem {
+  return typeof u === 'string' && REV_RE.test(u) ? null : field + ': must be a document revision such as 2-967a00dff5e02add41819138abb3284d';
+}
+
 function nullableDate(field: string, doc: Json): Problem {
   return doc[field] === null ? null : optional(field, doc, isoDateProblem);
 }
@@ -160,6 +165,7 @@ export function transferProblem(doc: Json): Problem {
     doc.transfer_job === null ? null : optional('transfer_job', doc, (f, u) => textProblem(f, u, Limits.nameMaxLength * 2)),
     doc.block === null ? null : optional('block', doc, (f, u) => textProblem(f, u, Limits.lfnMaxLength)),
     optional('publication_attempts', doc, (f, u) => (isNonNegInt(u) ? null : f + ': must be a non-negative integer')),
+    optional('resolved_conflict', doc, revProblem),
   ]);
 }
 

@@ -4,7 +4,7 @@
  * this change?). Roles and the transitions table come from the schema module.
  */
 import {
-  DocType, RETRYABLE_STATES, TRANSFER_JOB_FIELDS, TRANSFER_SERVICE_FIELDS, TypesByDb, canPublicationTransition,
+  DocType, RETRYABLE_STATES, REV_RE, TRANSFER_JOB_FIELDS, TRANSFER_SERVICE_FIELDS, TypesByDb, canPublicationTransition,
   canTransition, isTerminal, type PublicationState, type TransferState,
 } from '../schema';
 import { isoDateProblem, textProblem, transferProblem } from '../lib/checks';
@@ -75,10 +75,13 @@ function agentWrite(doc: Doc, old: Doc | null): void {
   const from = old.state as TransferState;
   const to = doc.state as TransferState;
   assert(canTransition(from, to), 'state: agents cannot move a transfer from ' + from + ' to ' + to);
+  // A conflict resolution (a new `resolved_conflict` marker) carries the owner's requests over
+  // from the losing revisions: no new power, an agent may kill or resubmit by transitions anyway.
+  const resolving = resolvesConflict(doc, old.resolved_conflict);
   const flags = ['kill_requested', 'retry_requested'];
   for (let i = 0; i < flags.length; i++) {
     const f = flags[i];
-    assert(doc[f] !== true || old[f] === true, f + ': only the owner can make this request');
+    assert(resolving || doc[f] !== true || old[f] === true, f + ': only the owner can make this request');
   }
   const pOld = old.publication_state as PublicationState | undefined;
   const pNew = doc.publication_state as PublicationState | undefined;
@@ -89,11 +92,23 @@ function agentWrite(doc: Doc, old: Doc | null): void {
   }
 }
 
-function deletion(old: Doc | null, actor: Actor): void {
+/**
+ * Conflict resolution (agents/lib/conflicts.ts) marks its writes with `resolved_conflict`: the
+ * revision whose content won. It counts only when it changes with this write, so a marker that a
+ * later write merely carries along grants nothing.
+ */
+function resolvesConflict(doc: Doc, previous: unknown): boolean {
+  return typeof doc.resolved_conflict === 'string' && REV_RE.test(doc.resolved_conflict) && doc.resolved_conflict !== previous;
+}
+
+function deletion(doc: Doc, old: Doc | null, actor: Actor): void {
   if (actor === 'admin' || actor === 'ops' || !old) return;
   assert(actor === 'agent', '_deleted: users cannot delete transfers; set kill_requested instead');
   if (old.type === DocType.transfer) {
-    assert(isTerminal(old.state as TransferState), '_deleted: agents only delete (archive) terminal transfers');
+    // The losing revisions of a conflict are deleted in any state; the tombstone names the
+    // revision that survived, which cannot be the deleted revision itself.
+    assert(isTerminal(old.state as TransferState) || resolvesConflict(doc, old._rev),
+      '_deleted: agents only delete (archive) terminal transfers, or the losing revisions of a conflict (resolved_conflict: <surviving revision>)');
   }
 }
 
@@ -101,7 +116,7 @@ export default function validate(newDoc: Doc, oldDoc: Doc | null, userCtx: UserC
   if (newDoc._id.indexOf('_design/') === 0) return; // only database admins can write these anyway
   const actor = actorOf(userCtx, secObj);
   const old = liveOld(oldDoc, newDoc);
-  if (newDoc._deleted) return deletion(old, actor);
+  if (newDoc._deleted) return deletion(newDoc, old, actor);
   shape(newDoc);
   if (old) assert(old.type === newDoc.type, 'type: cannot change from ' + old.type + ' to ' + newDoc.type);
   if (actor === 'user') {
