@@ -1,9 +1,11 @@
 /**
  * The scheduler's reads and writes. Reads come from the in-memory tracker (every transfer's
  * state, link and user, kept current from `_changes`), then the chosen files' current documents.
- * Writes, in this order so that a crash anywhere is harmless: transfer jobs (deterministic ids,
- * so a replay finds them), then the files new -> acquired naming their job (a file that changed
- * meanwhile is re-decided or dropped), then the files that cannot be scheduled -> failed.
+ * Writes, in this order so that a crash anywhere is harmless: the files new -> acquired naming
+ * their job (a file that changed meanwhile is re-decided or dropped), then the transfer jobs with
+ * the files actually acquired (deterministic ids, so a replay finds them; a crash in between
+ * leaves acquired files without a job, which the retrier returns to new), then the files that
+ * cannot be scheduled -> failed.
  */
 import type { TransferDoc } from '../../views/schema';
 import { createOnce, saveAll } from '../lib/bulk';
@@ -75,12 +77,17 @@ export async function readQueues(ctx: AgentContext, tracker: Tracker): Promise<L
 
 export async function applyPlan(ctx: AgentContext, tracker: Tracker, plan: SchedulePlan): Promise<{ acquired: number; failed: number }> {
   const db = ctx.db('transfers');
-  await createOnce(db, plan.jobs);
-  for (const j of plan.jobs) tracker.apply(j as never);
   const jobOf = new Map(plan.acquire.map((d) => [d._id, d.transfer_job]));
   const now = ctx.now();
   const acquired = await saveAll(db, plan.acquire, (fresh) =>
     fresh.state === 'new' && !fresh.kill_requested ? transition(fresh, 'acquired', now, { transfer_job: jobOf.get(fresh._id) }) : null, ctx.log);
+  // Jobs only now, listing only the files actually acquired: a worker that sees a job finds all
+  // its files ready. (Written first, a job could be claimed and finished before its files were
+  // acquired, leaving them orphaned until the retrier noticed a lease later.)
+  const got = new Set(acquired.saved.map((d) => d._id));
+  const jobs = plan.jobs.map((j) => ({ ...j, files: j.files.filter((f) => got.has(f.id)) })).filter((j) => j.files.length);
+  await createOnce(db, jobs);
+  for (const j of jobs) tracker.apply(j as never);
   const planned = new Map(plan.fail.map((d) => [d._id, d]));
   const failed = await saveAll(db, plan.fail, (fresh) => {
     const p = planned.get(fresh._id)!;

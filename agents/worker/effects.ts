@@ -18,9 +18,11 @@ import type { AgentContext } from '../lib/runner';
 import { killed, outcome, splitFiles, started, belongsTo } from './decide';
 
 /**
- * Jobs tried per claim. Each try reads one job document (up to ~30 KB with its PFNs), so a worker
- * does not read a page of jobs every time it looks; instances start at different offsets so that
- * they rarely race for the same job.
+ * Jobs tried per claim, oldest first. Each try reads one job document (up to ~30 KB with its
+ * PFNs), so a worker does not read a page of jobs every time it looks; two workers racing for the
+ * oldest job cost the loser one 409 and it takes the next. (Starting instances at different
+ * offsets instead starved the oldest jobs: a worker that always won its first pick never looked
+ * at the ones before it.)
  */
 const TRIES = 5;
 
@@ -35,9 +37,8 @@ export async function claimJob(ctx: AgentContext, tracker: Tracker): Promise<Tra
   const stale = open.filter((j) => j.state === 'active' && !leaseHeld(j.lease, now));
   const candidates = queued.length ? queued : stale;
   if (!candidates.length) return null;
-  const offset = instanceOffset(ctx.instance) % Math.min(candidates.length, TRIES);
   for (let i = 0; i < Math.min(TRIES, candidates.length); i++) {
-    const id = candidates[(offset + i) % candidates.length].id;
+    const id = candidates[i].id;
     const job = (await fetchDocs<TransferJobDoc>(ctx.db('transfers'), [id])).get(id);
     if (!job || job.state === 'done' || leaseHeldByOther(job.lease, ctx.instance, now)) {
       if (job) tracker.apply(job as never);
@@ -57,11 +58,6 @@ export async function claimJob(ctx: AgentContext, tracker: Tracker): Promise<Tra
   return null;
 }
 
-function instanceOffset(instance: string): number {
-  let h = 0;
-  for (let i = 0; i < instance.length; i++) h = (h * 31 + instance.charCodeAt(i)) >>> 0;
-  return h;
-}
 
 /** Renews the job's lease every third of its length; reports a lost lease. */
 function keepLease(ctx: AgentContext, job: { doc: TransferJobDoc }, lost: AbortController): () => void {
