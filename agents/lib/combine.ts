@@ -27,6 +27,9 @@ export function combineAgents(agents: readonly Agent[]): Agent {
       for (const a of agents) if (a.tick) more = (await a.tick(ctx)) || more;
       return more;
     },
+    async close(ctx: AgentContext) {
+      for (const a of agents) if (a.close) await a.close(ctx);
+    },
     status: () => Object.fromEntries(agents.map((a) => [a.name, a.status ? a.status() : {}])),
   };
 }

@@ -48,6 +48,8 @@ export interface Agent {
   onChanges?(changes: readonly Change[], ctx: AgentContext): Promise<void>;
   /** Queue work (scheduling, retries, leases); returns true when more work is waiting now. */
   tick?(ctx: AgentContext): Promise<boolean>;
+  /** Called once when the agent stops cleanly (release what others would otherwise wait for). */
+  close?(ctx: AgentContext): Promise<void>;
   /** Extra fields for the heartbeat document. */
   status?(): Record<string, unknown>;
 }
@@ -192,5 +194,6 @@ export async function runAgent(agent: Agent, base: { url: string; dbs: Config['d
     }
   }
   await configFollow?.catch(() => undefined);
+  await agent.close?.(ctx).catch((err) => log.warn('close failed', { error: (err as Error).message }));
   log.info('agent stopped', { seq });
 }

@@ -38,6 +38,10 @@ export function schedulerAgent(tracker = new Tracker()): Agent {
       if (res.acquired || res.failed) ctx.log.info('scheduled', { jobs: plan.jobs.length, acquired: res.acquired, failed: res.failed });
       return plan.more;
     },
+    // A cleanly stopped leader hands over at once instead of after its lease (lease_seconds).
+    close: async () => {
+      await leadership?.release();
+    },
     status: () => ({ leading, scheduled, failed, tracked: tracker.transfers.size }),
   };
 }
