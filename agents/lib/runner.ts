@@ -68,6 +68,8 @@ export interface RunOptions {
 const DEFAULT_BATCH = 500;
 /** A heartbeat every 30 s; `doctor` calls an agent dead after 3 missed ones. */
 const DEFAULT_HEARTBEAT_MS = 30_000;
+/** While a long feed streams by, checkpoint at most this often (ms); a crash replays at most that. */
+const CHECKPOINT_MS = 1000;
 /** While behind on the feed, act at least this often (ms). */
 const INTERLEAVE_MS = 300;
 /** Longpoll wait when caught up: short enough to tick, long enough to be idle-cheap. */
@@ -114,6 +116,8 @@ export async function runAgent(agent: Agent, base: { url: string; dbs: Config['d
   let configFollow: Promise<void> | null = null;
   let lastTick = 0;
   let lastBeat = 0;
+  let lastSave = 0;
+  let savedSeq: Seq = 0;
   let more = false;
 
   for (;;) {
@@ -122,6 +126,7 @@ export async function runAgent(agent: Agent, base: { url: string; dbs: Config['d
       if (!configFollow) {
         await config.load();
         seq = await checkpoints.read();
+        savedSeq = seq;
         if (agent.load) await agent.load(ctx);
         if (!opts.once) configFollow = config.follow(base.signal);
         else configFollow = Promise.resolve();
@@ -142,8 +147,14 @@ export async function runAgent(agent: Agent, base: { url: string; dbs: Config['d
         log.debug('feed batch', { changes: res.results.length, ms: Math.round(performance.now() - readStart) });
         changed += res.results.length;
         if (String(res.last_seq) !== String(seq)) {
-          await checkpoints.save(res.last_seq);
           seq = res.last_seq;
+          // Effects of this batch are saved: checkpoint now, or at least once a second while a
+          // long feed streams by (every checkpoint is a write that wakes the other agents).
+          if (res.results.length < batchSize || Date.now() - lastSave >= CHECKPOINT_MS) {
+            await checkpoints.save(seq);
+            savedSeq = seq;
+            lastSave = Date.now();
+          }
         }
         caughtUp = res.results.length < batchSize;
         // While catching up on a long feed, keep working: an agent that waited for the whole
@@ -194,6 +205,7 @@ export async function runAgent(agent: Agent, base: { url: string; dbs: Config['d
     }
   }
   await configFollow?.catch(() => undefined);
+  if (String(savedSeq) !== String(seq)) await checkpoints.save(seq).catch((err) => log.warn('final checkpoint failed', { error: (err as Error).message }));
   await agent.close?.(ctx).catch((err) => log.warn('close failed', { error: (err as Error).message }));
   log.info('agent stopped', { seq });
 }
