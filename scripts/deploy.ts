@@ -5,7 +5,6 @@
  * we compare content hashes (a new deploy version alone is not a change) and attachments are
  * inline: couchdb-bootstrap's `_attachments/` folder handling answers 500 on the embedded server.
  */
-import * as path from 'path';
 import { promisify } from 'util';
 import { buildDesignDocs } from '../design';
 import { deployVersion } from '../design/version';
@@ -101,8 +100,4 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
     }
   }
   return { version, designs, indexes };
-}
-
-export function defaultRoot(): string {
-  return path.resolve(projectRoot());
 }

@@ -11,8 +11,6 @@ export class LiveConfig {
   readonly sites = new Map<string, SiteDoc>();
   readonly links = new Map<string, LinkDoc>();
   private seq: string | number = 0;
-  /** Increases with every applied change; lets agents notice a new configuration cheaply. */
-  version = 0;
 
   constructor(private readonly url: string, private readonly dbName: string, private readonly log: Logger) {}
 
@@ -30,7 +28,6 @@ export class LiveConfig {
   }
 
   private apply(doc: Record<string, unknown> & { _id: string; _deleted?: boolean }): void {
-    this.version++;
     if (doc._id === 'settings') {
       this.settings = doc._deleted ? { ...DEFAULT_SETTINGS } : { ...DEFAULT_SETTINGS, ...pickSettings(doc) };
       return;
