@@ -11,7 +11,6 @@
  */
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
 import { classifyError } from './errors';
@@ -21,8 +20,6 @@ export interface Gfal2Options {
   /** The Debian python that has the gfal2 binding (pyenv's python3 on PATH does not). */
   python?: string;
   helper?: string;
-  /** Local staging for stream-mode root->root copies; must hold one batch. Default: under os.tmpdir(). */
-  stagingDir?: string;
   /** Extra environment for the helper, e.g. XRD_REQUESTTIMEOUT for SEs that checksum slowly. */
   env?: Record<string, string>;
   /** Receives each stderr line of the helper. Default: process.stderr. */
@@ -75,13 +72,10 @@ export class Gfal2Backend implements TransferBackend {
   private pending: Pending | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 1;
-  private readonly staging: string;
   /** Helpers started so far (1 after the first request; more after deaths or cancellations). */
   starts = 0;
 
-  constructor(private readonly opts: Gfal2Options = {}) {
-    this.staging = opts.stagingDir ?? path.join(os.tmpdir(), `couchstage-gfal2-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
-  }
+  constructor(private readonly opts: Gfal2Options = {}) {}
 
   private readonly log = (line: string) => (this.opts.log ?? ((l: string) => process.stderr.write(`[gfal2-helper] ${l}\n`)))(line);
 
@@ -93,8 +87,7 @@ export class Gfal2Backend implements TransferBackend {
   private start(): ChildProcess {
     const helper = this.opts.helper ?? findHelper();
     const log = this.log;
-    fs.rmSync(this.staging, { recursive: true, force: true }); // leftovers of a helper that was killed
-    const proc = spawn(this.opts.python ?? '/usr/bin/python3', [helper, this.staging], {
+    const proc = spawn(this.opts.python ?? '/usr/bin/python3', [helper], {
       env: { ...XRD_ENV, ...process.env, ...this.opts.env }, // an operator's own XRD_* settings win
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -230,6 +223,5 @@ export class Gfal2Backend implements TransferBackend {
       await exited;
       clearTimeout(timer);
     }
-    fs.rmSync(this.staging, { recursive: true, force: true });
   }
 }

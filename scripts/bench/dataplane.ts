@@ -76,7 +76,7 @@ export async function benchDataPlane(opts: DataPlaneOptions = {}): Promise<DataP
   const parallel = opts.parallel ?? 16;
   const base = opts.baseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-bench-'));
   const seDir = path.join(base, 'se');
-  const backend = new Gfal2Backend({ stagingDir: path.join(base, 'staging') });
+  const backend = new Gfal2Backend();
   const env = { ...process.env, ...XRD_ENV };
   try {
     const ses: SE[] = await startStorageElements({ count: 2, baseDir: seDir, ownerPid: process.pid });
@@ -102,7 +102,7 @@ export async function benchDataPlane(opts: DataPlaneOptions = {}): Promise<DataP
     if (large > 0) {
       const sum = writeRandom(path.join(src, 'large'), large);
       assertOk(await backend.copy([{ id: 'large', source: `file://${src}/large`, destination: pfn(ses[0], 'in/large'), size: large, adler32: sum }]), 'large upload');
-      fs.rmSync(path.join(src, 'large')); // keep the disk footprint at the SEs' two copies plus staging
+      fs.rmSync(path.join(src, 'large')); // keep the disk footprint at the SEs' two copies
       const [big, gfalL] = await timed(() => backend.copy([{ id: 'large', source: pfn(ses[0], 'in/large'), destination: pfn(ses[1], 'gfal/large'), size: large, adler32: sum }], { mode: 'stream' }));
       assertOk(big, 'gfal2 large');
       fs.rmSync(path.join(ses[1].dataDir, 'gfal/large'));
