@@ -10,6 +10,8 @@
  *        +---------------------------------------------------------------+
  *        |                                                               v
  *   [new] --schedule--> [acquired] --submit--> [submitted] --copy ok--> (done) --publish-->
+ *    |  ^                   |  (a copy that ends within mark_submitted_after s goes from
+ *    |  |                   |   acquired straight to done / retry / failed)
  *    |  ^                   |                     |     |
  *    |  |<--lease lost------+                     |     +--fatal error / max_retry--> (failed)
  *    |  |                                         |
@@ -104,7 +106,9 @@ export const RETRYABLE_STATES: readonly TransferState[] = ['failed', 'killed', '
  */
 export const TRANSFER_TRANSITIONS: Readonly<Record<TransferState, readonly TransferState[]>> = {
   new: ['acquired', 'failed', 'killed', 'expired'],
-  acquired: ['submitted', 'new', 'failed', 'killed', 'expired'],
+  // acquired -> done/retry: a copy that ended within `mark_submitted_after` seconds was never
+  // marked submitted (one write per file less; see agents/worker/effects.ts).
+  acquired: ['submitted', 'done', 'retry', 'new', 'failed', 'killed', 'expired'],
   submitted: ['done', 'retry', 'failed', 'killed'],
   retry: ['new', 'acquired', 'failed', 'killed', 'expired'],
   done: [],
@@ -354,6 +358,11 @@ export interface Settings {
   readonly max_waiting_time: number;
   /** Seconds an agent's claim on a document lasts without renewal. */
   readonly lease_seconds: number;
+  /**
+   * A worker marks a job's files `submitted` only when its copy is still running after this many
+   * seconds (0: always, before copying). Short copies go acquired -> done in one write.
+   */
+  readonly mark_submitted_after: number;
   /** Default per-link limit when no link document exists. */
   readonly default_max_active: number;
   readonly max_files_per_block: number;
@@ -374,6 +383,7 @@ export const DEFAULT_SETTINGS: Settings = {
   max_cooloff: 3600,
   max_waiting_time: 7 * 24 * 3600,
   lease_seconds: 300,
+  mark_submitted_after: 2,
   default_max_active: 200,
   max_files_per_block: 100,
   block_closure_timeout: 3600,

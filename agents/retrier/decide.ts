@@ -3,14 +3,20 @@
  * (retry -> new), expire transfers that waited too long without starting (AliEn's
  * MaxWaitingTime -> expired), and return files whose transfer job ended without them.
  */
-import type { Settings, TransferDoc, TransferJobDoc } from '../../views/schema';
+import type { Lease, Settings, TransferDoc, TransferJobDoc } from '../../views/schema';
+import { leaseHeld } from '../lib/lease';
 import { attemptsSinceResubmit, transition, withAttempt } from '../lib/transition';
 
 export type TimerKind = 'kill' | 'resubmit' | 'retry' | 'waiting' | 'active';
 
-/** Kill now unless a worker is copying the file (submitted): that worker, or its successor, kills it. */
-export function decideKill(doc: TransferDoc, now: Date): TransferDoc | null {
+/**
+ * Kill now unless a worker may be copying the file: submitted, or acquired for a job a worker
+ * holds (an active job with a live lease): that worker, or its successor, kills it and removes
+ * any copy it made.
+ */
+export function decideKill(doc: TransferDoc, now: Date, job?: { state: string; lease?: Lease | null }): TransferDoc | null {
   if (!doc.kill_requested) return null;
+  if (doc.state === 'acquired' && job && job.state === 'active' && leaseHeld(job.lease, now)) return null;
   if (doc.state === 'new' || doc.state === 'retry' || doc.state === 'acquired') {
     return transition(doc, 'killed', now, { finished_at: now.toISOString(), failure_reason: 'killed on request', transfer_job: null, next_attempt_at: null });
   }

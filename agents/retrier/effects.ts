@@ -44,7 +44,7 @@ export async function retrierPass(ctx: AgentContext, tracker: Tracker): Promise<
   const jobIds = [...new Set(stale.map((d) => d.transfer_job).filter((j): j is string => !!j))];
   const jobs = await fetchDocs<TransferJobDoc>(db, jobIds);
   const deciders: Record<TimerKind, (d: TransferDoc) => TransferDoc | null> = {
-    kill: (d) => decideKill(d, ctx.now()),
+    kill: (d) => decideKill(d, ctx.now(), d.transfer_job ? tracker.jobs.get(d.transfer_job) : undefined),
     resubmit: (d) => decideResubmit(d, ctx.now()),
     retry: (d) => decideRetryDue(d, ctx.now()),
     waiting: (d) => decideExpiry(d, settings, ctx.now()),

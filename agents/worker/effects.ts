@@ -1,8 +1,10 @@
 /**
  * The worker's reads and writes around one transfer job:
  *   claim   queued (or active with an expired lease) -> active, lease = this instance
- *   start   files acquired -> submitted (kill-requested ones -> killed)
- *   copy    one bulk call to the backend, renewing the lease meanwhile
+ *   start   kill-requested files -> killed
+ *   copy    one bulk call to the backend, renewing the lease meanwhile; files acquired ->
+ *           submitted only if the copy is still running after `mark_submitted_after` seconds
+ *           (0: always, before the copy), so a short copy costs one write per file less
  *   finish  files -> done / retry / failed / killed, then the job -> done
  * A crash between any two steps leaves the job active with a lease that expires; another worker
  * takes it over and redoes the copy (copies overwrite and are verified, so redoing is safe).
@@ -99,27 +101,47 @@ export async function runJob(ctx: AgentContext, claimed: TransferJobDoc, backend
     const now = ctx.now();
     const k = await saveAll(db, kill.map((d) => killed(d, now)), (f) => (belongsTo(f, claimed) ? killed(f, ctx.now()) : null), ctx.log);
     summary.killed += k.saved.length;
-    const s = await saveAll(db, run.map((d) => started(d, now)), (f) => (belongsTo(f, claimed) ? (f.kill_requested ? null : started(f, ctx.now())) : null), ctx.log);
-    const running = s.saved.filter((d) => d.state === 'submitted');
+    // The latest revision known of each file to copy; marking them submitted updates it.
+    const current = new Map(run.map((d) => [d._id, d]));
+    const markSubmitted = async () => {
+      const s = await saveAll(db, [...current.values()].map((d) => started(d, ctx.now())),
+        (f) => (belongsTo(f, claimed) ? (f.kill_requested ? null : started(f, ctx.now())) : null), ctx.log);
+      for (const d of s.saved) current.set(d._id, d);
+      return s;
+    };
+    const markAfter = ctx.config.settings.mark_submitted_after;
+    if (markAfter === 0 && current.size) {
+      const s = await markSubmitted();
+      const ok = new Set(s.saved.filter((d) => d.state === 'submitted').map((d) => d._id));
+      for (const id of [...current.keys()]) if (!ok.has(id)) current.delete(id);
+    }
     lap('start_ms');
-    if (running.length && !lost.signal.aborted) {
+    if (current.size && !lost.signal.aborted) {
       const pfns = new Map(claimed.files.map((f) => [f.id, f]));
-      const requests: CopyRequest[] = running.map((d) => ({
+      const requests: CopyRequest[] = [...current.values()].map((d) => ({
         id: d._id, source: pfns.get(d._id)!.source_pfn, destination: pfns.get(d._id)!.destination_pfn,
         size: d.size, adler32: d.checksums.adler32.toLowerCase(),
       }));
       const signal = AbortSignal.any([lost.signal, ctx.signal]);
-      const results = await backend.copy(requests, { mode: claimed.mode, overwrite: true, signal });
+      const copyStarted = ctx.now().toISOString();
+      let marking: Promise<unknown> | null = null;
+      const timer = markAfter > 0 ? setTimeout(() => { marking = markSubmitted().catch((err) => ctx.log.warn('marking files submitted failed', { job: claimed._id, error: (err as Error).message })); }, markAfter * 1000) : null;
+      let results: CopyResult[];
+      try {
+        results = await backend.copy(requests, { mode: claimed.mode, overwrite: true, signal });
+      } finally {
+        if (timer) clearTimeout(timer);
+        if (marking) await marking;
+      }
       lap('copy_ms');
       if (lost.signal.aborted) return summary; // the new owner of the job decides
       const byId = new Map<string, CopyResult>(results.map((r) => [r.id, r]));
       const settings = ctx.config.settings;
-      const decided = running.map((d) => outcome(d, byId.get(d._id)!, claimed, settings, ctx.now()));
-      const o = await saveAll(db, decided, (fresh) =>
-        fresh.state === 'submitted' && fresh.transfer_job === claimed._id ? outcome(fresh, byId.get(fresh._id)!, claimed, settings, ctx.now()) : null, ctx.log);
+      const decide = (d: TransferDoc) => outcome(d.started_at ? d : { ...d, started_at: copyStarted }, byId.get(d._id)!, claimed, settings, ctx.now());
+      const o = await saveAll(db, [...current.values()].map(decide), (fresh) => (belongsTo(fresh, claimed) ? decide(fresh) : null), ctx.log);
       for (const d of o.saved) summary[d.state] = (summary[d.state] || 0) + 1;
       lap('record_ms');
-      await cleanUp(ctx, backend, o.saved, results, pfns);
+      await cleanUp(ctx, backend, o.saved, results, pfns, o.dropped);
     }
     await finishJob(ctx, job, summary);
     lap('finish_ms');
@@ -131,10 +153,14 @@ export async function runJob(ctx: AgentContext, claimed: TransferJobDoc, backend
 }
 
 /** Best effort: remove copies of files killed meanwhile, and sources of sites that ask for it. */
-async function cleanUp(ctx: AgentContext, backend: TransferBackend, saved: readonly TransferDoc[], results: readonly CopyResult[], pfns: Map<string, { source_pfn: string; destination_pfn: string }>): Promise<void> {
+async function cleanUp(ctx: AgentContext, backend: TransferBackend, saved: readonly TransferDoc[], results: readonly CopyResult[], pfns: Map<string, { source_pfn: string; destination_pfn: string }>, dropped: readonly string[]): Promise<void> {
   const ok = new Set(results.filter((r) => r.ok).map((r) => r.id));
   const urls: string[] = [];
-  for (const d of saved) {
+  // A file whose result was not written because it was killed meanwhile (by the retrier, while
+  // its job was still queued as far as the retrier knew): its copy must not stay either.
+  const gone = dropped.filter((id) => ok.has(id));
+  const others = gone.length ? await fetchDocs<TransferDoc>(ctx.db('transfers'), gone) : new Map<string, TransferDoc>();
+  for (const d of [...saved, ...others.values()]) {
     if (d.state === 'killed' && ok.has(d._id)) urls.push(pfns.get(d._id)!.destination_pfn);
     if (d.state === 'done' && ctx.config.sites.get(d.source)?.cleanup_source) urls.push(pfns.get(d._id)!.source_pfn);
   }

@@ -30,12 +30,18 @@ export function crashRouteReason(method: string, rawUrl: string): string | null 
   return method === 'GET' || method === 'POST' ? null : null;
 }
 
-/** COUCHSTAGE_EMBEDDED_TRACE=1: count requests and their time per route, printed on exit (profiling). */
-const trace = process.env.COUCHSTAGE_EMBEDDED_TRACE ? new Map<string, { n: number; ms: number }>() : null;
+/**
+ * COUCHSTAGE_EMBEDDED_TRACE=1: count requests and their time per route, printed to stderr on exit
+ * (profiling); =/some/file appends the table to that file instead.
+ */
+const traceTo = process.env.COUCHSTAGE_EMBEDDED_TRACE;
+const trace = traceTo ? new Map<string, { n: number; ms: number }>() : null;
 if (trace) {
   process.on('exit', () => {
     const rows = [...trace.entries()].sort((a, b) => b[1].ms - a[1].ms);
-    for (const [k, v] of rows) process.stderr.write(`${v.ms.toFixed(0).padStart(8)} ms ${String(v.n).padStart(7)} x  ${k}\n`);
+    const text = rows.map(([k, v]) => `${v.ms.toFixed(0).padStart(8)} ms ${String(v.n).padStart(7)} x  ${k}\n`).join('');
+    if (traceTo && traceTo.includes('/')) fs.appendFileSync(traceTo, text);
+    else process.stderr.write(text);
   });
 }
 

@@ -50,7 +50,9 @@ export class Supervisor {
 
   private spawnOnce(): Promise<number> {
     const log = this.opts.log || (() => undefined);
-    const child = spawn(process.execPath, [this.opts.entry, '--data-dir', this.opts.dataDir, '--port', String(this.port), '--host', this.opts.host || '127.0.0.1'], {
+    // COUCHSTAGE_SERVER_NODE_ARGS: extra node flags for the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+    const nodeArgs = (process.env.COUCHSTAGE_SERVER_NODE_ARGS || '').split(/\s+/).filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, this.opts.entry, '--data-dir', this.opts.dataDir, '--port', String(this.port), '--host', this.opts.host || '127.0.0.1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: this.opts.detached === true,
     });

@@ -101,6 +101,15 @@ describe('retrier decisions', () => {
   it('kills waiting files at once but leaves copying ones to their worker', () => {
     expect(decideKill({ ...doc('a', 1), kill_requested: true }, NOW)!.state).toBe('killed');
     expect(decideKill({ ...doc('a', 1), state: 'submitted', kill_requested: true } as TransferDoc, NOW)).toBeNull();
+    // Acquired: killed here while its job waits in the queue or has no live worker; left to the
+    // worker that holds the job (it may be copying without having marked the file submitted).
+    const acquired = { ...doc('a', 1), state: 'acquired', transfer_job: 'tj-1', kill_requested: true } as TransferDoc;
+    const live = { owner: 'w1', expires_at: new Date(NOW.getTime() + 60_000).toISOString() };
+    const expired = { owner: 'w1', expires_at: new Date(NOW.getTime() - 1).toISOString() };
+    expect(decideKill(acquired, NOW, { state: 'queued', lease: null })!.state).toBe('killed');
+    expect(decideKill(acquired, NOW, { state: 'active', lease: live })).toBeNull();
+    expect(decideKill(acquired, NOW, { state: 'active', lease: expired })!.state).toBe('killed');
+    expect(decideKill(acquired, NOW, undefined)!.state).toBe('killed');
   });
   it('resubmits the same document to new with history kept and the expiry clock reset', () => {
     const failed = { ...doc('a', 1), state: 'failed', retry_requested: true, failure_reason: 'x', attempts: [{ at: '2026-11-26T11:00:00Z', error: 'x', transfer_job: 't' }] } as TransferDoc;

@@ -40,6 +40,31 @@ describe('transfer lifecycle (native backend)', () => {
       expect(adler32Hex(data)).toBe(d.checksums.adler32);
       expect(d.attempts).toHaveLength(1);
       expect(d.attempts![0].error).toBeNull();
+      // A copy shorter than mark_submitted_after (2 s) is never marked submitted: new -> acquired -> done.
+      expect(d._rev).toMatch(/^3-/);
+      expect(Date.parse(d.started_at!)).toBeLessThanOrEqual(Date.parse(d.finished_at!));
+    }
+  });
+
+  it('marks files submitted before copying when mark_submitted_after is 0', async () => {
+    const config = env.as('ops').use(env.dbs.config);
+    const s = await config.get('settings');
+    await config.insert({ ...s, mark_submitted_after: 0 } as never);
+    await new Promise((r) => setTimeout(r, 1500)); // agents follow the settings on the config feed
+    try {
+      const docs = await waitFor(env, (await submitFiles(env, storage, 3)).map((d) => d._id));
+      const db = env.admin.use(env.dbs.transfers);
+      for (const d of docs) {
+        expect(d.state).toBe('done');
+        expect(d._rev).toMatch(/^4-/);
+        const history = await db.get(d._id, { revs_info: true }) as unknown as { _revs_info: { rev: string }[] };
+        const states = [];
+        for (const r of history._revs_info.slice().reverse()) states.push(((await db.get(d._id, { rev: r.rev })) as unknown as { state: string }).state);
+        expect(states).toEqual(['new', 'acquired', 'submitted', 'done']);
+      }
+    } finally {
+      const now = await config.get('settings');
+      await config.insert({ ...now, mark_submitted_after: 2 } as never);
     }
   });
 
