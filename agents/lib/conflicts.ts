@@ -32,7 +32,7 @@
  *      acquired -> submitted): write the winner's content on top of the current revision, then
  *      delete every other leaf, the winner's own included. Writers holding the current revision
  *      (most agents: they read the winner) then get a plain 409 and re-read.
- *   3. Otherwise (a "jump", e.g. acquired -> done): delete every other leaf, the current one
+ *   3. Otherwise (a "jump", e.g. retry -> done): delete every other leaf, the current one
  *      included; the winner's leaf becomes current by itself. If requests were carried over, first
  *      write the merged winner on top of its own leaf (same state: always a legal move).
  *   Writes carry `resolved_conflict: <winner's revision>`; tombstones carry the revision that

@@ -5,12 +5,16 @@
  * read (an `_all_docs` range with docs) and compiled again for every single document written.
  * Measured: that read was the largest part of every validated write. Loaded in place of
  * pouchdb-validation by embedded.ts.
+ *
+ * Second change: the revisions this server just wrote are remembered (a bounded map keyed by
+ * id and revision), so validating the next edit of a document does not read the old revision
+ * back from LevelDB. A revision's body never changes, so the remembered copy is exactly what a
+ * read would return; a miss falls back to the read.
  */
 /* eslint-disable @typescript-eslint/no-var-requires */
 const coucheval = require('couchdb-eval');
 const couchdbObjects = require('couchdb-objects');
 const wrappers = require('pouchdb-wrappers');
-const createBulkDocsWrapper = require('pouchdb-bulkdocs-wrapper');
 const PouchPluginError = require('pouchdb-plugin-error');
 const { randomUUID } = require('crypto');
 
@@ -31,6 +35,27 @@ function validationFunctions(db: Db): Promise<Fn[]> {
   funcs.catch(() => cache.delete(db));
   cache.set(db, { at: Date.now(), funcs });
   return funcs;
+}
+
+/** Recently written revisions per database: `id \u0000 rev` -> the document as a read returns it. */
+const RECENT_MAX = 50_000;
+const recent = new WeakMap<object, Map<string, Record<string, unknown>>>();
+
+function recentOf(db: Db): Map<string, Record<string, unknown>> {
+  let m = recent.get(db);
+  if (!m) recent.set(db, (m = new Map()));
+  return m;
+}
+
+/** Remembers a revision just written (not attachments: reads return stubs for those). */
+function remember(db: Db, doc: Record<string, unknown>, rev: string): void {
+  if (doc._attachments !== undefined || typeof doc._id !== 'string') return;
+  const stored: Record<string, unknown> = { _id: doc._id, _rev: rev };
+  if (doc._deleted === true) stored._deleted = true;
+  for (const k of Object.keys(doc)) if (k.charAt(0) !== '_') stored[k] = doc[k];
+  const m = recentOf(db);
+  m.set(doc._id + '\u0000' + rev, stored);
+  if (m.size > RECENT_MAX) m.delete(m.keys().next().value as string);
 }
 
 function touchesDesign(docs: { _id?: unknown }[]): boolean {
@@ -76,6 +101,14 @@ async function editedRevision(db: Db, id: string, newDoc: Record<string, unknown
   if (path && typeof path.start === 'number' && Array.isArray(path.ids)) {
     for (let i = 1; i < path.ids.length; i++) revs.push(`${path.start - i}-${path.ids[i]}`);
   }
+  const m = recent.get(db);
+  if (m && revs.length) {
+    const hit = m.get(id + '\u0000' + revs[0]);
+    if (hit) {
+      m.delete(id + '\u0000' + revs[0]); // a revision is edited once, as a rule
+      return { ...hit };
+    }
+  }
   for (const rev of revs) {
     const doc = await db.get(id, { rev, revs: true }).catch(() => null);
     if (doc) return doc;
@@ -106,11 +139,28 @@ const wrapperApi: Record<string, (orig: () => Promise<unknown>, args: Args) => P
   },
   bulkDocs: (orig, args) => {
     const docs = (args.docs || []).slice();
-    const wrapped = createBulkDocsWrapper((doc: Record<string, unknown>, a: Args) => {
+    // pouchdb-bulkdocs-wrapper's logic, keeping the accepted documents to remember their revisions.
+    const refused: unknown[] = [];
+    const accepted: Record<string, unknown>[] = [];
+    const checks = docs.map((doc) => {
       doc._id = doc._id || randomUUID();
-      return doValidation(a.base, doc, a.options);
+      return doValidation(args.base, doc, args.options).then(() => { accepted.push(doc); }, (err) => {
+        (err as { id?: unknown }).id = doc._id;
+        refused.push(err);
+      });
     });
-    return invalidating(() => wrapped(orig, args), args.base, docs);
+    const write = () => Promise.all(checks).then(() => {
+      args.docs = accepted;
+      const snapshot = accepted.map((d) => ({ ...d }));
+      return orig().then((res) => {
+        const rows = Array.isArray(res) ? res as { ok?: boolean; id?: string; rev?: string }[] : [];
+        if ((args.options as { new_edits?: boolean }).new_edits !== false && rows.length === snapshot.length) {
+          rows.forEach((r, i) => { if (r && r.ok && r.rev && r.id === snapshot[i]._id) remember(args.base, snapshot[i], r.rev); });
+        }
+        return refused.concat(rows);
+      });
+    });
+    return invalidating(write, args.base, docs);
   },
   putAttachment: (orig, args) => args.base.get(args.docId!, { rev: args.rev, revs: true })
     .catch(() => ({ _id: args.docId }))

@@ -125,8 +125,8 @@ describe('the write plan', () => {
     expect(p.remove.sort()).toEqual(['2-0', '2-a']);
   });
 
-  it('a jump the transitions table forbids (acquired -> done): the current revision is deleted instead', () => {
-    const cur = t('2-b', 'acquired');
+  it('a jump the transitions table forbids (retry -> done): the current revision is deleted instead', () => {
+    const cur = t('2-b', 'retry');
     expect(plan(cur, [cur, t('2-a', 'done')])).toMatchObject({ write: null, remove: ['2-b'] });
   });
 
@@ -151,7 +151,7 @@ describe('validate_doc_update for a conflict resolution by an agent', () => {
     ['carries a kill request with a new marker', { ...old, kill_requested: true, resolved_conflict: '2-a' }, old, true],
     ['sets a kill request without a marker', { ...old, kill_requested: true }, old, false],
     ['sets a kill request with the marker it already had', { ...old, kill_requested: true, resolved_conflict: '2-a' }, { ...old, resolved_conflict: '2-a' }, false],
-    ['still follows the transitions table', { ...old, state: 'done', resolved_conflict: '2-a' }, old, false],
+    ['still follows the transitions table', { ...old, state: 'new', resolved_conflict: '2-a' }, { ...old, state: 'submitted' }, false],
     ['a malformed marker', { ...old, kill_requested: true, resolved_conflict: 'x' }, old, false],
     ['deletes a non-terminal losing revision', { _id: old._id, _rev: '2-b', _deleted: true, resolved_conflict: '3-c' }, old, true],
     ['deletes a non-terminal revision without a marker', { _id: old._id, _rev: '2-b', _deleted: true }, old, false],
@@ -215,7 +215,7 @@ describe('the retrier resolves conflicts on the server', () => {
   it('resolves transfers and jobs by the rule, carries user requests over, and a replay writes nothing', async () => {
     const now = new Date().toISOString();
     // Done on one branch, scheduled (with a kill asked) and retried on two others: done wins over a
-    // current revision it cannot legally follow (acquired/retry -> done), so those are deleted.
+    // current revision it cannot legally follow (retry -> done), so that one is deleted.
     const jump = await submitted('jump');
     await branch(jump, {
       a: { state: 'done', attempts: [{ at: now, error: null, error_class: null, transfer_job: 'tj-a' }], finished_at: now, last_update: now },
