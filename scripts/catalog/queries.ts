@@ -156,21 +156,22 @@ export interface Parentage { readonly kind: 'file' | 'dataset'; readonly name: s
 /** Parents (from the document) and children (from the `children` view) of a file or dataset. */
 export async function parentage(c: Catalog, name: string): Promise<Parentage | null> {
   const kind = DATASET_RE.test(name) ? 'dataset' : 'file';
-  let doc: DatasetDoc | CatalogFileDoc;
+  // A parent need not be catalogued itself (raw input files): then it has children only.
+  let doc: DatasetDoc | CatalogFileDoc | null = null;
   try {
     doc = (await c.catalog.get(kind === 'dataset' ? CatalogId.dataset(name) : fileIdOf(name))) as unknown as DatasetDoc | CatalogFileDoc;
   } catch (err) {
-    if (statusOf(err) === 404) return null;
-    throw err;
+    if (statusOf(err) !== 404) throw err;
   }
-  if (doc.type === 'file' && !(await visibleBlocks(c, [doc.block])).size) return null;
+  if (doc && doc.type === 'file' && !(await visibleBlocks(c, [doc.block])).size) doc = null;
   const rows = await view<string | null>(c.catalog, 'children', { startkey: [kind, name], endkey: [kind, name, {}], reduce: false });
   let children = rows.map((r) => ({ name: r.key[2] as string, block: r.value }));
   if (kind === 'file') {
     const visible = await visibleBlocks(c, children.map((ch) => ch.block as string));
     children = children.filter((ch) => visible.has(ch.block as string));
   }
-  return { kind, name, parents: [...(doc.parents || [])], children: children.map((ch) => ch.name) };
+  if (!doc && !children.length) return null;
+  return { kind, name, parents: [...((doc && doc.parents) || [])], children: children.map((ch) => ch.name) };
 }
 
 export interface LsEntry { readonly name: string; readonly directory: boolean; readonly files: number; readonly bytes: number }
@@ -201,14 +202,18 @@ export interface Usage {
 /** Usage per user from the catalogue's replicas, beside the user's quota document. */
 export async function usage(c: Catalog, user?: string): Promise<Usage[]> {
   const range = user ? { startkey: ['owner', user], endkey: ['owner', user, {}] } : { startkey: ['owner'], endkey: ['owner', {}] };
-  const rows = await view<{ count: number; sum: number }>(c.catalog, 'replicas', { ...range, group_level: 3 });
+  const rows = await view<{ count: number; sum: number }>(c.catalog, 'replicas', { ...range, group_level: 4 });
+  const visible = await visibleBlocks(c, rows.map((r) => r.key[3] as string));
   const out = new Map<string, { user: string; files: number; bytes: number; by_site: Record<string, { files: number; bytes: number }> }>();
   for (const r of rows) {
+    if (!visible.has(r.key[3] as string)) continue;
     const u = r.key[1] as string;
     const e = out.get(u) || { user: u, files: 0, bytes: 0, by_site: {} };
     e.files += r.value.count;
     e.bytes += r.value.sum;
-    e.by_site[r.key[2] as string] = { files: r.value.count, bytes: r.value.sum };
+    const s = (e.by_site[r.key[2] as string] ||= { files: 0, bytes: 0 });
+    s.files += r.value.count;
+    s.bytes += r.value.sum;
     out.set(u, e);
   }
   if (user && !out.has(user)) out.set(user, { user, files: 0, bytes: 0, by_site: {} });
