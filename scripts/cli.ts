@@ -43,7 +43,7 @@ Options:
 Environment: COUCHDB_URL (http://user:pass@host:5984; unset = embedded server),
 COUCHSTAGE_DB_PREFIX, COUCHSTAGE_DATA_DIR, COUCHSTAGE_PORT. See README.md.`;
 
-const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port', 'demo-files', 'block', 'to', 'method'];
+const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port', 'demo-files', 'block', 'to'];
 
 export async function main(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
   const [command, ...rest] = argv;

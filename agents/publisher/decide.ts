@@ -68,7 +68,7 @@ export interface Assignment {
 }
 
 /**
- * Candidates per (user, dataset), sorted by id, fill the group's open block up to
+ * Candidates per (user, dataset), sorted by id, fill the group's open blocks up to
  * max_files_per_block, then new blocks named after their first transfer. `members` counts the
  * transfers already in each block (publishing or published).
  */
@@ -81,18 +81,24 @@ export function planAssignments(candidates: readonly PubSlim[], blocks: Readonly
     if (g) g.push(c);
     else groups.set(k, [c]);
   }
-  const openByGroup = new Map<string, BlockInfo>();
+  // Every open block with room, oldest name first: after a crash several may be part-filled.
+  const openByGroup = new Map<string, BlockInfo[]>();
   for (const b of [...blocks.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const k = groupKey(b.owner, b.dataset);
-    if (b.open && !openByGroup.has(k) && (members.get(b.name) || 0) < max) openByGroup.set(k, b);
+    if (b.open && (members.get(b.name) || 0) < max) openByGroup.set(k, [...(openByGroup.get(k) || []), b]);
   }
   const assignments: Assignment[] = [];
   const created: BlockInfo[] = [];
   for (const [k, list] of groups) {
     list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    let block = openByGroup.get(k) || null;
-    let room = block ? max - (members.get(block.name) || 0) : 0;
+    const open = [...(openByGroup.get(k) || [])];
+    let block: BlockInfo | null = null;
+    let room = 0;
     for (const c of list) {
+      while (room <= 0 && open.length) {
+        block = open.shift()!;
+        room = max - (members.get(block.name) || 0);
+      }
       if (!block || room <= 0) {
         block = { name: blockNameOf(c.dataset!, c.user, c.id), dataset: c.dataset!, owner: c.user, open: true, createdAt: now.getTime() };
         created.push(block);

@@ -6,9 +6,11 @@
  * (scripts/catalog/queries.ts), so a block is visible in the global catalogue whole or not at all.
  * Ids are deterministic: a re-run skips blocks already there, and a 409 on a file means it is there.
  *
- * Two methods (BENCHMARKS.md compares them): `bulk` reads from the local views and writes with
- * `_bulk_docs` (default); `replicate` runs two `_replicate` jobs with `doc_ids` (contents, then
- * blocks), which carries revisions too.
+ * Why `_bulk_docs` and not `_replicate` (BENCHMARKS.md has the figures): a replication does not
+ * order its writes, so a block document could arrive before its files (two replications with
+ * `doc_ids`, contents then blocks, would fix that on CouchDB), and the embedded server's
+ * `_replicate` ignores `doc_ids` altogether: it would copy open blocks too. `_bulk_docs` in the
+ * order above is safe on both servers, and it is not slower (one read and one write per document).
  */
 import { CatalogId, type BlockDoc } from '../../views/schema';
 import { statusOf, type Db, type Server } from '../../agents/lib/couch';
@@ -20,7 +22,7 @@ import { pushDesign, securityObject } from '../deploy';
 
 export interface Endpoint {
   readonly server: Server;
-  /** Server URL with credentials (for `_replicate`). */
+  /** Server URL with credentials. */
   readonly url: string;
   readonly db: string;
 }
@@ -28,14 +30,13 @@ export interface Endpoint {
 export interface MigrateOptions {
   readonly source: Endpoint;
   readonly target: Endpoint;
-  readonly method?: 'bulk' | 'replicate';
   /** Blocks per round: ~100 files each, so 20 blocks are ~4000 documents per round. */
   readonly batchBlocks?: number;
   readonly log?: (line: string) => void;
 }
 
 export interface MigrateReport {
-  readonly method: 'bulk' | 'replicate';
+  readonly method: 'bulk';
   readonly closed_blocks: number;
   readonly already_there: number;
   readonly blocks: number;
@@ -119,22 +120,10 @@ async function write(db: Db, docs: readonly Record<string, unknown>[]): Promise<
   return bad;
 }
 
-async function replicate(source: Endpoint, target: Endpoint, ids: readonly string[]): Promise<void> {
-  if (!ids.length) return;
-  // URLs with credentials: the embedded server's replicator takes plain strings only.
-  const dbUrl = (e: Endpoint) => `${e.url.replace(/\/+$/, '')}/${encodeURIComponent(e.db)}`;
-  const res = (await source.server.request({
-    path: '_replicate', method: 'POST',
-    body: { source: dbUrl(source), target: dbUrl(target), doc_ids: ids },
-  })) as { ok?: boolean; docs_written?: number; doc_write_failures?: number; history?: { doc_write_failures?: number }[] };
-  const failures = res.doc_write_failures ?? res.history?.[0]?.doc_write_failures ?? 0;
-  if (!res.ok || failures) throw new Error(`replication wrote ${failures} documents with failures`);
-}
-
 export async function migrate(opts: MigrateOptions): Promise<MigrateReport> {
   const started = Date.now();
   const log = opts.log || (() => undefined);
-  const method = opts.method || 'bulk';
+  const method = 'bulk' as const;
   const src = opts.source.server.use<Record<string, unknown>>(opts.source.db);
   const dst = opts.target.server.use<Record<string, unknown>>(opts.target.db);
   await ensureCatalogDb(opts.target, log);
@@ -149,10 +138,7 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateReport> {
     const dsIds = [...new Set(batch.map((b) => CatalogId.dataset(b.dataset)))];
     const datasets = [...(await fetchDocs<Record<string, unknown> & { _id: string }>(src, dsIds)).values()];
     const docs = contents.flat();
-    if (method === 'replicate') {
-      await replicate(opts.source, opts.target, [...dsIds, ...docs.map((d) => d._id as string)]);
-      await replicate(opts.source, opts.target, batch.map((b) => b._id));
-    } else {
+    {
       const badDs = await write(dst, datasets);
       const bad = await write(dst, docs);
       // A block whose dataset, files or replicas did not all arrive is not published globally.

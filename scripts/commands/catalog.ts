@@ -21,7 +21,7 @@ export const CATALOG_HELP = `couchstage catalog <query> [--json]
   site SITE                  datasets at a site
   ls DIR                     files and subdirectories of an LFN directory, with sizes
   usage [--user U]           bytes and files per user (catalogue replicas) beside their quota
-  migrate --to DB|URL [--method bulk|replicate]   move closed blocks to a global catalogue`;
+  migrate --to DB|URL        move closed blocks (files, replicas, datasets) to a global catalogue`;
 
 function need(args: Args, i: number, what: string): string {
   const v = args.positional[i];
@@ -116,11 +116,9 @@ export async function runCatalog(ctx: Context, args: Args): Promise<number> {
     case 'migrate': {
       const to = flag(args, 'to');
       if (!to) throw new UsageError('catalog migrate: needs --to <database or URL>');
-      const method = (flag(args, 'method') || 'bulk') as 'bulk' | 'replicate';
-      if (method !== 'bulk' && method !== 'replicate') throw new UsageError('--method must be bulk or replicate');
       const target = targetOf(ctx, to);
       if (target.db === ctx.cfg.dbs.catalog && withoutCredentials(target.url) === withoutCredentials(ctx.url)) throw new UsageError('--to is the local catalogue itself');
-      const report = await migrate({ source: { server: ctx.server, url: ctx.url, db: ctx.cfg.dbs.catalog }, target, method, log: ctx.json ? undefined : ctx.out });
+      const report = await migrate({ source: { server: ctx.server, url: ctx.url, db: ctx.cfg.dbs.catalog }, target, log: ctx.json ? undefined : ctx.out });
       print(report, () => [`${report.blocks} blocks (${report.files} files, ${report.replicas} replicas, ${report.datasets} datasets) migrated in ${report.ms} ms; ${report.already_there} of ${report.closed_blocks} closed blocks were already there`,
         ...report.failed_blocks.map((f) => `  failed: ${f.block}: ${f.error}`)]);
       return report.failed_blocks.length ? 1 : 0;
