@@ -43,8 +43,9 @@ describe('chaos: the publisher killed at random points', () => {
     const ids = docs.map((d) => d._id);
     let chaos = true;
     const loop = (async () => {
-      for (let round = 0; chaos && round < 60; round++) {
-        await new Promise((r) => setTimeout(r, 300 + Math.random() * 1500));
+      // A kill every 1-4 s (a restart costs ~1 s of loading on a busy machine), at most 30.
+      for (let round = 0; chaos && round < 30; round++) {
+        await new Promise((r) => setTimeout(r, 1000 + Math.random() * 3000));
         if (!chaos) break;
         await publisher!.stop('SIGKILL');
         kills++;
@@ -53,10 +54,12 @@ describe('chaos: the publisher killed at random points', () => {
       }
     })();
     let result;
+    const progress = setInterval(() => void snapshot(env).then((s) => console.log(`chaos progress: ${kills} kills, ${s.files.length} files, ${s.blocks.length} blocks (${s.blocks.filter((b) => !b.open).length} closed)`)), 15_000);
     try {
       await waitFor(env, ids, { ms: 240_000 });
       result = await waitPublished(env, ids, { ms: 240_000, until: (s) => s.blocks.length > 0 && s.blocks.every((b) => !b.open) && s.files.length >= FILES });
     } finally {
+      clearInterval(progress);
       chaos = false;
       await loop;
     }
@@ -89,5 +92,5 @@ describe('chaos: the publisher killed at random points', () => {
     expect(again.docs.size).toBe(catalog.docs.size);
     // eslint-disable-next-line no-console
     console.log(`publisher chaos: ${kills} kills, ${catalog.blocks.length} blocks, sizes ${[...new Set(catalog.blocks.map((b) => b.file_count))].join(',')}`);
-  });
+  }, 540_000);
 });
