@@ -17,8 +17,12 @@ import {
   planAssignments, sameEntry, slimOf, type BlockInfo, type PubSlim,
 } from './decide';
 
-/** Files handled per pass: bounded memory and request sizes; the next pass takes the rest. */
-export const PASS_LIMIT = 1000;
+/**
+ * Files handled per pass (the next pass takes the rest): two blocks' worth. A pass is ~6 bulk
+ * requests of this size; small passes keep each one short (~1 s on a busy embedded server), so a
+ * restart loses little and closure decisions are taken often.
+ */
+export const PASS_LIMIT = 200;
 
 export interface PublisherState {
   readonly transfers: Map<string, PubSlim>;

@@ -33,7 +33,7 @@ describe('chaos: the publisher killed at random points', () => {
 
   it('leaves no duplicate and no missing catalogue entry', async () => {
     // The same instance name after a restart takes the leader lease back at once.
-    const start = () => (publisher = startAgent(env, 'publisher', ['--instance', 'publisher-chaos']));
+    const start = () => (publisher = startAgent(env, 'publisher', ['--instance', 'publisher-chaos'], { COUCHSTAGE_LOG_LEVEL: 'debug' }));
     others.push(startAgent(env, 'scheduler'), startAgent(env, 'worker', ['--backend', 'instant']), startAgent(env, 'retrier'));
     start();
     const docs = [
@@ -42,13 +42,20 @@ describe('chaos: the publisher killed at random points', () => {
     ];
     const ids = docs.map((d) => d._id);
     let chaos = true;
+    // Kill while publication is under way: from the first catalogue write until everything is
+    // in (at most 40 kills), every 1-4 s; a restart costs ~1-2 s of loading on a busy machine.
+    const catalogDocs = async () => ((await env.admin.use(env.dbs.catalog).info()) as unknown as { doc_count: number }).doc_count;
+    const during: number[] = [];
     const loop = (async () => {
-      // A kill every 1-4 s (a restart costs ~1 s of loading on a busy machine), at most 30.
-      for (let round = 0; chaos && round < 30; round++) {
+      while (chaos && (await catalogDocs()) <= 1) await new Promise((r) => setTimeout(r, 200));
+      for (let round = 0; chaos && round < 40; round++) {
         await new Promise((r) => setTimeout(r, 1000 + Math.random() * 3000));
         if (!chaos) break;
+        const n = await catalogDocs();
+        if (n >= 2 * FILES + 2 + FILES / PER_BLOCK) break; // everything is in
         await publisher!.stop('SIGKILL');
         kills++;
+        during.push(n);
         await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
         start();
       }
@@ -63,7 +70,8 @@ describe('chaos: the publisher killed at random points', () => {
       chaos = false;
       await loop;
     }
-    expect(kills).toBeGreaterThan(3);
+    // The kills really hit a publication in progress (catalogue partly written).
+    expect(during.filter((n) => n > 2 && n < 2 * FILES).length).toBeGreaterThan(3);
     const { transfers, catalog } = result;
     expect(transfers.every((t) => t.state === 'done' && t.publication_state === 'published' && t.block)).toBe(true);
     // No missing and no extra entry: exactly one file and one replica per transfer.
@@ -91,6 +99,6 @@ describe('chaos: the publisher killed at random points', () => {
     const again = await snapshot(env);
     expect(again.docs.size).toBe(catalog.docs.size);
     // eslint-disable-next-line no-console
-    console.log(`publisher chaos: ${kills} kills, ${catalog.blocks.length} blocks, sizes ${[...new Set(catalog.blocks.map((b) => b.file_count))].join(',')}`);
+    console.log(`publisher chaos: ${kills} kills at catalogue sizes ${during.join(',')}, ${catalog.blocks.length} blocks, sizes ${[...new Set(catalog.blocks.map((b) => b.file_count))].join(',')}`);
   }, 540_000);
 });
