@@ -1,5 +1,5 @@
 /**
- * Agent processes: `couchstage agent <scheduler|worker|retrier> [--once] [--backend B]
+ * Agent processes: `couchstage agent <scheduler|worker|retrier|publisher> [--once] [--backend B]
  * [--instance ID] [--metrics-port N]`. SIGTERM/SIGINT finish the item in hand, checkpoint and
  * exit; a second signal exits at once.
  */
@@ -7,6 +7,7 @@ import { agentUrl, loadConfig } from './lib/config';
 import { createLogger } from './lib/log';
 import { createMetrics, serveMetrics } from './lib/metrics';
 import { runAgent, type Agent } from './lib/runner';
+import { publisherAgent } from './publisher';
 import { retrierAgent } from './retrier';
 import { schedulerAgent } from './scheduler';
 import { workerAgent } from './worker';
@@ -15,7 +16,7 @@ import type { TransferBackend } from './backends/types';
 import { combineAgents } from './lib/combine';
 import { Tracker } from './lib/tracker';
 
-export const AGENTS = ['scheduler', 'worker', 'retrier'] as const;
+export const AGENTS = ['scheduler', 'worker', 'retrier', 'publisher'] as const;
 export type AgentName = (typeof AGENTS)[number];
 
 export interface AgentArgs {
@@ -28,7 +29,7 @@ export interface AgentArgs {
 /** Builds the named agents; scheduler and retrier in one process share their tracker. */
 export function buildAgents(names: readonly string[], backend: TransferBackend | null): Agent {
   const shared = new Tracker();
-  return combineAgents(names.map((n) => n === 'scheduler' ? schedulerAgent(shared) : n === 'retrier' ? retrierAgent(shared) : workerAgent(backend!)));
+  return combineAgents(names.map((n) => n === 'scheduler' ? schedulerAgent(shared) : n === 'retrier' ? retrierAgent(shared) : n === 'publisher' ? publisherAgent() : workerAgent(backend!)));
 }
 
 /** `name` is one agent or a comma-separated list run over one feed (e.g. scheduler,retrier). */

@@ -6,13 +6,14 @@
 import { createHash } from 'crypto';
 import * as path from 'path';
 import { catalogValidate } from './catalog-validate';
+import { catalogQuery } from './catalog-query';
 import { compileFunction } from './compile';
 import { configValidate } from './config-validate';
 import { transfersMonitor } from './transfers-monitor';
 import { transfersValidate } from './transfers-validate';
 import type { Attachment, BuiltDesign, DesignSpec } from './types';
 
-export const DESIGNS: readonly DesignSpec[] = [transfersValidate, transfersMonitor, configValidate, catalogValidate];
+export const DESIGNS: readonly DesignSpec[] = [transfersValidate, transfersMonitor, configValidate, catalogValidate, catalogQuery];
 
 function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');

@@ -11,6 +11,7 @@ import { context } from './commands/context';
 import { runRequest } from './commands/requests';
 import { DEFAULT_DEMO_FILES, runStart } from './commands/start';
 import { runStatus } from './commands/status';
+import { runCatalog } from './commands/catalog';
 import { runSubmit } from './commands/submit';
 import { deploy } from './deploy';
 import { DEMO_USERS } from './commands/start';
@@ -29,7 +30,10 @@ Commands:
   kill ID... | --workflow W [--user U]    ask to kill pending transfers
   retry ID... | --workflow W [--user U]   ask to retry failed, killed or expired transfers
   agent NAME [--once] [--backend auto|gfal2|native|instant] [--instance ID] [--metrics-port N]
-                           run one agent: scheduler, worker or retrier
+                           run one agent: scheduler, worker, retrier or publisher
+  catalog QUERY [ARGS]     catalogue queries and migration (couchstage catalog help):
+                           datasets, blocks, files, guid, lfn, replicas, locations, parents,
+                           children, site, ls, usage, migrate --to DB|URL
   help                     this text
 
 Options:
@@ -39,7 +43,7 @@ Options:
 Environment: COUCHDB_URL (http://user:pass@host:5984; unset = embedded server),
 COUCHSTAGE_DB_PREFIX, COUCHSTAGE_DATA_DIR, COUCHSTAGE_PORT. See README.md.`;
 
-const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port', 'demo-files'];
+const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port', 'demo-files', 'block', 'to'];
 
 export async function main(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
   const [command, ...rest] = argv;
@@ -62,6 +66,8 @@ export async function main(argv: readonly string[], out: (line: string) => void 
         return await runSubmit(context(args, out), args.positional);
       case 'status':
         return await runStatus(context(args, out), args);
+      case 'catalog':
+        return await runCatalog(context(args, out), args);
       case 'kill':
       case 'retry':
         return await runRequest(context(args, out), command, args);
@@ -70,7 +76,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
         if (port !== undefined && !/^\d+$/.test(port)) throw new UsageError('--metrics-port must be a port number');
         const backend = (flag(args, 'backend') || 'auto') as BackendName;
         if (!['auto', 'gfal2', 'native', 'instant'].includes(backend)) throw new UsageError(`--backend must be auto, gfal2, native or instant`);
-        if (!args.positional[0]) throw new UsageError('agent needs a name: scheduler, worker or retrier');
+        if (!args.positional[0]) throw new UsageError('agent needs a name: scheduler, worker, retrier or publisher');
         return await runAgentProcess(args.positional[0], { once: args.flags.once === true, backend, instance: flag(args, 'instance'), metricsPort: port === undefined ? undefined : Number(port) });
       }
       case undefined:

@@ -194,6 +194,8 @@ export interface TransferRequestFields {
   /** Output dataset `/primary/processed/TIER`; required when publish is true. */
   readonly dataset?: string;
   readonly inputdataset?: string;
+  /** Parent LFNs of this output (its input files), recorded as the catalogue file's parents. */
+  readonly parents?: readonly string[];
   /** 1 (lowest) to 5 (highest); 3 when absent. */
   readonly priority?: number;
   readonly created_at: string;
@@ -243,7 +245,7 @@ export type TransferDoc = CouchMeta & TransferRequestFields & TransferServiceFie
 export const TRANSFER_JOB_FIELDS = [
   'type', 'user', 'group', 'role', 'workflow', 'jobid', 'job_retry_count', 'file_type', 'source',
   'destination', 'source_lfn', 'destination_lfn', 'size', 'checksums', 'publish', 'dataset',
-  'inputdataset', 'priority', 'created_at',
+  'inputdataset', 'priority', 'created_at', 'parents',
 ] as const;
 export const TRANSFER_SERVICE_FIELDS = [
   'state', 'attempts', 'failure_reason', 'started_at', 'finished_at', 'last_update',
@@ -483,6 +485,8 @@ export interface BlockDoc extends CouchMeta {
   readonly created_at: string;
   readonly closed_at?: string | null;
   readonly last_update?: string;
+  /** Why the publisher closed it: full, timeout or workflow (no pending transfers left). */
+  readonly closed_by?: 'full' | 'timeout' | 'workflow' | 'ops';
 }
 
 /** One logical file. */
@@ -514,6 +518,8 @@ export interface ReplicaDoc extends CouchMeta {
   readonly dataset: string;
   readonly size: number;
   readonly created_at: string;
+  /** Owner of the file (the block's owner): usage per user is summed from replicas. */
+  readonly owner?: string;
 }
 
 /** Per-user storage quota; usage is computed from the catalogue and pending transfers. */
@@ -539,3 +545,6 @@ export function uuidFromHex(hex: string): string {
   const h = hex.slice(0, 32);
   return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20, 32);
 }
+
+/** At most this many parent LFNs per file (keeps documents and the children view small). */
+export const MAX_PARENTS = 1000;

@@ -3,7 +3,8 @@
  * (agents and operators only), deployed on the server. A refused write answers 403 with a reason
  * that starts with the field it is about, and stores nothing.
  */
-import { DEFAULT_SETTINGS } from '../../views/schema';
+import { DEFAULT_SETTINGS, uuidFromHex } from '../../views/schema';
+import { fileIdOf, guidOf, replicaIdOf } from '../../views/lib/catalog-ids';
 import { createTestEnv, type Actor, type TestEnv } from '../support/env';
 
 type Doc = Record<string, unknown> & { _id: string };
@@ -155,49 +156,98 @@ describe('config database', () => {
 });
 
 describe('catalog database', () => {
-  const DATASET: Doc = { _id: 'dataset:/GenericTTbar/alice-crab_test-v1/USER', type: 'dataset', name: '/GenericTTbar/alice-crab_test-v1/USER' };
+  const NAME = '/GenericTTbar/alice-crab_test-v1/USER';
+  const BLOCK_NAME = NAME + '#' + uuidFromHex('ab'.repeat(16));
+  const LFN = '/store/user/alice/GenericTTbar/crab_test/0000/out_1.root';
+  const AT = '2026-11-26T06:00:00Z';
+  const DATASET: Doc = { _id: 'dataset:' + NAME, type: 'dataset', name: NAME, data_tier: 'USER', access_type: 'VALID', owner: 'alice', created_at: AT, parents: ['/GenericTTbar/Raw-v1/RAW'], processing: { workflow: 'crab_test' } };
+  const BLOCK: Doc = { _id: 'block:' + BLOCK_NAME, type: 'block', name: BLOCK_NAME, dataset: NAME, owner: 'alice', open: true, origin_site: 'T2_CH_CERN', file_count: 1, total_size: 10, created_at: AT, closed_at: null };
+  const FILE: Doc = { _id: fileIdOf(LFN), type: 'file', lfn: LFN, guid: guidOf(LFN), size: 10, adler32: '0badcafe', valid: true, block: BLOCK_NAME, dataset: NAME, owner: 'alice', parents: ['/store/data/raw/r1.root'], created_at: AT };
+  const REPLICA: Doc = { _id: replicaIdOf(LFN, 'T2_CH_CERN'), type: 'replica', lfn: LFN, site: 'T2_CH_CERN', block: BLOCK_NAME, dataset: NAME, size: 10, created_at: AT, owner: 'alice' };
+  const QUOTA: Doc = { _id: 'quota:alice', type: 'quota', user: 'alice', max_bytes: 1e12, max_files: 100000 };
 
-  it('an agent writes a dataset with a valid name', async () => {
-    expect(await write('agent', env.dbs.catalog, DATASET)).toEqual({ status: 201, reason: '' });
-    expect(await stored(env.dbs.catalog, DATASET._id)).toMatchObject({ name: DATASET.name });
+  it.each([
+    ['a dataset', DATASET], ['an open block', BLOCK], ['a file', FILE], ['a replica', REPLICA], ['a quota', QUOTA],
+  ])('an agent writes %s with its deterministic id, stored as written', async (_label, doc) => {
+    expect(await write('agent', env.dbs.catalog, doc)).toEqual({ status: 201, reason: '' });
+    const { _rev, ...rest } = (await stored(env.dbs.catalog, doc._id)) as Doc;
+    expect(_rev).toMatch(/^1-/);
+    expect(rest).toEqual(doc);
   });
 
   it('ops writes a dataset too', async () => {
-    expect(await write('ops', env.dbs.catalog, { ...DATASET, _id: 'dataset:ops', name: '/Prim/ops-v1/USER' })).toEqual({ status: 201, reason: '' });
+    const name = '/Prim/ops-v1/USER';
+    expect(await write('ops', env.dbs.catalog, { ...DATASET, _id: 'dataset:' + name, name })).toEqual({ status: 201, reason: '' });
   });
 
   it.each([
-    ['a user writes a dataset', 'owner', { ...DATASET, _id: 'dataset:user' }],
+    ['a user writes a dataset', 'owner', { ...DATASET, _id: 'dataset:/Prim/user-v1/USER', name: '/Prim/user-v1/USER' }],
     ['a user writes a file record', 'other', { _id: 'file:x', type: 'file' }],
+    ['a user writes a quota for themselves', 'owner', { ...QUOTA, _id: 'quota:u', user: 'u' }],
   ] as const)('%s: refused naming type', async (_label, actor, doc) => {
     await expectRefused(actor, env.dbs.catalog, doc as Doc, 'type');
   });
 
   it('a user cannot change a stored dataset', async () => {
     const current = (await stored(env.dbs.catalog, DATASET._id)) as Doc;
-    await expectRefused('owner', env.dbs.catalog, { ...current, name: '/Other/x-v1/USER' }, 'type');
+    await expectRefused('owner', env.dbs.catalog, { ...current, access_type: 'INVALID' }, 'type');
+  });
+
+  const bad = (doc: Doc, changes: Record<string, unknown>): Doc => JSON.parse(JSON.stringify({ ...doc, ...changes }));
+  it.each([
+    ['a dataset not /primary/processed/TIER', bad(DATASET, { _id: 'dataset:GenericTTbar', name: 'GenericTTbar' }), 'name'],
+    ['a dataset with a lowercase tier', bad(DATASET, { _id: 'dataset:/G/a-v1/user', name: '/G/a-v1/user' }), 'name'],
+    ['a dataset without a name', bad(DATASET, { _id: 'dataset:x', name: undefined }), 'name'],
+    ['a dataset whose data_tier is not its TIER', bad(DATASET, { data_tier: 'AOD' }), 'data_tier'],
+    ['a dataset with an unknown access type', bad(DATASET, { access_type: 'GOOD' }), 'access_type'],
+    ['a dataset with a bad parent', bad(DATASET, { parents: ['nope'] }), 'parents[0]'],
+    ['a dataset whose processing holds an object', bad(DATASET, { processing: { a: { b: 1 } } }), 'processing.a'],
+    ['a block name without a uuid', bad(BLOCK, { _id: 'block:' + NAME + '#1', name: NAME + '#1' }), 'name'],
+    ['a block of another dataset than its name says', bad(BLOCK, { dataset: '/Other/x-v1/USER' }), 'dataset'],
+    ['a closed block without closed_at', bad(BLOCK, { open: false }), 'closed_at'],
+    ['a block with a negative file count', bad(BLOCK, { file_count: -1 }), 'file_count'],
+    ['a block at a bad site name', bad(BLOCK, { origin_site: 'no site' }), 'origin_site'],
+    ['a file with a bad GUID', bad(FILE, { guid: 'G-1' }), 'guid'],
+    ['a file with a bad adler32', bad(FILE, { adler32: 'xyz' }), 'adler32'],
+    ['a file in a block of another dataset', bad(FILE, { dataset: '/Other/x-v1/USER' }), 'block'],
+    ['a file whose LFN has ..', bad(FILE, { lfn: '/store/../etc/passwd' }), 'lfn'],
+    ['a file with a bad parent LFN', bad(FILE, { parents: ['relative/path'] }), 'parents[0]'],
+    ['a replica at a bad site name', bad(REPLICA, { site: 'a b' }), 'site'],
+    ['a replica without a size', bad(REPLICA, { size: undefined }), 'size'],
+    ['a quota with negative bytes', bad(QUOTA, { max_bytes: -5 }), 'max_bytes'],
+  ])('an agent writes %s: refused naming the field', async (_label, doc, field) => {
+    await expectRefused('agent', env.dbs.catalog, doc, field);
   });
 
   it.each([
-    ['not /primary/processed/TIER', 'GenericTTbar'],
-    ['a lowercase tier', '/GenericTTbar/alice-v1/user'],
-    ['missing', undefined],
-  ])('an agent writes a dataset whose name is %s: refused naming name', async (_label, name) => {
-    const doc = JSON.parse(JSON.stringify({ _id: `dataset:bad${++counter}`, type: 'dataset', name })) as Doc;
-    await expectRefused('agent', env.dbs.catalog, doc, 'name');
+    ['a file under another id', bad(FILE, { _id: 'file:abc' })],
+    ['a dataset under another id', bad(DATASET, { _id: 'dataset:/Other/x-v1/USER' })],
+    ['a replica under the id of another site', bad(REPLICA, { _id: replicaIdOf(LFN, 'T2_IT_Pisa') })],
+    ['a block under another id', bad(BLOCK, { _id: 'block:1' })],
+    ['a quota under another user\'s id', bad(QUOTA, { _id: 'quota:bob' })],
+  ])('an agent writes %s: refused naming _id (ids are deterministic)', async (_label, doc) => {
+    await expectRefused('agent', env.dbs.catalog, doc, '_id');
   });
 
   it('an agent writes a document of a type that does not belong in the catalogue: refused naming type', async () => {
     await expectRefused('agent', env.dbs.catalog, SITE, 'type');
   });
 
-  it('a closed block never changes for agents, but ops may still fix it', async () => {
-    const block = { _id: 'block:1', type: 'block', dataset: DATASET.name, open: true, files: [] as string[] };
-    expect(await write('agent', env.dbs.catalog, block)).toEqual({ status: 201, reason: '' });
-    let current = (await stored(env.dbs.catalog, 'block:1')) as Doc;
-    expect(await write('agent', env.dbs.catalog, { ...current, open: false })).toEqual({ status: 201, reason: '' });
-    current = (await stored(env.dbs.catalog, 'block:1')) as Doc;
-    await expectRefused('agent', env.dbs.catalog, { ...current, files: ['f1'] }, 'open');
-    expect(await write('ops', env.dbs.catalog, { ...current, files: ['f1'] })).toEqual({ status: 201, reason: '' });
+  it('a file\'s GUID never changes; its validity may (data handling)', async () => {
+    const current = (await stored(env.dbs.catalog, FILE._id)) as Doc;
+    await expectRefused('agent', env.dbs.catalog, { ...current, guid: uuidFromHex('cd'.repeat(16)) }, 'guid');
+    expect(await write('agent', env.dbs.catalog, { ...current, valid: false })).toEqual({ status: 201, reason: '' });
+  });
+
+  it('a closed block never changes nor goes away for agents; an identical re-write is accepted; ops may still fix it', async () => {
+    let current = (await stored(env.dbs.catalog, BLOCK._id)) as Doc;
+    expect(await write('agent', env.dbs.catalog, { ...current, open: false, closed_at: AT, closed_by: 'full' })).toEqual({ status: 201, reason: '' });
+    current = (await stored(env.dbs.catalog, BLOCK._id)) as Doc;
+    await expectRefused('agent', env.dbs.catalog, { ...current, file_count: 2 }, 'open');
+    await expectRefused('agent', env.dbs.catalog, { ...current, open: true, closed_at: null }, 'open');
+    await expectRefused('agent', env.dbs.catalog, { _id: current._id, _rev: current._rev, _deleted: true }, '_deleted');
+    expect(await write('agent', env.dbs.catalog, { ...current })).toEqual({ status: 201, reason: '' });
+    current = (await stored(env.dbs.catalog, BLOCK._id)) as Doc;
+    expect(await write('ops', env.dbs.catalog, { ...current, file_count: 2, total_size: 20 })).toEqual({ status: 201, reason: '' });
   });
 });

@@ -30,7 +30,7 @@ describe('compile pipeline', () => {
   it('stamps every design document with the version and a content hash', async () => {
     const built = await buildDesignDocs(ROOT, 'v-test');
     expect(built.map((b) => `${b.db}/${b.id}`).sort()).toEqual([
-      'catalog/_design/validate', 'config/_design/validate', 'transfers/_design/monitor', 'transfers/_design/validate',
+      'catalog/_design/query', 'catalog/_design/validate', 'config/_design/validate', 'transfers/_design/monitor', 'transfers/_design/validate',
     ]);
     for (const b of built) expect(b.doc.couchstage).toEqual({ version: 'v-test', hash: b.hash });
     const again = await buildDesignDocs(ROOT, 'another-version');

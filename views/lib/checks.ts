@@ -4,8 +4,8 @@
  * Pure functions over plain JSON; no Node APIs (they run inside CouchDB's JS engine).
  */
 import {
-  ADLER32_RE, CONTROL_CHARS_RE, COUCH_FIELDS, DATASET_RE, DocType, FILE_TYPES, ISO_DATE_RE, Limits,
-  PUBLICATION_STATES, REV_RE, SITE_NAME_RE, TRANSFER_JOB_FIELDS, TRANSFER_REQUEST_FIELDS,
+  ACCESS_TYPES, ADLER32_RE, CONTROL_CHARS_RE, COUCH_FIELDS, DATASET_RE, DocType, FILE_TYPES, ISO_DATE_RE, Limits,
+  MAX_PARENTS, PUBLICATION_STATES, REV_RE, SITE_NAME_RE, TRANSFER_JOB_FIELDS, TRANSFER_REQUEST_FIELDS,
   TRANSFER_SERVICE_FIELDS, TRANSFER_STATES,
 } from '../schema';
 import { tfcRuleProblem } from './tfc';
@@ -111,6 +111,7 @@ export function transferRequestProblem(doc: Json): Problem {
     doc.publish === true && doc.dataset === undefined ? 'dataset: is required when publish is true' : null,
     optional('dataset', doc, datasetProblem),
     optional('inputdataset', doc, datasetProblem),
+    optional('parents', doc, (f, u) => listProblem(f, u, MAX_PARENTS, lfnProblem)),
     optional('priority', doc, (f, u) =>
       typeof u === 'number' && Math.floor(u) === u && u >= Limits.priorityMin && u <= Limits.priorityMax
         ? null : f + ': must be an integer from ' + Limits.priorityMin + ' to ' + Limits.priorityMax),
@@ -203,4 +204,125 @@ export function settingsProblem(doc: Json, known: readonly string[]): Problem {
     if (!isNonNegInt(doc[key])) return key + ': must be a non-negative integer';
   }
   return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalogue documents (dataset, block, file, replica, quota). Unknown extra fields are allowed:
+// the catalogue grows by additive fields (data handling adds its own); the known ones must be good.
+// ---------------------------------------------------------------------------------------------
+
+/** An array of at most `max` entries, each passing `check`. */
+export function listProblem(field: string, u: unknown, max: number, check: (f: string, v: unknown) => Problem): Problem {
+  if (!Array.isArray(u)) return field + ': must be an array';
+  if (u.length > max) return field + ': more than ' + max + ' entries';
+  for (let i = 0; i < u.length; i++) {
+    const p = check(field + '[' + i + ']', u[i]);
+    if (p) return p;
+  }
+  return null;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function intProblem(field: string, u: unknown): Problem {
+  return isNonNegInt(u) ? null : field + ': must be a non-negative integer';
+}
+
+function boolProblem(field: string, u: unknown): Problem {
+  return typeof u === 'boolean' ? null : field + ': must be true or false';
+}
+
+/** `<dataset>#<uuid>`. */
+export function blockNameProblem(field: string, u: unknown): Problem {
+  const i = typeof u === 'string' ? u.indexOf('#') : -1;
+  if (typeof u !== 'string' || i < 0 || datasetProblem(field, u.slice(0, i)) || !UUID_RE.test(u.slice(i + 1))) {
+    return field + ': must be a block name <dataset>#<uuid>';
+  }
+  return null;
+}
+
+export function datasetDocProblem(doc: Json): Problem {
+  const name = doc.name;
+  const tier = typeof name === 'string' ? name.slice(name.lastIndexOf('/') + 1) : '';
+  const processing = doc.processing;
+  return first([
+    datasetProblem('name', name),
+    doc.data_tier === tier ? null : 'data_tier: must be the TIER part of the name (' + tier + ')',
+    ACCESS_TYPES.indexOf(doc.access_type as never) >= 0 ? null : 'access_type: must be one of ' + ACCESS_TYPES.join(', '),
+    textProblem('owner', doc.owner, Limits.nameMaxLength),
+    isoDateProblem('created_at', doc.created_at),
+    optional('last_update', doc, isoDateProblem),
+    optional('parents', doc, (f, u) => listProblem(f, u, MAX_PARENTS, datasetProblem)),
+    processing === undefined ? null : !isObject(processing) ? 'processing: must be an object of strings, numbers or booleans'
+      : Object.keys(processing).filter((k) => ['string', 'number', 'boolean'].indexOf(typeof processing[k]) < 0)
+        .map((k) => 'processing.' + k + ': must be a string, number or boolean')[0] || null,
+  ]);
+}
+
+export function blockDocProblem(doc: Json): Problem {
+  const name = doc.name;
+  return first([
+    blockNameProblem('name', name),
+    typeof name === 'string' && name.slice(0, name.indexOf('#')) === doc.dataset ? null : 'dataset: must be the dataset part of the block name',
+    textProblem('owner', doc.owner, Limits.nameMaxLength),
+    boolProblem('open', doc.open),
+    siteNameProblem('origin_site', doc.origin_site),
+    intProblem('file_count', doc.file_count),
+    intProblem('total_size', doc.total_size),
+    isoDateProblem('created_at', doc.created_at),
+    doc.open === false ? isoDateProblem('closed_at', doc.closed_at) : nullableDate('closed_at', doc),
+    optional('last_update', doc, isoDateProblem),
+    optional('closed_by', doc, (f, u) => (['full', 'timeout', 'workflow', 'ops'].indexOf(u as string) >= 0 ? null : f + ': must be full, timeout, workflow or ops')),
+  ]);
+}
+
+export function catalogFileProblem(doc: Json): Problem {
+  const block = doc.block;
+  return first([
+    lfnProblem('lfn', doc.lfn),
+    typeof doc.guid === 'string' && UUID_RE.test(doc.guid) ? null : 'guid: must be a lowercase UUID',
+    intProblem('size', doc.size),
+    typeof doc.adler32 === 'string' && ADLER32_RE.test(doc.adler32) ? null : 'adler32: must be exactly 8 hex digits',
+    doc.events === null ? null : optional('events', doc, intProblem),
+    boolProblem('valid', doc.valid),
+    blockNameProblem('block', block),
+    datasetProblem('dataset', doc.dataset),
+    typeof block === 'string' && block.slice(0, block.indexOf('#')) === doc.dataset ? null : 'block: must be a block of the file\'s dataset',
+    textProblem('owner', doc.owner, Limits.nameMaxLength),
+    optional('parents', doc, (f, u) => listProblem(f, u, MAX_PARENTS, lfnProblem)),
+    isoDateProblem('created_at', doc.created_at),
+    optional('last_update', doc, isoDateProblem),
+  ]);
+}
+
+export function replicaDocProblem(doc: Json): Problem {
+  return first([
+    lfnProblem('lfn', doc.lfn),
+    siteNameProblem('site', doc.site),
+    blockNameProblem('block', doc.block),
+    datasetProblem('dataset', doc.dataset),
+    intProblem('size', doc.size),
+    isoDateProblem('created_at', doc.created_at),
+    optional('owner', doc, (f, u) => textProblem(f, u, Limits.nameMaxLength)),
+  ]);
+}
+
+export function quotaDocProblem(doc: Json): Problem {
+  return first([
+    textProblem('user', doc.user, Limits.nameMaxLength),
+    intProblem('max_bytes', doc.max_bytes),
+    intProblem('max_files', doc.max_files),
+  ]);
+}
+
+/** The shape check of any catalogue document, by its type; unknown types are a problem. */
+export function catalogDocProblem(doc: Json): Problem {
+  switch (doc.type) {
+    case DocType.dataset: return datasetDocProblem(doc);
+    case DocType.block: return blockDocProblem(doc);
+    case DocType.file: return catalogFileProblem(doc);
+    case DocType.replica: return replicaDocProblem(doc);
+    case DocType.quota: return quotaDocProblem(doc);
+    default: return 'type: must be one of dataset, block, file, replica, quota';
+  }
 }

@@ -1,0 +1,173 @@
+/**
+ * `npm run bench:catalog [-- FILES]`: the catalogue's three seed figures, measured in one run on
+ * one server (COUCHDB_URL, or a fresh embedded server), loopback only, bounded:
+ *   1. query rate under 50 concurrent clients, a mix of the catalogue queries
+ *      (CSA06 DBS: 2.5-3 Hz at 50% CPU; target >= 2000 queries/s on CouchDB-class hardware)
+ *   2. local -> global migration rate in files/min, by ordered _bulk_docs (the product's way)
+ *      beside a whole-database _replicate of the same catalogue (what replication does at best)
+ *      (CSA06: 1000 files/min, "too slow"; target >= 100k files/min)
+ *   3. single-record insert/update/delete latency p50/p99 with 200 concurrent clients, and the
+ *      failures (Belle II AMGA: ~3 s per operation, failed past 25 clients; target p99 < 50 ms)
+ * Prints figures and ratios; asserts nothing.
+ */
+import { randomBytes } from 'crypto';
+import { performance } from 'perf_hooks';
+import { connect } from '../../agents/lib/couch';
+import { CatalogId, dbNames, uuidFromHex } from '../../views/schema';
+import { fileIdOf, guidOf, replicaIdOf } from '../../views/lib/catalog-ids';
+import { sha224Hex } from '../../views/lib/sha224';
+import { deploy } from '../deploy';
+import * as q from '../catalog/queries';
+import { migrate } from '../catalog/migrate';
+import { benchServer } from './server';
+
+const PER_BLOCK = 100; // the default max_files_per_block
+const SITES = ['T2_CH_CERN', 'T2_IT_Pisa', 'T1_US_FNAL'];
+const QUERY_CLIENTS = 50;
+const QUERY_SECONDS = 20;
+const RECORD_CLIENTS = 200;
+const RECORD_ROUNDS = 10; // per client: insert, update, delete each round -> 6000 operations
+const AT = '2026-11-26T06:00:00Z';
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] || 0;
+}
+
+function catalogDocs(n: number): { docs: Record<string, unknown>[]; blocks: string[]; lfns: string[]; dataset: string } {
+  const dataset = '/Bench/alice-bench-v1/USER';
+  const docs: Record<string, unknown>[] = [{ _id: CatalogId.dataset(dataset), type: 'dataset', name: dataset, data_tier: 'USER', access_type: 'VALID', owner: 'alice', created_at: AT }];
+  const blocks: string[] = [];
+  const lfns: string[] = [];
+  for (let b = 0; b * PER_BLOCK < n; b++) {
+    const name = dataset + '#' + uuidFromHex(sha224Hex('bench-block-' + b));
+    blocks.push(name);
+    const count = Math.min(PER_BLOCK, n - b * PER_BLOCK);
+    for (let i = 0; i < count; i++) {
+      const lfn = `/store/user/alice/bench/${String(b).padStart(4, '0')}/out_${i}.root`;
+      lfns.push(lfn);
+      const site = SITES[b % SITES.length];
+      docs.push({ _id: fileIdOf(lfn), type: 'file', lfn, guid: guidOf(lfn), size: 1000 + i, adler32: '0badcafe', valid: true, block: name, dataset, owner: 'alice', created_at: AT });
+      docs.push({ _id: replicaIdOf(lfn, site), type: 'replica', lfn, site, block: name, dataset, size: 1000 + i, created_at: AT, owner: 'alice' });
+    }
+    docs.push({ _id: CatalogId.block(name), type: 'block', name, dataset, owner: 'alice', open: false, origin_site: SITES[b % SITES.length], file_count: count, total_size: 0, created_at: AT, closed_at: AT });
+  }
+  // total_size as the sum of the block's files
+  for (const d of docs) if (d.type === 'block') d.total_size = docs.filter((f) => f.type === 'file' && f.block === d.name).reduce((a, f) => a + (f.size as number), 0);
+  return { docs, blocks, lfns, dataset };
+}
+
+async function main(): Promise<void> {
+  const n = Number(process.argv[2] || 5000);
+  const server = await benchServer();
+  const tag = randomBytes(4).toString('hex');
+  const prefix = `bench_${tag}_`;
+  const dbs = dbNames(prefix);
+  const globalDb = prefix + 'global_catalog';
+  const replicaDb = prefix + 'global_replicated';
+  const admin = connect(server.url);
+  try {
+    await deploy({ url: server.url, dbs, users: [], version: 'bench' });
+    await admin.use(dbs.config).bulk({ docs: SITES.map((s) => ({ _id: 'site:' + s, type: 'site', name: s, endpoints: { root: 'root://x:1094' }, tfc: [{ protocol: 'root', path_match: '/+(.*)', result: `root://${s.toLowerCase()}.example:1094//$1` }, { protocol: 'file', path_match: '/+(.*)', result: `file:///${s}/$1` }] })) as never[] });
+    const { docs, blocks, lfns, dataset } = catalogDocs(n);
+    let t = performance.now();
+    const cdb = admin.use<Record<string, unknown>>(dbs.catalog);
+    for (let i = 0; i < docs.length; i += 1000) {
+      const res = await cdb.bulk({ docs: docs.slice(i, i + 1000) as never[] });
+      const bad = res.find((r) => r.error);
+      if (bad) throw new Error(`load: ${bad.id}: ${bad.error} ${bad.reason}`);
+    }
+    console.log(`server: ${server.kind}; catalogue of ${n} files, ${blocks.length} closed blocks, ${n} replicas (${docs.length} documents) loaded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    t = performance.now();
+    for (const v of ['contents', 'names', 'children', 'replicas']) await cdb.view('query', v, { limit: 1, reduce: false } as never);
+    console.log(`view indexes built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+    // 1. query rate
+    const c: q.Catalog = { catalog: cdb, config: admin.use<Record<string, unknown>>(dbs.config) };
+    const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
+    const queries: Record<string, () => Promise<unknown>> = {
+      lfn_to_guid: () => q.lfnToGuid(c, pick(lfns)),
+      guid_to_lfn: () => q.guidToLfn(c, guidOf(pick(lfns))),
+      files_of_block: () => q.files(c, dataset, pick(blocks)),
+      block_locations: () => q.blockLocations(c, pick(blocks)),
+      replicas_with_pfns: () => q.replicas(c, pick(lfns)),
+      ls_directory: () => q.ls(c, pick(lfns).replace(/\/[^/]+$/, '')),
+      datasets_glob: () => q.datasets(c, '/Bench/*'),
+    };
+    const names = Object.keys(queries);
+    const lat: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+    let errors = 0;
+    const until = performance.now() + QUERY_SECONDS * 1000;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: QUERY_CLIENTS }, async (_, k) => {
+      for (let i = k; performance.now() < until; i++) {
+        const name = names[i % names.length];
+        const s = performance.now();
+        try {
+          await queries[name]();
+          lat[name].push(performance.now() - s);
+        } catch {
+          errors++;
+        }
+      }
+    }));
+    const secs = (performance.now() - t0) / 1000;
+    const total = names.reduce((a, k) => a + lat[k].length, 0);
+    console.log(`\n1. catalogue queries, ${QUERY_CLIENTS} concurrent clients, ${secs.toFixed(1)} s: ${(total / secs).toFixed(0)} queries/s, ${errors} errors`);
+    for (const k of names) console.log(`   ${k.padEnd(20)} ${String(lat[k].length).padStart(6)} queries  p50 ${pct(lat[k], 50).toFixed(1)} ms  p99 ${pct(lat[k], 99).toFixed(1)} ms`);
+    console.log(`   vs CSA06 DBS 2.5-3 Hz: x${(total / secs / 3).toFixed(0)}; vs target 2000 q/s: ${((total / secs) / 2000).toFixed(2)}`);
+
+    // 2. migration
+    t = performance.now();
+    const report = await migrate({ source: { server: admin, url: server.url, db: dbs.catalog }, target: { server: admin, url: server.url, db: globalDb } });
+    const migMin = (performance.now() - t) / 60000;
+    if (report.failed_blocks.length || report.files !== n) throw new Error(`migration incomplete: ${JSON.stringify(report).slice(0, 300)}`);
+    await admin.db.create(replicaDb);
+    t = performance.now();
+    const rep = (await admin.request({ path: '_replicate', method: 'POST', body: { source: `${server.url}/${dbs.catalog}`, target: `${server.url}/${replicaDb}` } })) as { ok?: boolean; docs_written?: number };
+    const repMin = (performance.now() - t) / 60000;
+    console.log(`\n2. local -> global migration of ${n} files in ${blocks.length} closed blocks (${report.files + report.replicas + report.blocks + report.datasets} documents)`);
+    console.log(`   ordered _bulk_docs (couchstage catalog migrate): ${(n / migMin).toFixed(0)} files/min (${(migMin * 60).toFixed(1)} s)`);
+    console.log(`   whole-db _replicate, unordered, for comparison: ${(n / repMin).toFixed(0)} files/min (${(repMin * 60).toFixed(1)} s, ${rep.docs_written ?? '?'} docs written)`);
+    console.log(`   vs CSA06 1000 files/min: x${(n / migMin / 1000).toFixed(0)}; vs target 100k files/min: ${(n / migMin / 100000).toFixed(2)}`);
+
+    // 3. single-record latency
+    const ops: Record<'insert' | 'update' | 'delete', number[]> = { insert: [], update: [], delete: [] };
+    let failures = 0;
+    const gdb = admin.use(dbs.catalog);
+    const block = blocks[0];
+    t = performance.now();
+    await Promise.all(Array.from({ length: RECORD_CLIENTS }, async (_, k) => {
+      for (let r = 0; r < RECORD_ROUNDS; r++) {
+        const lfn = `/store/user/alice/records/${k}/r_${r}.root`;
+        const doc: Record<string, unknown> = { _id: fileIdOf(lfn), type: 'file', lfn, guid: guidOf(lfn), size: 1, adler32: '0badcafe', valid: true, block, dataset, owner: 'alice', created_at: AT };
+        try {
+          let s = performance.now();
+          const a = await gdb.insert(doc as never);
+          ops.insert.push(performance.now() - s);
+          s = performance.now();
+          const b = await gdb.insert({ ...doc, _rev: a.rev, valid: false } as never);
+          ops.update.push(performance.now() - s);
+          s = performance.now();
+          await gdb.destroy(doc._id as string, b.rev);
+          ops.delete.push(performance.now() - s);
+        } catch {
+          failures++;
+        }
+      }
+    }));
+    const recSecs = (performance.now() - t) / 1000;
+    const all = [...ops.insert, ...ops.update, ...ops.delete];
+    console.log(`\n3. single-record operations, ${RECORD_CLIENTS} concurrent clients, ${all.length} operations in ${recSecs.toFixed(1)} s (${(all.length / recSecs).toFixed(0)} ops/s), ${failures} failures`);
+    for (const k of ['insert', 'update', 'delete'] as const) console.log(`   ${k.padEnd(7)} p50 ${pct(ops[k], 50).toFixed(1)} ms  p99 ${pct(ops[k], 99).toFixed(1)} ms`);
+    console.log(`   all     p50 ${pct(all, 50).toFixed(1)} ms  p99 ${pct(all, 99).toFixed(1)} ms; vs AMGA ~3000 ms/op: x${(3000 / Math.max(0.1, pct(all, 50))).toFixed(0)} at p50; vs target p99 < 50 ms: ${(pct(all, 99) / 50).toFixed(2)}`);
+  } finally {
+    for (const name of [...Object.values(dbs), globalDb, replicaDb]) await admin.db.destroy(name).catch(() => undefined);
+    await server.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
