@@ -15,8 +15,12 @@ import { openBackend, type BackendName } from './backends/open';
 import type { TransferBackend } from './backends/types';
 import { combineAgents } from './lib/combine';
 import { Tracker } from './lib/tracker';
+import { requestsAgent } from './requests';
+import { deleterAgent } from './deleter';
 
-export const AGENTS = ['scheduler', 'worker', 'retrier', 'publisher'] as const;
+export const AGENTS = ['scheduler', 'worker', 'retrier', 'publisher', 'requests', 'deleter'] as const;
+/** Agents that need a storage backend (`--backend`). */
+export const BACKEND_AGENTS: readonly string[] = ['worker', 'requests', 'deleter'];
 export type AgentName = (typeof AGENTS)[number];
 
 export interface AgentArgs {
@@ -29,7 +33,8 @@ export interface AgentArgs {
 /** Builds the named agents; scheduler and retrier in one process share their tracker. */
 export function buildAgents(names: readonly string[], backend: TransferBackend | null): Agent {
   const shared = new Tracker();
-  return combineAgents(names.map((n) => n === 'scheduler' ? schedulerAgent(shared) : n === 'retrier' ? retrierAgent(shared) : n === 'publisher' ? publisherAgent() : workerAgent(backend!)));
+  return combineAgents(names.map((n) => n === 'scheduler' ? schedulerAgent(shared) : n === 'retrier' ? retrierAgent(shared)
+    : n === 'publisher' ? publisherAgent() : n === 'requests' ? requestsAgent(backend!) : n === 'deleter' ? deleterAgent(backend!) : workerAgent(backend!)));
 }
 
 /** `name` is one agent or a comma-separated list run over one feed (e.g. scheduler,retrier). */
@@ -56,7 +61,7 @@ export async function runAgentProcess(name: string, args: AgentArgs): Promise<nu
     const addr = metricsServer.address();
     log.info('metrics', { url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : args.metricsPort}/metrics` });
   }
-  const backend = names.includes('worker') ? await openBackend(args.backend, log) : null;
+  const backend = names.some((n) => BACKEND_AGENTS.includes(n)) ? await openBackend(args.backend, log) : null;
   const agent = buildAgents(names, backend);
   try {
     await runAgent(agent, { url: agentUrl(cfg), dbs: cfg.dbs, log, metrics, signal: controller.signal }, { once: args.once, instance: args.instance });

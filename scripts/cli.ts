@@ -15,6 +15,8 @@ import { runCatalog } from './commands/catalog';
 import { runSubmit } from './commands/submit';
 import { deploy } from './deploy';
 import { DEMO_USERS } from './commands/start';
+import { runDelete, runReplicate, runRequestShow, runUpload } from './commands/datahandling';
+import { runQuota } from './commands/quota';
 
 export const HELP = `couchstage - asynchronous stage-out on CouchDB
 
@@ -30,10 +32,20 @@ Commands:
   kill ID... | --workflow W [--user U]    ask to kill pending transfers
   retry ID... | --workflow W [--user U]   ask to retry failed, killed or expired transfers
   agent NAME [--once] [--backend auto|gfal2|native|instant] [--instance ID] [--metrics-port N]
-                           run one agent: scheduler, worker, retrier or publisher
+                           run one agent: scheduler, worker, retrier, publisher, requests or deleter
   catalog QUERY [ARGS]     catalogue queries and migration (couchstage catalog help):
                            datasets, blocks, files, guid, lfn, replicas, locations, parents,
                            children, site, ls, usage, migrate --to DB|URL
+  replicate (--dataset D | LFN...) --to SITE[,SITE] [--from SITE] [--wait]
+                           copy catalogued files or a dataset to more sites (a request)
+  upload PATH... --site SITE --dataset D [--lfn-dir DIR] [--backend auto|gfal2|native] [--wait]
+                           copy local files or a directory to a site and register them as a dataset
+  delete (--dataset D | LFN...) --site SITE[,SITE] [--wait]
+                           remove the copies at those sites; files / datasets left without any copy
+                           become invalid / DELETED
+  request ID [--wait]      show a data-handling request
+  quota set USER --bytes N --files N | quota show [USER]
+                           per-user quota (operators set it) and the usage it is checked against
   help                     this text
 
 Options:
@@ -43,7 +55,8 @@ Options:
 Environment: COUCHDB_URL (http://user:pass@host:5984; unset = embedded server),
 COUCHSTAGE_DB_PREFIX, COUCHSTAGE_DATA_DIR, COUCHSTAGE_PORT. See README.md.`;
 
-const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port', 'demo-files', 'block', 'to'];
+const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port', 'demo-files', 'block', 'to',
+  'dataset', 'from', 'site', 'lfn-dir', 'timeout', 'bytes', 'files'];
 
 export async function main(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
   const [command, ...rest] = argv;
@@ -71,12 +84,22 @@ export async function main(argv: readonly string[], out: (line: string) => void 
       case 'kill':
       case 'retry':
         return await runRequest(context(args, out), command, args);
+      case 'replicate':
+        return await runReplicate(context(args, out), args);
+      case 'upload':
+        return await runUpload(context(args, out), args);
+      case 'delete':
+        return await runDelete(context(args, out), args);
+      case 'request':
+        return await runRequestShow(context(args, out), args);
+      case 'quota':
+        return await runQuota(context(args, out), args);
       case 'agent': {
         const port = flag(args, 'metrics-port');
         if (port !== undefined && !/^\d+$/.test(port)) throw new UsageError('--metrics-port must be a port number');
         const backend = (flag(args, 'backend') || 'auto') as BackendName;
         if (!['auto', 'gfal2', 'native', 'instant'].includes(backend)) throw new UsageError(`--backend must be auto, gfal2, native or instant`);
-        if (!args.positional[0]) throw new UsageError('agent needs a name: scheduler, worker, retrier or publisher');
+        if (!args.positional[0]) throw new UsageError('agent needs a name: scheduler, worker, retrier, publisher, requests or deleter');
         return await runAgentProcess(args.positional[0], { once: args.flags.once === true, backend, instance: flag(args, 'instance'), metricsPort: port === undefined ? undefined : Number(port) });
       }
       case undefined:

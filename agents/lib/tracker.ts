@@ -26,6 +26,8 @@ export interface SlimTransfer {
   readonly kill_requested: boolean;
   readonly retry_requested: boolean;
   readonly transfer_job: string | null;
+  /** Bytes: pending transfers count against their user's quota (agents/scheduler/quota.ts). */
+  readonly size: number;
 }
 
 export interface SlimJob {
@@ -65,6 +67,7 @@ export class Tracker {
         priority: d.priority || 3, created_at: d.created_at, waiting_since: d.waiting_since || null,
         last_update: d.last_update || null, next_attempt_at: d.next_attempt_at || null,
         kill_requested: !!d.kill_requested, retry_requested: !!d.retry_requested, transfer_job: d.transfer_job || null,
+        size: d.size,
       });
     } else if (doc.type === DocType.transferJob && this.track.jobs) {
       const j = doc as unknown as TransferJobDoc;

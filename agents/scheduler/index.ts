@@ -9,12 +9,14 @@ import type { Agent, AgentContext } from '../lib/runner';
 import { Tracker } from '../lib/tracker';
 import { planSchedule } from './decide';
 import { applyPlan, readQueues } from './effects';
+import { QuotaGuard } from './quota';
 
 export function schedulerAgent(tracker = new Tracker()): Agent {
   let scheduled = 0;
   let failed = 0;
   let leading = false;
   let leadership: Leadership | null = null;
+  const quotas = new QuotaGuard();
   return {
     name: 'scheduler',
     feed: 'transfers',
@@ -27,6 +29,7 @@ export function schedulerAgent(tracker = new Tracker()): Agent {
       leadership ||= new Leadership(ctx.db('transfers'), 'scheduler', ctx.instance);
       leading = await leadership.hold(ctx.now(), settings.lease_seconds);
       if (!leading) return false;
+      failed += await quotas.enforce(ctx, tracker);
       const t0 = performance.now();
       const queues = await readQueues(ctx, tracker);
       const plan = planSchedule(queues, ctx.config.sites, settings, ctx.now());

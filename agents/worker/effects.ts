@@ -10,7 +10,7 @@
  * takes it over and redoes the copy (copies overwrite and are verified, so redoing is safe).
  */
 import { performance } from 'perf_hooks';
-import type { TransferDoc, TransferJobDoc } from '../../views/schema';
+import { REQUEST_WORKFLOW_PREFIX, type TransferDoc, type TransferJobDoc } from '../../views/schema';
 import type { CopyRequest, CopyResult, TransferBackend } from '../backends/types';
 import { fetchDocs, saveAll } from '../lib/bulk';
 import { statusOf } from '../lib/couch';
@@ -162,7 +162,8 @@ async function cleanUp(ctx: AgentContext, backend: TransferBackend, saved: reado
   const others = gone.length ? await fetchDocs<TransferDoc>(ctx.db('transfers'), gone) : new Map<string, TransferDoc>();
   for (const d of [...saved, ...others.values()]) {
     if (d.state === 'killed' && ok.has(d._id)) urls.push(pfns.get(d._id)!.destination_pfn);
-    if (d.state === 'done' && ctx.config.sites.get(d.source)?.cleanup_source) urls.push(pfns.get(d._id)!.source_pfn);
+    // A replicate request copies from a catalogued replica, never from temporary storage: keep it.
+    if (d.state === 'done' && ctx.config.sites.get(d.source)?.cleanup_source && !d.workflow.startsWith(REQUEST_WORKFLOW_PREFIX)) urls.push(pfns.get(d._id)!.source_pfn);
   }
   if (!urls.length) return;
   try {

@@ -9,7 +9,7 @@
  */
 import * as path from 'path';
 import { loadConfig, projectRoot, withCredentials, withoutCredentials, type Config } from '../../agents/lib/config';
-import { AGENTS } from '../../agents/main';
+import { AGENTS, BACKEND_AGENTS } from '../../agents/main';
 import { deploy, type UserSpec } from '../deploy';
 import { ensureEmbeddedAdmin } from '../server/admin';
 import { Supervisor } from '../server/supervisor';
@@ -148,7 +148,7 @@ export async function runStart(flags: StartFlags, out: (line: string) => void): 
       fleet = new AgentFleet({ entry, env, logDir: path.join(cfg.dataDir, 'logs'), notice: out, onChange: record });
       const ports = await agentPorts(previous, AGENTS);
       const backend = storage ? ['--backend', storage.backend] : [];
-      fleet.start(AGENTS.map((name) => ({ name, metricsPort: ports[name], args: name === 'worker' ? backend : [] })));
+      fleet.start(AGENTS.map((name) => ({ name, metricsPort: ports[name], args: BACKEND_AGENTS.includes(name) ? backend : [] })));
     } else {
       out('agents: not started: on CouchDB, set COUCHSTAGE_AGENT_PASSWORD (the couchstage-agent account is created with it)');
     }

@@ -12,6 +12,7 @@ import { DEFAULT_PRIORITY, DocType, TransferState } from '../../views/schema';
 import { describeError } from '../../agents/lib/couch';
 import { UsageError } from './args';
 import { whoami, type Context } from './context';
+import { checkQuota } from './quota';
 
 export function parseDocuments(text: string): unknown[] {
   const trimmed = text.trim();
@@ -67,6 +68,7 @@ export async function submit(ctx: Context, input: string): Promise<{ results: Su
   if (problems.length) {
     throw new UsageError(problems.map(([i, p]) => `document ${i + 1}: ${p}`).join('\n') + '\nnothing was submitted');
   }
+  await checkQuota(ctx, docs);
   const res = await ctx.server.use(ctx.cfg.dbs.transfers).bulk({ docs: docs as never[] });
   const results: SubmitResult[] = res.map((r, i) => ({
     id: r.id || String(docs[i]._id),

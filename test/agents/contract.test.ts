@@ -6,12 +6,12 @@
  */
 import { createTestEnv, type TestEnv } from '../support/env';
 import { configure, makeStorage, startAgent, type Storage } from '../support/agents';
-import { AGENTS } from '../../agents/main';
+import { AGENTS, BACKEND_AGENTS } from '../../agents/main';
 
 describe.each(AGENTS.map((a) => [a]))('agent %s', (name) => {
   let env: TestEnv;
   let storage: Storage;
-  const args = name === 'worker' ? ['--backend', 'native'] : [];
+  const args = BACKEND_AGENTS.includes(name) ? ['--backend', 'native'] : [];
 
   beforeAll(async () => {
     env = await createTestEnv();
@@ -54,7 +54,9 @@ describe.each(AGENTS.map((a) => [a]))('agent %s', (name) => {
 
   it('stops cleanly on SIGTERM', async () => {
     const p = startAgent(env, name, args);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Until its handlers are installed a signal kills the process (128): wait for it to start
+    // (a fixed 1.5 s was too short on a loaded machine).
+    for (const until = Date.now() + 30_000; !p.output.join('').includes('agent started') && Date.now() < until;) await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();
     expect(await p.stop('SIGTERM')).toBe(0);
     expect(Date.now() - t0).toBeLessThan(15_000);

@@ -21,6 +21,17 @@ const f = (field: string) => ({ status: 403 as const, field });
 const REV_A = '2-' + 'a'.repeat(32);
 const REV_C = '3-' + 'c'.repeat(32);
 
+/** Transfer fixture fields a request does not have (the table's writes apply over a transfer fixture). */
+const NOT_A_TRANSFER = {
+  workflow: undefined, jobid: undefined, job_retry_count: undefined, file_type: undefined, source: undefined, destination: undefined,
+  source_lfn: undefined, destination_lfn: undefined, size: undefined, checksums: undefined, publish: undefined, priority: undefined,
+};
+const UPFILE = { lfn: '/store/user/a/up/1.root', size: 10, adler32: '0badcafe' };
+/** A request document over the fixture (user and created_at come from it); unique id per case. */
+const rq = (n: string, over: Record<string, unknown> = {}) => ({
+  ...NOT_A_TRANSFER, _id: 'rq-case-' + n, type: 'request', kind: 'replicate', sites: ['T2_IT_Pisa'], dataset: '/Prim/alice-v1/USER', state: 'new', ...over,
+});
+
 export const CASES: readonly VduCase[] = [
   // --- creation by the owner ---
   { name: 'owner creates a well-formed transfer', actor: 'owner', old: null, write: {}, expect: 'ok' },
@@ -113,4 +124,35 @@ export const CASES: readonly VduCase[] = [
   { name: 'ops still cannot store a malformed transfer', actor: 'ops', old: {}, write: { size: -5 }, expect: f('size') },
   { name: 'admin deletes a pending transfer', actor: 'admin', old: {}, write: {}, delete: true, expect: 'ok' },
   { name: 'type change of an existing document', actor: 'ops', old: {}, write: { type: 'heartbeat', agent: 'a', instance: 'b', at: '2026-11-26T06:00:00Z' }, expect: f('type') },
+  // --- data-handling requests (views/transfers/requests.ts) ---
+  { name: 'owner creates a replicate request for a dataset', actor: 'owner', old: null, write: rq('c1'), expect: 'ok' },
+  { name: 'owner creates a delete request by LFNs', actor: 'owner', old: null, write: rq('c2', { kind: 'delete', dataset: undefined, lfns: ['/store/user/a/1.root', '/store/user/a/2.root'] }), expect: 'ok' },
+  { name: 'owner creates an upload request', actor: 'owner', old: null, write: rq('c3', { kind: 'upload', files: [UPFILE] }), expect: 'ok' },
+  { name: 'user creates a request for another user', actor: 'other', old: null, write: rq('c4'), expect: f('user') },
+  { name: 'request of an unknown kind', actor: 'owner', old: null, write: rq('c5', { kind: 'move' }), expect: f('kind') },
+  { name: 'request with both dataset and lfns', actor: 'owner', old: null, write: rq('c6', { lfns: ['/store/user/a/1.root'] }), expect: f('dataset') },
+  { name: 'request with neither dataset nor lfns', actor: 'owner', old: null, write: rq('c7', { dataset: undefined }), expect: f('dataset') },
+  { name: 'request to a malformed site', actor: 'owner', old: null, write: rq('c8', { sites: ['T2 IT'] }), expect: f('sites[0]') },
+  { name: 'request without sites', actor: 'owner', old: null, write: rq('c9', { sites: [] }), expect: f('sites') },
+  { name: 'request naming a site twice', actor: 'owner', old: null, write: rq('c10', { sites: ['T2_IT_Pisa', 'T2_IT_Pisa'] }), expect: f('sites') },
+  { name: 'upload to two sites', actor: 'owner', old: null, write: rq('c11', { kind: 'upload', sites: ['T2_IT_Pisa', 'T1_US_FNAL'], files: [UPFILE] }), expect: f('sites') },
+  { name: 'upload without files', actor: 'owner', old: null, write: rq('c12', { kind: 'upload' }), expect: f('files') },
+  { name: 'upload file with a bad adler32', actor: 'owner', old: null, write: rq('c13', { kind: 'upload', files: [{ ...UPFILE, adler32: 'xyz' }] }), expect: f('files[0].adler32') },
+  { name: 'request with a relative LFN', actor: 'owner', old: null, write: rq('c14', { dataset: undefined, lfns: ['store/a.root'] }), expect: f('lfns[0]') },
+  { name: 'replicate from a site that is also a destination', actor: 'owner', old: null, write: rq('c15', { source: 'T2_IT_Pisa' }), expect: f('source') },
+  { name: 'user sets progress on a new request', actor: 'owner', old: null, write: rq('c16', { progress: { total: 1, done: 1, failed: 0 } }), expect: f('progress') },
+  { name: 'user creates a request already running', actor: 'owner', old: null, write: rq('c17', { state: 'running' }), expect: f('state') },
+  { name: 'request id without the rq- prefix', actor: 'owner', old: null, write: rq('c18', { _id: 'my-request' }), expect: f('_id') },
+  { name: 'request with an unknown field', actor: 'owner', old: null, write: rq('c19', { priority_boost: 1 }), expect: f('priority_boost') },
+  { name: 'owner changes a submitted request', actor: 'owner', old: rq('c20'), write: { sites: ['T1_US_FNAL'] }, expect: f('state') },
+  { name: 'agent claims a new request', actor: 'agent', old: rq('c21'), write: { state: 'running', lease: { owner: 'deleter-1', expires_at: '2026-11-26T06:05:00Z' }, progress: { total: 2, done: 0, failed: 0 } }, expect: 'ok' },
+  { name: 'agent finishes a running request', actor: 'agent', old: rq('c22', { state: 'running' }), write: { state: 'partially_failed', progress: { total: 2, done: 1, failed: 1 }, errors: [{ lfn: '/store/user/a/1.root', site: 'T2_IT_Pisa', error: 'permission denied' }] }, expect: 'ok' },
+  { name: 'agent revives a finished request', actor: 'agent', old: rq('c23', { state: 'done' }), write: { state: 'running' }, expect: f('state') },
+  { name: 'agent changes the sites of a request', actor: 'agent', old: rq('c24'), write: { sites: ['T1_US_FNAL'] }, expect: f('sites') },
+  { name: 'agent counts more than the total', actor: 'agent', old: rq('c25', { state: 'running' }), write: { progress: { total: 2, done: 2, failed: 1 } }, expect: f('progress') },
+  { name: 'agent creates a request', actor: 'agent', old: null, write: rq('c26'), expect: f('type') },
+  { name: 'agent changes the targets of a claimed request', actor: 'agent', old: rq('c27', { state: 'running', targets: [{ lfn: '/store/user/a/1.root', site: 'T2_IT_Pisa' }] }), write: { targets: [] }, expect: f('targets') },
+  { name: 'owner deletes a request', actor: 'owner', old: rq('c28'), write: { _id: 'rq-case-c28' }, delete: true, expect: f('_deleted') },
+  { name: 'agent archives a finished request', actor: 'agent', old: rq('c29', { state: 'done' }), write: { _id: 'rq-case-c29' }, delete: true, expect: 'ok' },
+  { name: 'ops still cannot store a malformed request', actor: 'ops', old: null, write: rq('c30', { kind: 'upload', files: [UPFILE], sites: [] }), expect: f('sites') },
 ];

@@ -8,6 +8,7 @@ import {
   MAX_PARENTS, PUBLICATION_STATES, REV_RE, SITE_NAME_RE, TRANSFER_JOB_FIELDS, TRANSFER_REQUEST_FIELDS,
   TRANSFER_SERVICE_FIELDS, TRANSFER_STATES,
 } from '../schema';
+import { REQUEST_KINDS, REQUEST_SERVICE_FIELDS, REQUEST_STATES, REQUEST_USER_FIELDS, RequestLimits } from '../schema';
 import { tfcRuleProblem } from './tfc';
 
 export type Problem = string | null;
@@ -325,4 +326,130 @@ export function catalogDocProblem(doc: Json): Problem {
     case DocType.quota: return quotaDocProblem(doc);
     default: return 'type: must be one of dataset, block, file, replica, quota';
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data-handling requests (views/schema.ts RequestDoc)
+// ---------------------------------------------------------------------------------------------
+
+const KNOWN_REQUEST_FIELDS: readonly string[] = ([] as string[]).concat(
+  REQUEST_USER_FIELDS as readonly string[], REQUEST_SERVICE_FIELDS as readonly string[], COUCH_FIELDS as readonly string[]);
+
+function requestListProblem(field: string, u: unknown, max: number, each: (f: string, v: unknown) => Problem): Problem {
+  if (!Array.isArray(u) || u.length === 0) return field + ': must be a non-empty array';
+  if (u.length > max) return field + ': more than ' + max + ' entries';
+  for (let i = 0; i < u.length; i++) {
+    const p = each(field + '[' + i + ']', u[i]);
+    if (p) return p;
+  }
+  return null;
+}
+
+function uniqueProblem(field: string, values: readonly string[]): Problem {
+  const seen: { [k: string]: boolean } = {};
+  for (let i = 0; i < values.length; i++) {
+    if (seen['$' + values[i]]) return field + ': ' + values[i] + ' is listed twice';
+    seen['$' + values[i]] = true;
+  }
+  return null;
+}
+
+function uploadFileProblem(field: string, u: unknown): Problem {
+  if (!isObject(u)) return field + ': must be an object {lfn, size, adler32}';
+  for (const key in u) if (['lfn', 'size', 'adler32'].indexOf(key) < 0) return field + '.' + key + ': unknown field of an upload file';
+  return lfnProblem(field + '.lfn', u.lfn) ||
+    (isNonNegInt(u.size) ? null : field + '.size: must be a non-negative integer number of bytes') ||
+    (typeof u.adler32 === 'string' && ADLER32_RE.test(u.adler32) ? null : field + '.adler32: must be exactly 8 hex digits');
+}
+
+/** What the user writes on a request: kind, sites and exactly one selection of files. */
+export function requestUserProblem(doc: Json): Problem {
+  if (doc.type !== DocType.request) return 'type: must be "request"';
+  for (const key in doc) {
+    if (KNOWN_REQUEST_FIELDS.indexOf(key) < 0) return key + ': unknown field on a request document';
+  }
+  if (REQUEST_KINDS.indexOf(doc.kind as never) < 0) return 'kind: must be one of ' + REQUEST_KINDS.join(', ');
+  const kind = doc.kind;
+  const p = first([
+    textProblem('user', doc.user, Limits.nameMaxLength),
+    requestListProblem('sites', doc.sites, RequestLimits.sitesMax, siteNameProblem),
+    isoDateProblem('created_at', doc.created_at),
+  ]) || uniqueProblem('sites', doc.sites as string[]);
+  if (p) return p;
+  if (kind === 'upload') {
+    if ((doc.sites as string[]).length !== 1) return 'sites: an upload goes to exactly one site';
+    if (doc.lfns !== undefined) return 'lfns: an upload lists its files in files, not lfns';
+    if (doc.source !== undefined) return 'source: only a replicate request has a source site';
+    if (doc.dataset === undefined) return 'dataset: an upload registers its files as a dataset: give its name';
+    const f = datasetProblem('dataset', doc.dataset) || requestListProblem('files', doc.files, RequestLimits.filesMax, uploadFileProblem);
+    return f || uniqueProblem('files', (doc.files as { lfn: string }[]).map((x) => x.lfn));
+  }
+  if (doc.files !== undefined) return 'files: only an upload lists files; use dataset or lfns';
+  if (kind === 'delete' && doc.source !== undefined) return 'source: only a replicate request has a source site';
+  if ((doc.dataset === undefined) === (doc.lfns === undefined)) return 'dataset: give exactly one of dataset or lfns';
+  if (doc.dataset !== undefined) {
+    const d = datasetProblem('dataset', doc.dataset);
+    if (d) return d;
+  } else {
+    const l = requestListProblem('lfns', doc.lfns, RequestLimits.filesMax, lfnProblem) || uniqueProblem('lfns', doc.lfns as string[]);
+    if (l) return l;
+  }
+  if (doc.source !== undefined) {
+    const s = siteNameProblem('source', doc.source);
+    if (s) return s;
+    if ((doc.sites as string[]).indexOf(doc.source as string) >= 0) return 'source: ' + doc.source + ' is also a destination';
+  }
+  return null;
+}
+
+function progressProblem(u: unknown): Problem {
+  if (!isObject(u)) return 'progress: must be an object {total, done, failed}';
+  for (const key in u) if (['total', 'done', 'failed', 'already', 'unplaced'].indexOf(key) < 0) return 'progress.' + key + ': unknown counter';
+  const keys = ['total', 'done', 'failed'];
+  for (let i = 0; i < keys.length; i++) if (!isNonNegInt(u[keys[i]])) return 'progress.' + keys[i] + ': must be a non-negative integer';
+  if (u.already !== undefined && !isNonNegInt(u.already)) return 'progress.already: must be a non-negative integer';
+  if (u.unplaced !== undefined && !isNonNegInt(u.unplaced)) return 'progress.unplaced: must be a non-negative integer';
+  if ((u.done as number) + (u.failed as number) > (u.total as number)) return 'progress: done + failed exceeds total';
+  return null;
+}
+
+function requestErrorProblem(field: string, u: unknown): Problem {
+  if (!isObject(u)) return field + ': must be an object {lfn, site, error}';
+  return optional('lfn', u, (f, v) => lfnProblem(field + '.' + f, v)) ||
+    optional('site', u, (f, v) => siteNameProblem(field + '.' + f, v)) ||
+    textProblem(field + '.error', u.error, Limits.reasonMaxLength);
+}
+
+function targetProblem(field: string, u: unknown): Problem {
+  if (!isObject(u)) return field + ': must be an object {lfn, site}';
+  return lfnProblem(field + '.lfn', u.lfn) || siteNameProblem(field + '.site', u.site);
+}
+
+/** The whole request document: user fields plus well-formed service fields. */
+export function requestProblem(doc: Json): Problem {
+  const lease = doc.lease;
+  return first([
+    requestUserProblem(doc),
+    REQUEST_STATES.indexOf(doc.state as never) >= 0 ? null : 'state: must be one of ' + REQUEST_STATES.join(', '),
+    optional('progress', doc, (_f, u) => progressProblem(u)),
+    optional('errors', doc, (f, u) => (Array.isArray(u) && u.length === 0 ? null : requestListProblem(f, u, RequestLimits.errorsMax, requestErrorProblem))),
+    lease === undefined || lease === null ? null
+      : !isObject(lease) ? 'lease: must be an object {owner, expires_at} or null'
+        : textProblem('lease.owner', lease.owner, Limits.nameMaxLength) || isoDateProblem('lease.expires_at', lease.expires_at),
+    optional('retries', doc, (f, u) => (isNonNegInt(u) ? null : f + ': must be a non-negative integer')),
+    optional('targets', doc, (f, u) => (Array.isArray(u) && u.length === 0 ? null : requestListProblem(f, u, RequestLimits.filesMax * RequestLimits.sitesMax, targetProblem))),
+    nullableDate('next_attempt_at', doc),
+    nullableDate('started_at', doc),
+    nullableDate('finished_at', doc),
+    nullableDate('last_update', doc),
+  ]);
+}
+
+/** A quota document: `quota:<user>` with non-negative integer limits. */
+export function quotaProblem(doc: Json): Problem {
+  return first([
+    textProblem('user', doc.user, Limits.nameMaxLength),
+    isNonNegInt(doc.max_bytes) ? null : 'max_bytes: must be a non-negative integer number of bytes',
+    isNonNegInt(doc.max_files) ? null : 'max_files: must be a non-negative integer number of files',
+  ]);
 }

@@ -8,6 +8,7 @@ import {
   canTransition, isTerminal, type PublicationState, type TransferState,
 } from '../schema';
 import { isoDateProblem, textProblem, transferProblem } from '../lib/checks';
+import { requestAgentWrite, requestDeletion, requestShape, requestUserWrite } from './requests';
 import { sha224Hex } from '../lib/sha224';
 import { actorOf, assert, changedFields, liveOld, sameJson, type Actor, type Doc, type SecObj, type UserCtx } from '../lib/vdu';
 
@@ -17,6 +18,8 @@ function shape(doc: Doc): void {
   if (doc.type === DocType.transfer) {
     const p = transferProblem(doc);
     assert(!p, p as string);
+  } else if (doc.type === DocType.request) {
+    requestShape(doc);
   } else if (doc.type === DocType.heartbeat) {
     const p = textProblem('agent', doc.agent, 128) || textProblem('instance', doc.instance, 256) || isoDateProblem('at', doc.at);
     assert(!p, p as string);
@@ -31,7 +34,8 @@ function shape(doc: Doc): void {
 
 /** A user creates their own transfers in state new and may then only ask for kill or retry. */
 function userWrite(doc: Doc, old: Doc | null, name: string): void {
-  assert(doc.type === DocType.transfer, 'type: users may only write transfer documents');
+  if (doc.type === DocType.request) return requestUserWrite(doc, old, name);
+  assert(doc.type === DocType.transfer, 'type: users may only write transfer and request documents');
   if (!old) {
     assert(doc.user === name, 'user: must be your own user name (' + name + ')');
     assert(doc.state === 'new', 'state: a new transfer must be in state "new"');
@@ -63,6 +67,7 @@ function userWrite(doc: Doc, old: Doc | null, name: string): void {
 
 /** Agents own the service fields and move states only along the transitions table. */
 function agentWrite(doc: Doc, old: Doc | null): void {
+  if (doc.type === DocType.request) return requestAgentWrite(doc, old);
   if (doc.type !== DocType.transfer) return;
   if (!old) {
     assert(doc.state === 'new', 'state: agents create transfers in state "new"');
@@ -103,6 +108,7 @@ function resolvesConflict(doc: Doc, previous: unknown): boolean {
 
 function deletion(doc: Doc, old: Doc | null, actor: Actor): void {
   if (actor === 'admin' || actor === 'ops' || !old) return;
+  if (old.type === DocType.request) return requestDeletion(old, actor);
   assert(actor === 'agent', '_deleted: users cannot delete transfers; set kill_requested instead');
   if (old.type === DocType.transfer) {
     // The losing revisions of a conflict are deleted in any state; the tombstone names the

@@ -1,0 +1,137 @@
+/**
+ * The deleter's reads and writes, in an order that makes a SIGKILL at any instant harmless:
+ *   claim    new -> running with the resolved targets (fixed from then on) and a lease; or take
+ *            over a running request whose lease expired.
+ *   per batch of targets: remove the physical copies (a missing file is success), then delete
+ *            their ReplicaDocs, then write the progress (which renews the lease). A crash between
+ *            the two first steps leaves a replica whose file is gone: the next pass removes
+ *            "again" (success, existed=false) and deletes the document. A ReplicaDoc is deleted
+ *            only after its copy is gone, and once (revision check).
+ *   finalize files without any replica -> valid:false; datasets without any replica -> DELETED.
+ *            Recomputed from the catalogue over all targets on every pass, so idempotent.
+ */
+import type { CatalogFileDoc, DatasetDoc, OwnedReplicaDoc, RequestDoc, RequestError } from '../../views/schema';
+import { CatalogId, RequestLimits } from '../../views/schema';
+import type { TransferBackend } from '../backends/types';
+import { fetchDocs, saveAll } from '../lib/bulk';
+import { leaseHeldByOther, newLease } from '../lib/lease';
+import type { AgentContext } from '../lib/runner';
+import { cleanReason } from '../lib/transition';
+import { saveRequest, transitionRequest, type RequestBook } from '../requests/book';
+import { backendProtocols, fileId, filesOf, findDocs, pfnAt, replicaId, replicasOf } from '../requests/catalog';
+import { endOfPass, resolveTargets } from './decide';
+
+/** Targets per batch: one bulk remove and one `_bulk_docs`; a crash redoes at most this many removals. */
+const BATCH = 100;
+
+export function claimable(req: RequestDoc, instance: string, now: Date): boolean {
+  if (req.state !== 'new' && req.state !== 'running') return false;
+  if (req.next_attempt_at && Date.parse(req.next_attempt_at) > now.getTime()) return false;
+  return !leaseHeldByOther(req.lease, instance, now);
+}
+
+export async function claim(ctx: AgentContext, book: RequestBook, req: RequestDoc): Promise<RequestDoc | null> {
+  const now = ctx.now();
+  const lease = newLease(ctx.instance, now, ctx.config.settings.lease_seconds);
+  if (req.state === 'running') {
+    const redo = (cur: RequestDoc) => (cur.state === 'running' && claimable(cur, ctx.instance, ctx.now()) ? transitionRequest(cur, 'running', now, { lease }) : null);
+    return saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
+  }
+  const catalog = ctx.db('catalog');
+  const lfns = req.lfns ? [...req.lfns] : [...(await filesOf(catalog, req)).keys()];
+  const targets = resolveTargets(req, await replicasOf(catalog, lfns, req.dataset));
+  const redo = (cur: RequestDoc) => (cur.state === 'new' && claimable(cur, ctx.instance, ctx.now())
+    ? transitionRequest(cur, 'running', now, { lease, targets, progress: { total: targets.length, done: 0, failed: 0 }, retries: 0, started_at: now.toISOString() })
+    : null);
+  const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
+  if (saved) ctx.log.info('delete request claimed', { request: req._id, targets: targets.length });
+  return saved;
+}
+
+/** One pass over a claimed request's targets; returns false when the lease was lost. */
+export async function runPass(ctx: AgentContext, book: RequestBook, claimed: RequestDoc, backend: TransferBackend): Promise<boolean> {
+  const catalog = ctx.db('catalog');
+  const targets = claimed.targets || [];
+  const supported = backendProtocols(backend.name);
+  let req = claimed;
+  const existing = await fetchDocs<OwnedReplicaDoc>(catalog, targets.map((t) => replicaId(t.lfn, t.site)));
+  let gone = targets.length - existing.size;
+  let fatal = 0;
+  let transient = 0;
+  const errors: RequestError[] = [];
+  const remaining = targets.filter((t) => existing.has(replicaId(t.lfn, t.site)));
+  const progress = async (): Promise<boolean> => {
+    const now = ctx.now();
+    const lease = newLease(ctx.instance, now, ctx.config.settings.lease_seconds);
+    const fields = (cur: RequestDoc) => ({ lease, progress: { total: targets.length, done: gone, failed: 0 }, errors: [...(cur.errors || []), ...errors].slice(0, RequestLimits.errorsMax) });
+    const redo = (cur: RequestDoc) => (cur.state === 'running' && !leaseHeldByOther(cur.lease, ctx.instance, now) ? transitionRequest(cur, 'running', now, fields(cur)) : null);
+    const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
+    if (!saved) return false;
+    errors.length = 0;
+    req = saved;
+    return true;
+  };
+  if (!(await progress())) return false;
+  for (let i = 0; i < remaining.length; i += BATCH) {
+    if (ctx.signal.aborted) return true; // the lease expires; this or another instance resumes
+    const part = remaining.slice(i, i + BATCH);
+    const urls = part.map((t) => pfnAt(ctx.config.sites.get(t.site), t.lfn, supported));
+    const withUrl = part.filter((_t, k) => urls[k] !== null);
+    part.forEach((t, k) => {
+      if (urls[k] === null) {
+        fatal++;
+        errors.push({ lfn: t.lfn, site: t.site, error: `no PFN: site ${t.site} has no TFC rule for ${t.lfn} that backend ${backend.name} can reach` });
+      }
+    });
+    const results = withUrl.length ? await backend.remove(urls.filter((u): u is string => u !== null)) : [];
+    const removed: OwnedReplicaDoc[] = [];
+    results.forEach((r, k) => {
+      const t = withUrl[k];
+      if (r.ok) removed.push(existing.get(replicaId(t.lfn, t.site))!);
+      else if (r.errorClass === 'fatal') {
+        fatal++;
+        errors.push({ lfn: t.lfn, site: t.site, error: cleanReason(r.error || 'remove failed') });
+      } else transient++;
+    });
+    const tomb = (d: OwnedReplicaDoc) => ({ _id: d._id, _rev: d._rev, _deleted: true }) as unknown as OwnedReplicaDoc;
+    const res = await saveAll(catalog, removed.map(tomb), (fresh) => tomb(fresh), ctx.log);
+    // Saved, or already gone (the conflict re-read found nothing): the copy is gone either way.
+    gone += res.saved.length + res.dropped.length;
+    if (!(await progress())) return false;
+  }
+  await finalize(ctx, req, targets.map((t) => t.lfn));
+  const now = ctx.now();
+  const end = endOfPass(req, gone, fatal, transient, ctx.config.settings, now);
+  const redo = (cur: RequestDoc) => {
+    if (cur.state !== 'running' || leaseHeldByOther(cur.lease, ctx.instance, now)) return null;
+    return end.kind === 'final'
+      ? transitionRequest(cur, end.state, now, { progress: end.progress })
+      : transitionRequest(cur, 'running', now, { progress: end.progress, retries: end.retries, next_attempt_at: end.next_attempt_at, lease: null });
+  };
+  const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
+  if (saved) ctx.log.info(end.kind === 'final' ? 'delete request finished' : 'delete request will retry', { request: req._id, state: saved.state, ...saved.progress, transient });
+  return !!saved;
+}
+
+/** Files without any replica left -> valid:false; datasets without any replica -> DELETED. */
+async function finalize(ctx: AgentContext, req: RequestDoc, lfns: readonly string[]): Promise<void> {
+  const catalog = ctx.db('catalog');
+  const unique = [...new Set(lfns)];
+  const located = await replicasOf(catalog, unique, req.dataset);
+  const files = await fetchDocs<CatalogFileDoc>(catalog, unique.map(fileId));
+  const now = ctx.now().toISOString();
+  const orphan = (f: CatalogFileDoc) => f.valid && !(located.get(f.lfn)?.size);
+  const invalid = [...files.values()].filter(orphan).map((f) => ({ ...f, valid: false, last_update: now }));
+  await saveAll(catalog, invalid, (fresh) => (orphan(fresh) ? { ...fresh, valid: false, last_update: now } : null), ctx.log);
+  const datasets = new Set([...files.values()].map((f) => f.dataset));
+  if (req.dataset) datasets.add(req.dataset);
+  for (const name of datasets) {
+    const left = await findDocs(catalog, { type: 'replica', dataset: name }, ['_id']);
+    if (left.length) continue;
+    const ds = (await fetchDocs<DatasetDoc>(catalog, [CatalogId.dataset(name)])).get(CatalogId.dataset(name));
+    if (!ds || ds.access_type === 'DELETED') continue;
+    const mark = (d: DatasetDoc) => (d.access_type === 'DELETED' ? null : { ...d, access_type: 'DELETED' as const, last_update: now });
+    await saveAll(catalog, [mark(ds)!], mark, ctx.log);
+    ctx.log.info('dataset has no replica left: DELETED', { dataset: name });
+  }
+}
