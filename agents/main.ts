@@ -9,13 +9,14 @@ import { createMetrics, serveMetrics } from './lib/metrics';
 import { runAgent, type Agent } from './lib/runner';
 import { retrierAgent } from './retrier';
 import { schedulerAgent } from './scheduler';
+import { statsAgent } from './stats';
 import { workerAgent } from './worker';
 import { openBackend, type BackendName } from './backends/open';
 import type { TransferBackend } from './backends/types';
 import { combineAgents } from './lib/combine';
 import { Tracker } from './lib/tracker';
 
-export const AGENTS = ['scheduler', 'worker', 'retrier'] as const;
+export const AGENTS = ['scheduler', 'worker', 'retrier', 'stats'] as const;
 export type AgentName = (typeof AGENTS)[number];
 
 export interface AgentArgs {
@@ -28,7 +29,7 @@ export interface AgentArgs {
 /** Builds the named agents; scheduler and retrier in one process share their tracker. */
 export function buildAgents(names: readonly string[], backend: TransferBackend | null): Agent {
   const shared = new Tracker();
-  return combineAgents(names.map((n) => n === 'scheduler' ? schedulerAgent(shared) : n === 'retrier' ? retrierAgent(shared) : workerAgent(backend!)));
+  return combineAgents(names.map((n) => n === 'scheduler' ? schedulerAgent(shared) : n === 'retrier' ? retrierAgent(shared) : n === 'stats' ? statsAgent() : workerAgent(backend!)));
 }
 
 /** `name` is one agent or a comma-separated list run over one feed (e.g. scheduler,retrier). */
