@@ -51,6 +51,7 @@ async function renderRoute(): Promise<void> {
   renders++;
   document.body.dataset.rendered = page || 'overview';
   document.body.dataset.renders = String(renders);
+  if (renders === 1) document.body.dataset.firstRenderMs = String(Math.round(performance.now()));
 }
 
 /** Renders the current route; a request while one runs queues exactly one more. */
