@@ -13,7 +13,7 @@ import { renderUser, renderWorkflow } from './drill';
 import { clear, route, type Sel } from './dom';
 import { renderFailures } from './failures';
 import { LiveFeed, type LiveState } from './live';
-import { renderOverview } from './overview';
+import { dropPrefetch, prefetchOverview, renderOverview } from './overview';
 
 export interface Me { readonly name: string; readonly roles: readonly string[]; readonly ops: boolean }
 
@@ -92,8 +92,12 @@ function signedOut(message = ''): void {
 }
 
 async function start(): Promise<void> {
+  if (!parseRoute()[0]) prefetchOverview();
   const ctx = await session();
-  if (!ctx.name) return signedOut();
+  if (!ctx.name) {
+    dropPrefetch();
+    return signedOut();
+  }
   me = { name: ctx.name, roles: ctx.roles, ops: ctx.roles.includes(Role.ops) || ctx.roles.includes(Role.admin) };
   select('#who').text(`${me.name}${me.ops ? ' (operator)' : ''}`);
   select('#login').property('hidden', true);
