@@ -10,6 +10,7 @@ import { runAgent, type Agent } from './lib/runner';
 import { publisherAgent } from './publisher';
 import { retrierAgent } from './retrier';
 import { schedulerAgent } from './scheduler';
+import { statsAgent } from './stats';
 import { workerAgent } from './worker';
 import { openBackend, type BackendName } from './backends/open';
 import type { TransferBackend } from './backends/types';
@@ -18,7 +19,7 @@ import { Tracker } from './lib/tracker';
 import { requestsAgent } from './requests';
 import { deleterAgent } from './deleter';
 
-export const AGENTS = ['scheduler', 'worker', 'retrier', 'publisher', 'requests', 'deleter'] as const;
+export const AGENTS = ['scheduler', 'worker', 'retrier', 'publisher', 'requests', 'deleter', 'stats'] as const;
 /** Agents that need a storage backend (`--backend`). */
 export const BACKEND_AGENTS: readonly string[] = ['worker', 'requests', 'deleter'];
 export type AgentName = (typeof AGENTS)[number];
@@ -34,7 +35,8 @@ export interface AgentArgs {
 export function buildAgents(names: readonly string[], backend: TransferBackend | null): Agent {
   const shared = new Tracker();
   return combineAgents(names.map((n) => n === 'scheduler' ? schedulerAgent(shared) : n === 'retrier' ? retrierAgent(shared)
-    : n === 'publisher' ? publisherAgent() : n === 'requests' ? requestsAgent(backend!) : n === 'deleter' ? deleterAgent(backend!) : workerAgent(backend!)));
+    : n === 'publisher' ? publisherAgent() : n === 'requests' ? requestsAgent(backend!) : n === 'deleter' ? deleterAgent(backend!)
+    : n === 'stats' ? statsAgent() : workerAgent(backend!)));
 }
 
 /** `name` is one agent or a comma-separated list run over one feed (e.g. scheduler,retrier). */

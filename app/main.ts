@@ -1,69 +1,138 @@
 /**
- * The monitoring page, served from `_design/monitor` (CouchApp style). It reads the monitor
- * views with relative URLs under the browser's CouchDB session. Every string from the database
- * is rendered with d3's .text(), never as HTML.
+ * The monitoring page, served from `_design/monitor` (CouchApp style, no _show/_list/_rewrite):
+ * session and login against `_session`, a hash router over the overview, failures and the
+ * per-user and per-workflow drill-down, and live refreshes from the `_changes` longpoll feed.
+ * After each complete render `body[data-rendered]` holds the route and `data-renders` counts
+ * renders (tests and the page benchmark wait on them). Every string from the database is
+ * rendered with d3's .text(), never as HTML.
  */
-import { format, select } from 'd3';
-import { TRANSFER_STATES } from '../views/schema';
+import { select } from 'd3';
+import { Role } from '../views/schema';
+import { HttpError, login, logout, session } from './api';
+import { renderUser, renderWorkflow } from './drill';
+import { clear, route, type Sel } from './dom';
+import { renderFailures } from './failures';
+import { LiveFeed, type LiveState } from './live';
+import { dropPrefetch, prefetchOverview, renderOverview } from './overview';
 
-interface StatsRow { key: unknown[]; value: { count: number; sum: number } }
+export interface Me { readonly name: string; readonly roles: readonly string[]; readonly ops: boolean }
 
-const bytes = format('.3~s');
-const ddoc = '.'; // the page lives at /<db>/_design/monitor/index.html
-
-async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url, { credentials: 'same-origin', ...init });
-  const body = await res.json();
-  if (!res.ok) throw Object.assign(new Error(body.reason || res.statusText), { status: res.status });
-  return body as T;
-}
-
-function fill(table: string, rows: [string, number, number][]): void {
-  select(table).select('tbody').selectAll('tr').data(rows).join('tr')
-    .selectAll('td').data((r) => [r[0], String(r[1]), bytes(r[2]) + 'B']).join('td').text((d) => d);
-}
-
-async function refresh(): Promise<void> {
-  const totals = await getJson<{ rows: StatsRow[] }>(`${ddoc}/_view/totals?group_level=1`);
-  const byState = new Map(totals.rows.map((r) => [String(r.key[0]), r.value]));
-  fill('#totals', TRANSFER_STATES.map((s) => [s, byState.get(s)?.count || 0, byState.get(s)?.sum || 0]));
-  const users = await getJson<{ rows: StatsRow[] }>(`${ddoc}/_view/by_user?group_level=1`);
-  fill('#users', users.rows.map((r) => [String(r.key[0]), r.value.count, r.value.sum]));
-}
-
-async function session(): Promise<void> {
-  const s = await getJson<{ userCtx: { name: string | null } }>('/_session');
-  const name = s.userCtx.name;
-  select('#who').text(name ? `signed in as ${name}` : '');
-  select('#login').property('hidden', !!name);
-  select('#logout').property('hidden', !name);
-  if (name) await refresh();
-}
+let me: Me | null = null;
+let feed: LiveFeed | null = null;
+let renders = 0;
+let rendering: Promise<void> | null = null;
+let again = false;
 
 function showError(err: unknown): void {
   select('#error').text(err instanceof Error ? err.message : String(err));
+}
+
+function notify(text: string, refused: boolean): void {
+  select('#notice').text(text).classed('refused', refused).classed('ok', !refused);
+}
+
+function parseRoute(): string[] {
+  return (location.hash.replace(/^#\/?/, '') || '').split('/').filter((p) => p !== '').map(decodeURIComponent);
+}
+
+async function renderRoute(): Promise<void> {
+  if (!me) return;
+  const main = select<HTMLElement, unknown>('#view') as unknown as Sel;
+  const [page, a, b] = parseRoute();
+  select('nav').selectAll('a').classed('on', function () {
+    const href = (this as HTMLAnchorElement).getAttribute('href') || '';
+    return href === '#/' ? !page : page === 'user' ? href === route('user', a) : href === '#/' + (page || '');
+  });
+  if (page === 'user' && a && b !== undefined) await renderWorkflow(main, me, a, b, notify, refresh);
+  else if (page === 'user' && a) await renderUser(main, me, a);
+  else if (page === 'failures') await renderFailures(main, me, a ?? null, notify, refresh);
+  else await renderOverview(main, me, refresh);
+  select('#error').text('');
+  renders++;
+  document.body.dataset.rendered = page || 'overview';
+  document.body.dataset.renders = String(renders);
+  if (renders === 1) document.body.dataset.firstRenderMs = String(Math.round(performance.now()));
+}
+
+/** Renders the current route; a request while one runs queues exactly one more. */
+function refresh(): void {
+  if (rendering) {
+    again = true;
+    return;
+  }
+  rendering = renderRoute().catch((err) => {
+    if (err instanceof HttpError && err.status === 401) return void signedOut('Your session has ended: sign in again.');
+    showError(err);
+  }).finally(() => {
+    rendering = null;
+    if (again) {
+      again = false;
+      refresh();
+    }
+  });
+}
+
+function setLive(s: LiveState): void {
+  select('#live').attr('class', s).text(s === 'live' ? '● live' : s === 'connecting' ? '○ connecting' : '● disconnected, retrying');
+}
+
+function signedOut(message = ''): void {
+  me = null;
+  feed?.stop();
+  feed = null;
+  setLive('disconnected');
+  select('#live').text('○ signed out');
+  clear('#view');
+  select('#who').text('');
+  select('#login').property('hidden', false);
+  select('#logout').property('hidden', true);
+  select('nav').property('hidden', true);
+  select('#error').text(message);
+  delete document.body.dataset.rendered;
+}
+
+async function start(): Promise<void> {
+  if (!parseRoute()[0]) prefetchOverview();
+  const ctx = await session();
+  if (!ctx.name) {
+    dropPrefetch();
+    return signedOut();
+  }
+  me = { name: ctx.name, roles: ctx.roles, ops: ctx.roles.includes(Role.ops) || ctx.roles.includes(Role.admin) };
+  select('#who').text(`${me.name}${me.ops ? ' (operator)' : ''}`);
+  select('#login').property('hidden', true);
+  select('#logout').property('hidden', false);
+  select('nav').property('hidden', false);
+  select('#mine').attr('href', route('user', me.name));
+  feed = new LiveFeed(refresh, setLive);
+  void feed.start();
+  refresh();
 }
 
 select<HTMLFormElement, unknown>('#login').on('submit', async (event: SubmitEvent) => {
   event.preventDefault();
   const form = new FormData(event.target as HTMLFormElement);
   try {
-    await getJson('/_session', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ name: form.get('name'), password: form.get('password') }),
-    });
+    await login(String(form.get('name') || ''), String(form.get('password') || ''));
     select('#error').text('');
-    await session();
+    (event.target as HTMLFormElement).reset();
+    await start();
   } catch (err) {
-    showError(err);
+    showError(err instanceof HttpError && err.status === 401 ? new Error('Name or password is incorrect.') : err);
   }
 });
 
 select('#logout').on('click', async () => {
-  await fetch('/_session', { method: 'DELETE', credentials: 'same-origin' });
-  await session();
+  try {
+    await logout();
+  } catch (err) {
+    showError(err);
+  }
+  signedOut();
 });
 
-session().catch(showError);
-setInterval(() => { if (!select('#logout').property('hidden')) refresh().catch(showError); }, 5000);
+window.addEventListener('hashchange', () => {
+  select('#notice').text('');
+  refresh();
+});
+start().catch(showError);

@@ -11,6 +11,7 @@ export const transfersMonitor: DesignSpec = {
   views: {
     totals: { map: 'views/transfers/monitor/totals/map.ts', reduce: '_stats' },
     by_user: { map: 'views/transfers/monitor/by_user/map.ts', reduce: '_stats' },
+    overview: { map: 'views/transfers/monitor/overview/map.ts', reduce: '_stats' },
   },
   attachments: buildApp,
 };

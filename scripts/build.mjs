@@ -13,6 +13,7 @@ const entries = {
   'bench-lifecycle': 'scripts/bench/lifecycle.ts',
   'bench-dataplane': 'scripts/bench/dataplane.ts',
   'bench-catalog': 'scripts/bench/catalog.ts',
+  'bench-page': 'scripts/bench/page.ts',
   se: 'scripts/se/xrootd.ts',
 };
 const started = Date.now();

@@ -32,7 +32,7 @@ Commands:
   kill ID... | --workflow W [--user U]    ask to kill pending transfers
   retry ID... | --workflow W [--user U]   ask to retry failed, killed or expired transfers
   agent NAME [--once] [--backend auto|gfal2|native|instant] [--instance ID] [--metrics-port N]
-                           run one agent: scheduler, worker, retrier, publisher, requests or deleter
+                           run one agent: scheduler, worker, retrier, publisher, requests, deleter or stats
   catalog QUERY [ARGS]     catalogue queries and migration (couchstage catalog help):
                            datasets, blocks, files, guid, lfn, replicas, locations, parents,
                            children, site, ls, usage, migrate --to DB|URL
@@ -99,7 +99,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
         if (port !== undefined && !/^\d+$/.test(port)) throw new UsageError('--metrics-port must be a port number');
         const backend = (flag(args, 'backend') || 'auto') as BackendName;
         if (!['auto', 'gfal2', 'native', 'instant'].includes(backend)) throw new UsageError(`--backend must be auto, gfal2, native or instant`);
-        if (!args.positional[0]) throw new UsageError('agent needs a name: scheduler, worker, retrier, publisher, requests or deleter');
+        if (!args.positional[0]) throw new UsageError('agent needs a name: scheduler, worker, retrier, publisher, requests, deleter or stats');
         return await runAgentProcess(args.positional[0], { once: args.flags.once === true, backend, instance: flag(args, 'instance'), metricsPort: port === undefined ? undefined : Number(port) });
       }
       case undefined:

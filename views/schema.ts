@@ -690,3 +690,52 @@ export interface ReplicaOwnerField {
 }
 
 export type OwnedReplicaDoc = ReplicaDoc & ReplicaOwnerField;
+
+// ---------------------------------------------------------------------------------------------
+// Monitoring roll-up (issue 5): written by the `stats` agent, read by the monitoring page
+// ---------------------------------------------------------------------------------------------
+
+/** Where the stats agent keeps the roll-up: a `_local` document (never indexed, never in the feed). */
+export const MONITOR_STATS_ID = '_local/monitor-stats';
+
+/** [files, bytes] */
+export type FilesBytes = readonly [number, number];
+
+/** One link's counts in the roll-up. `active` = acquired + submitted; `hour_bytes`: done in the last hour. */
+export interface LinkStats {
+  readonly source: string;
+  readonly destination: string;
+  readonly active: number;
+  readonly done: number;
+  readonly failed: number;
+  readonly files: number;
+  readonly done_bytes: number;
+  readonly hour_files: number;
+  readonly hour_bytes: number;
+}
+
+/** [bucket label, done files, done bytes, failed files, failed bytes]; labels are UTC `YYYY-MM-DD[THH[:MM]]`. */
+export type TimeRow = readonly [string, number, number, number, number];
+
+/**
+ * The roll-up the monitoring page's overview reads in one request instead of reducing 100k
+ * rows: the same keys as the `overview`, `totals` and `by_user` views (views/lib/monitor.ts).
+ */
+export interface MonitorStatsDoc {
+  readonly _id: typeof MONITOR_STATS_ID;
+  readonly _rev?: string;
+  readonly updated_at: string;
+  /** The transfers feed sequence (as a number) the roll-up has seen. */
+  readonly seq: number;
+  readonly transfers: number;
+  readonly states: Readonly<Record<string, FilesBytes>>;
+  /** user -> state -> [files, bytes] */
+  readonly users: Readonly<Record<string, Readonly<Record<string, FilesBytes>>>>;
+  readonly links: readonly LinkStats[];
+  readonly time: { readonly minute: readonly TimeRow[]; readonly hour: readonly TimeRow[]; readonly day: readonly TimeRow[] };
+  /** Sorted by files, descending; `users`: user -> files. */
+  readonly failures: ReadonlyArray<{ readonly reason: string; readonly files: number; readonly bytes: number; readonly users: Readonly<Record<string, number>> }>;
+  /** publication state -> [files, bytes], and per user. */
+  readonly publication: Readonly<Record<string, FilesBytes>>;
+  readonly publication_users: Readonly<Record<string, Readonly<Record<string, FilesBytes>>>>;
+}

@@ -3,11 +3,12 @@
  * user's own transfers, by id or for a whole workflow, in one `_bulk_docs`. The agents act on the
  * flags; validate_doc_update decides who may set them, and its refusals are shown as they come.
  */
-import { RETRYABLE_STATES, isTerminal, type TransferDoc } from '../../views/schema';
+import type { TransferDoc } from '../../views/schema';
+import { requestIneligible, type RequestKind } from '../../views/lib/requests';
 import { flag, UsageError, type Args } from './args';
 import { whoami, type Context } from './context';
 
-export type RequestKind = 'kill' | 'retry';
+export type { RequestKind };
 
 export interface RequestOutcome {
   readonly id: string;
@@ -15,16 +16,7 @@ export interface RequestOutcome {
   readonly reason?: string;
 }
 
-function eligible(kind: RequestKind, doc: TransferDoc): string | null {
-  if (kind === 'kill') {
-    if (isTerminal(doc.state)) return `already ${doc.state}`;
-    if (doc.kill_requested) return 'kill already requested';
-  } else {
-    if (RETRYABLE_STATES.indexOf(doc.state) < 0) return `is ${doc.state}; only failed, killed or expired transfers can be retried`;
-    if (doc.retry_requested) return 'retry already requested';
-  }
-  return null;
-}
+const eligible = requestIneligible;
 
 async function selectDocs(ctx: Context, args: Args): Promise<{ docs: (TransferDoc | null)[]; ids: string[] }> {
   const db = ctx.server.use(ctx.cfg.dbs.transfers);

@@ -1,0 +1,64 @@
+/**
+ * The page's only door to CouchDB: relative URLs from `/<db>/_design/monitor/index.html`, the
+ * browser's session cookie, JSON. Every request sends `X-CouchDB-WWW-Authenticate: Cookie` so a
+ * 401 (an expired session) does not pop up the browser's Basic dialog: the page shows its own
+ * login form instead (CouchDB 3 and the embedded server both honour the header).
+ */
+
+/** The transfers database, relative to the page. */
+export const DB = '../../';
+/** The design document (the page's own folder). */
+export const DDOC = './';
+/** The server root, for `_session`. */
+export const ROOT = '../../../';
+
+export class HttpError extends Error {
+  constructor(readonly status: number, readonly error: string, reason: string) {
+    super(reason || error || `HTTP ${status}`);
+  }
+}
+
+export async function getJson<T>(url: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(url, {
+    credentials: 'same-origin',
+    ...init,
+    headers: { Accept: 'application/json', 'X-CouchDB-WWW-Authenticate': 'Cookie', ...(init.body ? { 'Content-Type': 'application/json' } : {}), ...(init.headers || {}) },
+  });
+  const text = await res.text();
+  let body: { error?: string; reason?: string } = {};
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    body = { error: 'bad_response', reason: text.slice(0, 200) };
+  }
+  if (!res.ok) throw new HttpError(res.status, body.error || '', body.reason || '');
+  return body as T;
+}
+
+/** A view query: every parameter JSON-encoded as CouchDB expects. */
+export function viewUrl(view: string, params: Record<string, unknown>): string {
+  const q = Object.entries(params).filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${encodeURIComponent(typeof v === 'string' && k !== 'startkey' && k !== 'endkey' && k !== 'key' ? v : JSON.stringify(v))}`);
+  return `${DDOC}_view/${view}?${q.join('&')}`;
+}
+
+export interface StatsValue { count: number; sum: number }
+export interface ViewRow<K = unknown[], D = unknown> { id?: string; key: K; value: StatsValue | number; doc?: D }
+
+export async function view<K = unknown[], D = unknown>(name: string, params: Record<string, unknown>): Promise<ViewRow<K, D>[]> {
+  return (await getJson<{ rows: ViewRow<K, D>[] }>(viewUrl(name, params))).rows;
+}
+
+export interface UserCtx { name: string | null; roles: string[] }
+
+export async function session(): Promise<UserCtx> {
+  return (await getJson<{ userCtx: UserCtx }>(`${ROOT}_session`)).userCtx;
+}
+
+export async function login(name: string, password: string): Promise<void> {
+  await getJson(`${ROOT}_session`, { method: 'POST', body: JSON.stringify({ name, password }) });
+}
+
+export async function logout(): Promise<void> {
+  await getJson(`${ROOT}_session`, { method: 'DELETE' });
+}

@@ -1,0 +1,79 @@
+/**
+ * Small DOM builders on d3 selections. Every string from the database goes through `.text()` or
+ * an attribute setter, never `.html()`: LFNs, reasons and names are user-supplied.
+ */
+import { format, select, type Selection } from 'd3';
+
+export type Sel = Selection<HTMLElement, unknown, null, undefined>;
+
+export const fmtBytes = (n: number): string => (n ? format('.3~s')(n) : '0') + 'B';
+export const fmtInt = format(',d');
+
+export interface CellSpec {
+  readonly text: string;
+  readonly href?: string;
+  readonly cls?: string;
+  readonly title?: string;
+  readonly style?: Record<string, string>;
+  readonly col?: string;
+  readonly onClick?: () => void;
+  /** Rendered as a button (actions). */
+  readonly button?: boolean;
+}
+export type Cell = string | number | CellSpec;
+
+function spec(c: Cell): CellSpec {
+  return typeof c === 'object' ? c : { text: typeof c === 'number' ? fmtInt(c) : c };
+}
+
+export function section(parent: Sel, title: string, id: string): Sel {
+  const s = parent.append('section').attr('id', id) as unknown as Sel;
+  s.append('h2').text(title);
+  return s;
+}
+
+/** A table; `keys[i]` becomes the row's data-key (tests and links find rows by it). */
+export function table(parent: Sel, cls: string, head: readonly (string | CellSpec)[], rows: readonly Cell[][], keys?: readonly string[]): Sel {
+  const t = parent.append('table').attr('class', cls) as unknown as Sel;
+  const hr = t.append('thead').append('tr');
+  for (const h of head) {
+    const s = typeof h === 'string' ? { text: h } : h;
+    const th = hr.append('th').text(s.text);
+    if (s.col) th.attr('data-col', s.col);
+    if (s.onClick) th.attr('class', 'sortable').on('click', s.onClick);
+    if (s.cls) th.classed(s.cls, true);
+  }
+  const body = t.append('tbody');
+  rows.forEach((r, i) => {
+    const tr = body.append('tr');
+    if (keys) tr.attr('data-key', keys[i]);
+    r.forEach((c, j) => {
+      const s = spec(c);
+      const td = tr.append('td');
+      const col = s.col || (typeof head[j] === 'string' ? head[j] as string : (head[j] as CellSpec).col || (head[j] as CellSpec).text);
+      td.attr('data-col', col);
+      if (s.cls) td.attr('class', s.cls);
+      if (s.title) td.attr('title', s.title);
+      if (s.style) for (const [k, v] of Object.entries(s.style)) td.style(k, v);
+      if (s.button) td.append('button').attr('type', 'button').text(s.text).on('click', () => s.onClick && s.onClick());
+      else if (s.href) td.append('a').attr('href', s.href).text(s.text);
+      else td.text(s.text);
+    });
+  });
+  return t;
+}
+
+export function note(parent: Sel, text: string, cls = 'note'): void {
+  parent.append('p').attr('class', cls).text(text);
+}
+
+export function clear(id: string): Sel {
+  const s = select<HTMLElement, unknown>(id) as unknown as Sel;
+  s.selectAll('*').remove();
+  return s;
+}
+
+/** `#/user/<u>/<wf>` with each part encoded (names may hold anything a user typed). */
+export function route(...parts: string[]): string {
+  return '#/' + parts.map(encodeURIComponent).join('/');
+}
