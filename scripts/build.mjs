@@ -13,6 +13,7 @@ const entries = {
   'bench-lifecycle': 'scripts/bench/lifecycle.ts',
   'bench-dataplane': 'scripts/bench/dataplane.ts',
   se: 'scripts/se/xrootd.ts',
+  'bench-index': 'scripts/bench/index.ts',
 };
 const started = Date.now();
 await build({

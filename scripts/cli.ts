@@ -14,6 +14,7 @@ import { runStatus } from './commands/status';
 import { runSubmit } from './commands/submit';
 import { deploy } from './deploy';
 import { DEMO_USERS } from './commands/start';
+import { OPS_VALUED, runOps } from './commands/ops';
 
 export const HELP = `couchstage - asynchronous stage-out on CouchDB
 
@@ -30,6 +31,15 @@ Commands:
   retry ID... | --workflow W [--user U]   ask to retry failed, killed or expired transfers
   agent NAME [--once] [--backend auto|gfal2|native|instant] [--instance ID] [--metrics-port N]
                            run one agent: scheduler, worker or retrier
+  upgrade                  staged view upgrade: build changed views in _design/<name>-staged, COPY over
+                           the live doc, clean up (resumable); unchanged views are replaced directly
+  migrate-db --to-prefix P [--target-url URL]
+                           replicate to new databases, build their indexes, pause writes, catch up,
+                           verify, switch agents to them
+  compact [--every 12h]    database and view compaction and _view_cleanup, once or on a schedule
+  archive [--days N]       move terminal transfers older than expiration_days to <transfers>_archive
+  doctor [--agents a,b]    check server, design docs, indexes, agents' heartbeats, storage elements;
+                           exit code 1 when something is wrong
   help                     this text
 
 Options:
@@ -39,7 +49,7 @@ Options:
 Environment: COUCHDB_URL (http://user:pass@host:5984; unset = embedded server),
 COUCHSTAGE_DB_PREFIX, COUCHSTAGE_DATA_DIR, COUCHSTAGE_PORT. See README.md.`;
 
-const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port', 'demo-files'];
+const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port', 'demo-files', ...OPS_VALUED];
 
 export async function main(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
   const [command, ...rest] = argv;
@@ -73,6 +83,12 @@ export async function main(argv: readonly string[], out: (line: string) => void 
         if (!args.positional[0]) throw new UsageError('agent needs a name: scheduler, worker or retrier');
         return await runAgentProcess(args.positional[0], { once: args.flags.once === true, backend, instance: flag(args, 'instance'), metricsPort: port === undefined ? undefined : Number(port) });
       }
+      case 'upgrade':
+      case 'migrate-db':
+      case 'compact':
+      case 'archive':
+      case 'doctor':
+        return await runOps(command, args, out);
       case undefined:
       case 'help':
       case '--help':
