@@ -13,7 +13,7 @@
 import { DEFAULT_SETTINGS, isTerminal, type DbRole, type TransferState } from '../../views/schema';
 import { securityObject } from '../deploy';
 import { dbPath, expectStatus, http } from './http';
-import { setReadonly } from './readonly';
+import { getReadonly, setReadonly } from './readonly';
 
 /** 500 full documents per page: a few MB per request, bounded memory. */
 const PAGE = 500;
@@ -40,11 +40,10 @@ export async function expirationDays(url: string, dbs: Record<DbRole, string>): 
 }
 
 async function ensureArchive(url: string, name: string): Promise<void> {
-  const a = await http(url, 'PUT', dbPath(name));
-  if (a.status === 412) return;
-  expectStatus(a, `creating ${name}`);
+  // Every step every time: a run that died half-way through creating it is completed.
+  expectStatus(await http(url, 'PUT', dbPath(name)), `creating ${name}`, [201, 202, 412]);
   expectStatus(await http(url, 'PUT', dbPath(name) + '/_security', { body: securityObject() }), `securing ${name}`);
-  await setReadonly(url, name, { reason: 'archive' });
+  if ((await getReadonly(url, name))?.reason !== 'archive') await setReadonly(url, name, { reason: 'archive' });
 }
 
 type Doc = { _id: string; _rev: string; type?: string; state?: string; finished_at?: string | null };
