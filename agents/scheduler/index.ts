@@ -9,6 +9,7 @@ import type { Agent, AgentContext } from '../lib/runner';
 import { Tracker } from '../lib/tracker';
 import { planSchedule } from './decide';
 import { applyPlan, readQueues } from './effects';
+import { lifecycleMetrics, observeTracker } from '../lib/lifecycle-metrics';
 
 export function schedulerAgent(tracker = new Tracker()): Agent {
   let scheduled = 0;
@@ -26,6 +27,7 @@ export function schedulerAgent(tracker = new Tracker()): Agent {
       const settings = ctx.config.settings;
       leadership ||= new Leadership(ctx.db('transfers'), 'scheduler', ctx.instance);
       leading = await leadership.hold(ctx.now(), settings.lease_seconds);
+      observeTracker(lifecycleMetrics(ctx.metrics.registry), tracker);
       if (!leading) return false;
       const t0 = performance.now();
       const queues = await readQueues(ctx, tracker);

@@ -7,6 +7,7 @@
  * A crash between any two steps leaves the job active with a lease that expires; another worker
  * takes it over and redoes the copy (copies overwrite and are verified, so redoing is safe).
  */
+import { lifecycleMetrics } from '../lib/lifecycle-metrics';
 import { performance } from 'perf_hooks';
 import type { TransferDoc, TransferJobDoc } from '../../views/schema';
 import type { CopyRequest, CopyResult, TransferBackend } from '../backends/types';
@@ -118,6 +119,12 @@ export async function runJob(ctx: AgentContext, claimed: TransferJobDoc, backend
       const o = await saveAll(db, decided, (fresh) =>
         fresh.state === 'submitted' && fresh.transfer_job === claimed._id ? outcome(fresh, byId.get(fresh._id)!, claimed, settings, ctx.now()) : null, ctx.log);
       for (const d of o.saved) summary[d.state] = (summary[d.state] || 0) + 1;
+      const m = lifecycleMetrics(ctx.metrics.registry);
+      for (const d of o.saved) {
+        m.transferSeconds.observe({ outcome: d.state }, timing.copy_ms / 1000);
+        const last = d.attempts?.[d.attempts.length - 1];
+        if (last?.error) m.transferErrors.inc({ class: last.error_class || 'unknown' });
+      }
       lap('record_ms');
       await cleanUp(ctx, backend, o.saved, results, pfns);
     }
