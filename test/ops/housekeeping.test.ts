@@ -14,6 +14,8 @@ import { http } from '../../scripts/ops/http';
 import { main as cli } from '../../scripts/cli';
 import { seedTransfers, until } from './support';
 
+jest.setTimeout(600_000);
+
 describe('compact, archive, doctor', () => {
   let env: TestEnv;
   let storage: Storage;

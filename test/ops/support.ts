@@ -25,7 +25,8 @@ export function embeddedIndexDirs(db: string): string[] | null {
   const dataDir = process.env.COUCHSTAGE_TEST_DATA_DIR;
   if (process.env.COUCHSTAGE_TEST_SERVER !== 'embedded' || !dataDir) return null;
   const dir = path.join(dataDir, 'couchdb', 'db');
-  return fs.readdirSync(dir).filter((n) => n.startsWith(db + '-mrview-')).sort();
+  // name@inode: an index dropped and rebuilt under the same name gets a new inode.
+  return fs.readdirSync(dir).filter((n) => n.startsWith(db + '-mrview-')).map((n) => `${n}@${fs.statSync(path.join(dir, n)).ino}`).sort();
 }
 
 export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000, every = 200): Promise<T> {

@@ -11,6 +11,8 @@ import { http } from '../../scripts/ops/http';
 import { upgradedDesigns, EXTRA_VIEW } from '../fixtures/design/upgraded';
 import { embeddedIndexDirs, seedTransfers } from './support';
 
+jest.setTimeout(600_000);
+
 describe('couchstage upgrade (staged views)', () => {
   let env: TestEnv;
   beforeAll(async () => {
