@@ -18,6 +18,9 @@ import { combineAgents } from './lib/combine';
 import { Tracker } from './lib/tracker';
 import { requestsAgent } from './requests';
 import { deleterAgent } from './deleter';
+import { DatabaseMovedError, followMoves, isMovedOrPaused } from './lib/moved';
+import { instanceId } from './lib/runner';
+import { statusOf } from './lib/couch';
 
 export const AGENTS = ['scheduler', 'worker', 'retrier', 'publisher', 'requests', 'deleter', 'stats'] as const;
 /** Agents that need a storage backend (`--backend`). */
@@ -64,10 +67,25 @@ export async function runAgentProcess(name: string, args: AgentArgs): Promise<nu
     log.info('metrics', { url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : args.metricsPort}/metrics` });
   }
   const backend = names.some((n) => BACKEND_AGENTS.includes(n)) ? await openBackend(args.backend, log) : null;
-  const agent = buildAgents(names, backend);
+  // One identity across database moves: the leases this process holds stay its own.
+  const instance = args.instance || instanceId(name);
+  let where = { url: agentUrl(cfg), dbs: cfg.dbs };
   try {
-    await runAgent(agent, { url: agentUrl(cfg), dbs: cfg.dbs, log, metrics, signal: controller.signal }, { once: args.once, instance: args.instance });
-    return 0;
+    // Runs until stopped; when migrate-db moves the databases (agents/lib/moved.ts), starts over
+    // on the new ones with a fresh in-memory state and checkpoint.
+    for (;;) {
+      where = await followMoves(where.url, where.dbs, log, controller.signal);
+      const run = new AbortController();
+      try {
+        await runAgent(buildAgents(names, backend), { ...where, log, metrics, signal: AbortSignal.any([controller.signal, run.signal]) }, { once: args.once, instance });
+        return 0;
+      } catch (err) {
+        run.abort();
+        // Writes refused (403) because migrate-db paused the database also mean "follow".
+        if (!(err instanceof DatabaseMovedError) && !(statusOf(err) === 403 && await isMovedOrPaused(where.url, where.dbs.transfers))) throw err;
+        log.info('databases are read-only: following them', { error: (err as Error).message });
+      }
+    }
   } finally {
     await backend?.close();
     metricsServer?.close();

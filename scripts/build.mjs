@@ -15,6 +15,7 @@ const entries = {
   'bench-catalog': 'scripts/bench/catalog.ts',
   'bench-page': 'scripts/bench/page.ts',
   se: 'scripts/se/xrootd.ts',
+  'bench-index': 'scripts/bench/index.ts',
 };
 const started = Date.now();
 await build({

@@ -17,6 +17,7 @@ import { deploy } from './deploy';
 import { DEMO_USERS } from './commands/start';
 import { runDelete, runReplicate, runRequestShow, runUpload } from './commands/datahandling';
 import { runQuota } from './commands/quota';
+import { OPS_VALUED, runOps } from './commands/ops';
 
 export const HELP = `couchstage - asynchronous stage-out on CouchDB
 
@@ -46,6 +47,15 @@ Commands:
   request ID [--wait]      show a data-handling request
   quota set USER --bytes N --files N | quota show [USER]
                            per-user quota (operators set it) and the usage it is checked against
+  upgrade                  staged view upgrade: build changed views in _design/<name>-staged, COPY over
+                           the live doc, clean up (resumable); unchanged views are replaced directly
+  migrate-db --to-prefix P [--target-url URL]
+                           replicate to new databases, build their indexes, pause writes, catch up,
+                           verify, switch agents to them
+  compact [--every 12h]    database and view compaction and _view_cleanup, once or on a schedule
+  archive [--days N]       move terminal transfers older than expiration_days to <transfers>_archive
+  doctor [--agents a,b]    check server, design docs, indexes, agents' heartbeats, storage elements;
+                           exit code 1 when something is wrong
   help                     this text
 
 Options:
@@ -56,7 +66,7 @@ Environment: COUCHDB_URL (http://user:pass@host:5984; unset = embedded server),
 COUCHSTAGE_DB_PREFIX, COUCHSTAGE_DATA_DIR, COUCHSTAGE_PORT. See README.md.`;
 
 const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port', 'demo-files', 'block', 'to',
-  'dataset', 'from', 'site', 'lfn-dir', 'timeout', 'bytes', 'files'];
+  'dataset', 'from', 'site', 'lfn-dir', 'timeout', 'bytes', 'files', ...OPS_VALUED];
 
 export async function main(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
   const [command, ...rest] = argv;
@@ -102,6 +112,12 @@ export async function main(argv: readonly string[], out: (line: string) => void 
         if (!args.positional[0]) throw new UsageError('agent needs a name: scheduler, worker, retrier, publisher, requests, deleter or stats');
         return await runAgentProcess(args.positional[0], { once: args.flags.once === true, backend, instance: flag(args, 'instance'), metricsPort: port === undefined ? undefined : Number(port) });
       }
+      case 'upgrade':
+      case 'migrate-db':
+      case 'compact':
+      case 'archive':
+      case 'doctor':
+        return await runOps(command, args, out);
       case undefined:
       case 'help':
       case '--help':

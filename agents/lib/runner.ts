@@ -17,6 +17,7 @@ import { connect, defaultBackoff, errorKind, fetchChanges, sleep, statusOf, type
 import { LiveConfig } from './live-config';
 import type { Logger } from './log';
 import type { RunnerMetrics } from './metrics';
+import { DatabaseMovedError, READONLY_DDOC } from './moved';
 
 export interface AgentContext {
   readonly url: string;
@@ -139,6 +140,8 @@ export async function runAgent(agent: Agent, base: { url: string; dbs: Config['d
         const res: ChangesResult = await fetchChanges(ctx.url, feedDb, { since: seq, limit: batchSize, include_docs: agent.feedDocs !== false, feed: 'normal', conflicts: agent.feedConflicts || undefined }, base.signal);
         base.metrics.changes.inc({ agent: agent.name }, res.results.length);
         base.metrics.feedLag.set({ agent: agent.name }, res.pending ?? 0);
+        // migrate-db paused or moved this database: stop here, the process follows (agents/lib/moved.ts).
+        if (res.results.some((r) => r.id === READONLY_DDOC && !r.deleted)) throw new DatabaseMovedError(`${feedDb} is read-only now`);
         if (res.results.length && agent.onChanges) {
           const end = base.metrics.passSeconds.startTimer({ agent: agent.name });
           await agent.onChanges(res.results, ctx);
@@ -193,6 +196,7 @@ export async function runAgent(agent: Agent, base: { url: string; dbs: Config['d
       }
     } catch (err) {
       if (base.signal.aborted) break;
+      if (err instanceof DatabaseMovedError) throw err;
       const kind = errorKind(err);
       base.metrics.errors.inc({ agent: agent.name, class: kind });
       if (kind === 'permanent') {

@@ -10,6 +10,7 @@ import { Tracker } from '../lib/tracker';
 import { planSchedule } from './decide';
 import { applyPlan, readQueues } from './effects';
 import { QuotaGuard } from './quota';
+import { lifecycleMetrics, observeTracker } from '../lib/lifecycle-metrics';
 
 export function schedulerAgent(tracker = new Tracker()): Agent {
   let scheduled = 0;
@@ -28,6 +29,7 @@ export function schedulerAgent(tracker = new Tracker()): Agent {
       const settings = ctx.config.settings;
       leadership ||= new Leadership(ctx.db('transfers'), 'scheduler', ctx.instance);
       leading = await leadership.hold(ctx.now(), settings.lease_seconds);
+      observeTracker(lifecycleMetrics(ctx.metrics.registry), tracker);
       if (!leading) return false;
       failed += await quotas.enforce(ctx, tracker);
       const t0 = performance.now();

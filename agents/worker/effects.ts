@@ -9,6 +9,7 @@
  * A crash between any two steps leaves the job active with a lease that expires; another worker
  * takes it over and redoes the copy (copies overwrite and are verified, so redoing is safe).
  */
+import { lifecycleMetrics } from '../lib/lifecycle-metrics';
 import { performance } from 'perf_hooks';
 import { REQUEST_WORKFLOW_PREFIX, type TransferDoc, type TransferJobDoc } from '../../views/schema';
 import type { CopyRequest, CopyResult, TransferBackend } from '../backends/types';
@@ -140,6 +141,12 @@ export async function runJob(ctx: AgentContext, claimed: TransferJobDoc, backend
       const decide = (d: TransferDoc) => outcome(d.started_at ? d : { ...d, started_at: copyStarted }, byId.get(d._id)!, claimed, settings, ctx.now());
       const o = await saveAll(db, [...current.values()].map(decide), (fresh) => (belongsTo(fresh, claimed) ? decide(fresh) : null), ctx.log);
       for (const d of o.saved) summary[d.state] = (summary[d.state] || 0) + 1;
+      const m = lifecycleMetrics(ctx.metrics.registry);
+      for (const d of o.saved) {
+        m.transferSeconds.observe({ outcome: d.state }, timing.copy_ms / 1000);
+        const last = d.attempts?.[d.attempts.length - 1];
+        if (last?.error) m.transferErrors.inc({ class: last.error_class || 'unknown' });
+      }
       lap('record_ms');
       await cleanUp(ctx, backend, o.saved, results, pfns, o.dropped);
     }

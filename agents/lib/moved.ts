@@ -1,0 +1,61 @@
+/**
+ * How agents follow `couchstage migrate-db`: the old databases carry `_design/readonly`
+ * (scripts/ops/readonly.ts), first with reason "migrating" (writes paused for the final
+ * catch-up), then "moved" with the new prefix (and server). The runner stops when that design doc
+ * shows up in its feed (DatabaseMovedError); the agent process then resolves where its databases
+ * went and runs again there, from a fresh checkpoint (`_local` documents do not replicate) and a
+ * full load: every effect is idempotent, so replaying the history is safe.
+ */
+import { dbNames, type DbRole } from '../../views/schema';
+import { withCredentials } from './config';
+import { authParts, sleep } from './couch';
+import type { Logger } from './log';
+
+export const READONLY_DDOC = '_design/readonly';
+
+export class DatabaseMovedError extends Error {}
+
+interface ReadonlyDoc {
+  couchstage_readonly?: { reason: string; moved_to_prefix?: string; moved_to_url?: string };
+}
+
+async function readonlyOf(url: string, db: string, signal?: AbortSignal): Promise<ReadonlyDoc['couchstage_readonly'] | null> {
+  const { base, headers } = authParts(url);
+  const res = await fetch(`${base}/${encodeURIComponent(db)}/_design/readonly`, { headers, signal });
+  if (res.status === 404) return null;
+  if (!res.ok) throw Object.assign(new Error(`reading ${db}/_design/readonly: ${res.status}`), { statusCode: res.status });
+  return ((await res.json()) as ReadonlyDoc).couchstage_readonly || null;
+}
+
+/**
+ * Where the databases are now: follows "moved" markers (at most 5 hops) and waits while a
+ * migration has paused writes. The credentials of `url` are kept for a new server.
+ */
+export async function followMoves(url: string, dbs: Record<DbRole, string>, log: Logger, signal?: AbortSignal): Promise<{ url: string; dbs: Record<DbRole, string> }> {
+  for (let hop = 0; hop < 5; hop++) {
+    const ro = await readonlyOf(url, dbs.transfers, signal);
+    if (!ro || ro.reason === 'archive') return { url, dbs };
+    if (ro.reason === 'migrating') {
+      if (signal?.aborted) return { url, dbs };
+      await sleep(1000, signal);
+      hop--;
+      continue;
+    }
+    const prefix = ro.moved_to_prefix || '';
+    let next = url;
+    if (ro.moved_to_url) {
+      const u = new URL(url);
+      next = u.username ? withCredentials(ro.moved_to_url, decodeURIComponent(u.username), decodeURIComponent(u.password)) : ro.moved_to_url;
+    }
+    log.info('databases moved: following', { prefix, server: ro.moved_to_url || 'same' });
+    url = next;
+    dbs = dbNames(prefix);
+  }
+  throw new Error('databases moved more than 5 times in a row: check the _design/readonly documents');
+}
+
+/** True when the database is paused or moved by migrate-db (an archive db does not count). */
+export async function isMovedOrPaused(url: string, db: string): Promise<boolean> {
+  const ro = await readonlyOf(url, db).catch(() => null);
+  return !!ro && ro.reason !== 'archive';
+}

@@ -1,0 +1,78 @@
+/**
+ * Operations commands: upgrade, migrate-db, compact, archive, doctor (scripts/ops/). They act as
+ * the server admin of COUCHDB_URL (or the running embedded server) on the configured databases.
+ */
+import { loadConfig, serverUrl } from '../../agents/lib/config';
+import { AGENTS } from '../../agents/main';
+import { flag, UsageError, type Args } from './args';
+import { upgrade } from '../ops/upgrade';
+import { compactEvery, compactOnce } from '../ops/compact';
+import { archive } from '../ops/archive';
+import { doctor, formatFindings } from '../ops/doctor';
+import { migrateDb } from '../ops/migrate';
+import { parseDuration } from '../ops/http';
+
+export const OPS_VALUED = ['every', 'days', 'agents', 'to-prefix', 'target-url'];
+
+function stopSignal(): AbortSignal {
+  const c = new AbortController();
+  const stop = () => c.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return c.signal;
+}
+
+export async function runOps(command: string, args: Args, out: (l: string) => void): Promise<number> {
+  const cfg = loadConfig();
+  const url = serverUrl(cfg);
+  const json = args.flags.json === true;
+  const log = json ? undefined : out;
+  switch (command) {
+    case 'upgrade': {
+      const steps = await upgrade({ url, dbs: cfg.dbs, log, signal: stopSignal() });
+      if (json) out(JSON.stringify(steps, null, 2));
+      return 0;
+    }
+    case 'compact': {
+      const every = flag(args, 'every');
+      if (every !== undefined) {
+        let ms: number;
+        try {
+          ms = parseDuration(every);
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        if (ms < 1000) throw new UsageError('--every must be at least 1s');
+        out(`compacting now and every ${every}; Ctrl-C stops`);
+        await compactEvery(url, cfg.dbs, ms, stopSignal(), out);
+        return 0;
+      }
+      const steps = await compactOnce(url, cfg.dbs, log);
+      if (json) out(JSON.stringify(steps, null, 2));
+      return 0;
+    }
+    case 'archive': {
+      const days = flag(args, 'days');
+      if (days !== undefined && !/^\d+(\.\d+)?$/.test(days)) throw new UsageError('--days must be a number of days');
+      const report = await archive(url, cfg.dbs, { days: days === undefined ? undefined : Number(days), log });
+      if (json) out(JSON.stringify(report, null, 2));
+      return 0;
+    }
+    case 'doctor': {
+      const agents = flag(args, 'agents');
+      const findings = await doctor({ url, dbs: cfg.dbs, agents: agents === undefined ? [...AGENTS] : agents.split(',').filter(Boolean) });
+      if (json) out(JSON.stringify({ ok: !findings.some((f) => f.level === 'problem'), findings }, null, 2));
+      else for (const l of formatFindings(findings)) out(l);
+      return findings.some((f) => f.level === 'problem') ? 1 : 0;
+    }
+    case 'migrate-db': {
+      const toPrefix = flag(args, 'to-prefix');
+      if (!toPrefix) throw new UsageError('migrate-db needs --to-prefix P (the new databases are P{transfers,catalog,config})');
+      const report = await migrateDb({ sourceUrl: url, fromPrefix: cfg.dbPrefix, toPrefix, targetUrl: flag(args, 'target-url'), log, signal: stopSignal() });
+      if (json) out(JSON.stringify(report, null, 2));
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown operations command ${command}`);
+  }
+}

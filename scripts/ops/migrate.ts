@@ -1,0 +1,194 @@
+/**
+ * `couchstage migrate-db --to-prefix P [--target-url URL]`: seed 002's second fix, also the way
+ * to new hardware or a cluster. Steps:
+ *   1. deploy the target databases (security, design docs, Mango indexes) on the target server;
+ *   2. replicate every database continuously (PouchDB driven from this process, HTTP on both
+ *      sides, so it works the same on CouchDB 3 and on the embedded server, whose `_replicate`
+ *      cannot cancel a continuous replication; design docs are not replicated: the target has the
+ *      ones this code deploys);
+ *   3. build the target's view indexes while the old databases keep serving;
+ *   4. wait until the copy has caught up (every live id and winning revision of the source is in
+ *      the target, checked with `_revs_diff`);
+ *   5. pause writes on the old databases (`_design/readonly`, reason "migrating": every write but
+ *      an admin's is refused; agents see it in their feed and wait);
+ *   6. final catch-up, then verify: same number of documents, every revision present, and the
+ *      source's update sequence unchanged since the pause (nothing slipped in);
+ *   7. switch: the marker becomes "moved" with the new prefix; agents follow it
+ *      (agents/lib/moved.ts), jobs and the page use the new names.
+ * Re-runnable: a run that finds the source already moved reports it and does nothing; a run that
+ * stopped while writes were paused resumes from step 1 (deploy and replication are idempotent).
+ */
+import { dbNames, DbRole } from '../../views/schema';
+import { buildDesign, DESIGNS } from '../../design';
+import { deploy } from '../deploy';
+import { seqNumber } from '../../agents/lib/checkpoint';
+import { withoutCredentials } from '../../agents/lib/config';
+import { projectRoot } from '../../agents/lib/config';
+import { deployVersion } from '../../design/version';
+import { dbPath, expectStatus, http } from './http';
+import { buildIndexes, type BuildReport } from './index-build';
+import { getReadonly, setReadonly } from './readonly';
+
+export interface MigrateOptions {
+  readonly sourceUrl: string;
+  readonly fromPrefix: string;
+  readonly toPrefix: string;
+  /** Target server with admin credentials; default: the source server. */
+  readonly targetUrl?: string;
+  readonly log?: (line: string) => void;
+  readonly signal?: AbortSignal;
+  readonly pollMs?: number;
+  /** Test hook: runs while writes are paused, before the final catch-up. */
+  readonly whilePaused?: () => Promise<void> | void;
+}
+
+export interface DbReport {
+  readonly source: string;
+  readonly target: string;
+  readonly sourceDocs: number;
+  readonly targetDocs: number;
+  readonly sourceSeqAtPause: string | number;
+  readonly sourceSeqAtSwitch: string | number;
+  readonly targetSeq: string | number;
+}
+
+export interface MigrateReport {
+  readonly alreadyMoved?: boolean;
+  readonly dbs: DbReport[];
+  readonly builds: BuildReport[];
+  readonly pausedSeconds: number;
+}
+
+/** Revisions the copy may lag behind before writes are paused: one replication batch (500). */
+const CATCH_UP_LAG = 500;
+
+interface DbInfo { doc_count: number; update_seq: string | number }
+
+async function info(url: string, db: string): Promise<DbInfo> {
+  return expectStatus(await http<DbInfo>(url, 'GET', dbPath(db)), `database ${db}`).body;
+}
+
+async function designCount(url: string, db: string): Promise<number> {
+  const a = expectStatus(await http<{ rows: unknown[] }>(url, 'GET', `${dbPath(db)}/_all_docs?startkey=${encodeURIComponent('"_design/"')}&endkey=${encodeURIComponent('"_design0"')}`), `design docs of ${db}`);
+  return a.body.rows.length;
+}
+
+/** Live documents of `src` whose winning revision `tgt` lacks (design docs excepted). */
+export async function missingRevisions(srcUrl: string, src: string, tgtUrl: string, tgt: string): Promise<number> {
+  let missing = 0;
+  let startkey: string | null = null;
+  for (;;) {
+    const qs: string = `limit=2001${startkey ? `&startkey=${encodeURIComponent(JSON.stringify(startkey))}` : ''}`;
+    const rows: { id: string; value: { rev: string } }[] = expectStatus(await http<{ rows: { id: string; value: { rev: string } }[] }>(srcUrl, 'GET', `${dbPath(src)}/_all_docs?${qs}`), `listing ${src}`).body.rows;
+    const page = rows.slice(0, 2000).filter((r) => !r.id.startsWith('_design/'));
+    startkey = rows.length > 2000 ? rows[2000].id : null;
+    if (page.length) {
+      const diff = expectStatus(await http<Record<string, { missing: string[] }>>(tgtUrl, 'POST', `${dbPath(tgt)}/_revs_diff`, {
+        body: Object.fromEntries(page.map((r) => [r.id, [r.value.rev]])),
+      }), `comparing with ${tgt}`).body;
+      missing += Object.keys(diff).length;
+    }
+    if (!startkey) return missing;
+  }
+}
+
+type Replication = { cancel(): void; on(ev: string, fn: (x: unknown) => void): unknown };
+
+function startReplication(srcUrl: string, tgtUrl: string, log: (l: string) => void): Replication {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const PouchDB = require('pouchdb');
+  const rep = PouchDB.replicate(srcUrl, tgtUrl, {
+    live: true, retry: true, batch_size: 500, batches_limit: 4,
+    // The target's design docs are the ones this code deployed; never overwrite them.
+    filter: (doc: { _id: string }) => !doc._id.startsWith('_design/'),
+  }) as Replication;
+  rep.on('error', (err) => log(`replication ${withoutCredentials(srcUrl)} -> ${withoutCredentials(tgtUrl)}: ${(err as Error).message}`));
+  return rep;
+}
+
+/**
+ * Waits until at most `tolerance` revisions are left to copy. While writes go on the copy is never
+ * exactly level: before the pause a small lag is enough (the final catch-up after the pause, with
+ * tolerance 0, is short because of it).
+ */
+async function waitCaughtUp(pairs: { src: string; tgt: string }[], srcUrl: string, tgtUrl: string, what: string, log: (l: string) => void, pollMs: number, signal?: AbortSignal, tolerance = 0): Promise<void> {
+  let last = '';
+  for (;;) {
+    if (signal?.aborted) throw new Error('interrupted');
+    const counts = await Promise.all(pairs.map((p) => missingRevisions(srcUrl, p.src, tgtUrl, p.tgt)));
+    const total = counts.reduce((a, b) => a + b, 0);
+    if (total <= tolerance) return;
+    const line = `${what}: ${total} document revisions still to copy (${pairs.map((p, i) => `${p.tgt} ${counts[i]}`).join(', ')})`;
+    if (line !== last) log(line);
+    last = line;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+export async function migrateDb(opts: MigrateOptions): Promise<MigrateReport> {
+  const log = opts.log || (() => undefined);
+  const tgtUrl = opts.targetUrl || opts.sourceUrl;
+  const pollMs = opts.pollMs ?? 1000;
+  const from = dbNames(opts.fromPrefix);
+  const to = dbNames(opts.toPrefix);
+  const roles = Object.keys(from) as DbRole[];
+  if (withoutCredentials(tgtUrl) === withoutCredentials(opts.sourceUrl) && opts.fromPrefix === opts.toPrefix) {
+    throw new Error('migrate-db: the target is the source (give another --to-prefix or --target-url)');
+  }
+  for (const r of roles) await info(opts.sourceUrl, from[r]);
+  const ro = await getReadonly(opts.sourceUrl, from.transfers);
+  if (ro && ro.reason === 'moved') {
+    log(`${from.transfers} was already moved to prefix "${ro.moved_to_prefix}": nothing to do`);
+    return { alreadyMoved: true, dbs: [], builds: [], pausedSeconds: 0 };
+  }
+
+  // 1. target databases and design docs
+  const root = projectRoot();
+  const version = deployVersion(root);
+  await deploy({ url: tgtUrl, dbs: to, root, version, log: (l) => log(`target: ${l}`) });
+  // 2. continuous replication
+  const withDb = (url: string, db: string) => url.replace(/\/+$/, '') + '/' + encodeURIComponent(db);
+  const reps = roles.map((r) => startReplication(withDb(opts.sourceUrl, from[r]), withDb(tgtUrl, to[r]), log));
+  log(`replicating ${roles.map((r) => `${from[r]} -> ${to[r]}`).join(', ')} (continuous)`);
+  const pairs = roles.map((r) => ({ src: from[r], tgt: to[r] }));
+  try {
+    // 3. build the target's indexes while the source serves
+    const builds: BuildReport[] = [];
+    await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, 'initial copy', log, pollMs, opts.signal, CATCH_UP_LAG);
+    for (const spec of DESIGNS) {
+      if (!spec.views) continue;
+      const built = await buildDesign(spec, root, version);
+      builds.push(await buildIndexes(tgtUrl, to[spec.db], built.id, spec.views, { log, signal: opts.signal }));
+    }
+    // 4. caught up again after the (possibly long) index build
+    await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, 'catching up', log, pollMs, opts.signal, CATCH_UP_LAG);
+    // 5. pause writes
+    const t0 = Date.now();
+    for (const r of roles) await setReadonly(opts.sourceUrl, from[r], { reason: 'migrating' });
+    log(`writes paused on ${Object.values(from).join(', ')}`);
+    const atPause = await Promise.all(roles.map((r) => info(opts.sourceUrl, from[r])));
+    await opts.whilePaused?.();
+    // 6. final catch-up and verification
+    await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, 'final catch-up', log, Math.min(pollMs, 250), opts.signal);
+    const dbs: DbReport[] = [];
+    for (const [i, r] of roles.entries()) {
+      const s = await info(opts.sourceUrl, from[r]);
+      const t = await info(tgtUrl, to[r]);
+      const sDocs = s.doc_count - await designCount(opts.sourceUrl, from[r]);
+      const tDocs = t.doc_count - await designCount(tgtUrl, to[r]);
+      if (seqNumber(s.update_seq) !== seqNumber(atPause[i].update_seq)) throw new Error(`${from[r]} changed while writes were paused (update_seq ${atPause[i].update_seq} -> ${s.update_seq}): run migrate-db again`);
+      if (sDocs !== tDocs) throw new Error(`${to[r]} has ${tDocs} documents, ${from[r]} ${sDocs}: not switching (writes stay paused; run migrate-db again)`);
+      dbs.push({ source: from[r], target: to[r], sourceDocs: sDocs, targetDocs: tDocs, sourceSeqAtPause: atPause[i].update_seq, sourceSeqAtSwitch: s.update_seq, targetSeq: t.update_seq });
+      log(`${from[r]} -> ${to[r]}: ${sDocs} = ${tDocs} documents, every revision present; source seq ${seqNumber(s.update_seq)} unchanged since the pause`);
+    }
+    // 7. switch
+    const movedUrl = withoutCredentials(tgtUrl) === withoutCredentials(opts.sourceUrl) ? undefined : withoutCredentials(tgtUrl);
+    for (const r of roles) await setReadonly(opts.sourceUrl, from[r], { reason: 'moved', moved_to_prefix: opts.toPrefix, ...(movedUrl ? { moved_to_url: movedUrl } : {}) });
+    const pausedSeconds = (Date.now() - t0) / 1000;
+    log(`switched to prefix "${opts.toPrefix}"${movedUrl ? ` on ${movedUrl}` : ''}; writes were paused for ${pausedSeconds.toFixed(1)} s. ` +
+      `Agents follow by themselves; set COUCHSTAGE_DB_PREFIX=${opts.toPrefix}${movedUrl ? ` and COUCHDB_URL` : ''} for new processes; page: ${withoutCredentials(tgtUrl)}/${to.transfers}/_design/monitor/index.html`);
+    return { dbs, builds, pausedSeconds };
+  } finally {
+    for (const rep of reps) rep.cancel();
+  }
+}
