@@ -3,7 +3,7 @@
  * the quota document and the usage it is checked against (agents/lib/quota.ts). Also the check
  * `couchstage submit` runs before writing anything.
  */
-import { quotaProblem as quotaDocProblem } from '../../views/lib/checks';
+import { quotaDocProblem } from '../../views/lib/checks';
 import { CatalogId, TERMINAL_STATES, type QuotaDoc, type TransferState } from '../../views/schema';
 import { statusOf, type Db } from '../../agents/lib/couch';
 import { addUsage, catalogUsage, quotaProblem, readQuota, type Usage } from '../../agents/lib/quota';

@@ -308,6 +308,7 @@ export function replicaDocProblem(doc: Json): Problem {
   ]);
 }
 
+/** A quota document: `quota:<user>` with non-negative integer limits. */
 export function quotaDocProblem(doc: Json): Problem {
   return first([
     textProblem('user', doc.user, Limits.nameMaxLength),
@@ -442,14 +443,5 @@ export function requestProblem(doc: Json): Problem {
     nullableDate('started_at', doc),
     nullableDate('finished_at', doc),
     nullableDate('last_update', doc),
-  ]);
-}
-
-/** A quota document: `quota:<user>` with non-negative integer limits. */
-export function quotaProblem(doc: Json): Problem {
-  return first([
-    textProblem('user', doc.user, Limits.nameMaxLength),
-    isNonNegInt(doc.max_bytes) ? null : 'max_bytes: must be a non-negative integer number of bytes',
-    isNonNegInt(doc.max_files) ? null : 'max_files: must be a non-negative integer number of files',
   ]);
 }
