@@ -19,6 +19,7 @@ describe('chaos: the publisher killed at random points', () => {
   let publisher: AgentProcess | null = null;
   const others: AgentProcess[] = [];
   let kills = 0;
+  const outputs: string[][] = [];
 
   beforeAll(async () => {
     env = await createTestEnv();
@@ -27,13 +28,17 @@ describe('chaos: the publisher killed at random points', () => {
   });
   afterAll(async () => {
     await Promise.all([publisher, ...others].filter(Boolean).map((a) => a!.stop('SIGKILL')));
+    if (process.env.COUCHSTAGE_TEST_DUMP) require('fs').writeFileSync('/tmp/chaos-publisher.log', outputs.map((o, i) => `--- run ${i}\n${o.join('')}`).join('\n'));
     await env?.cleanup();
     storage?.cleanup();
   });
 
   it('leaves no duplicate and no missing catalogue entry', async () => {
     // The same instance name after a restart takes the leader lease back at once.
-    const start = () => (publisher = startAgent(env, 'publisher', ['--instance', 'publisher-chaos'], { COUCHSTAGE_LOG_LEVEL: 'debug' }));
+    const start = () => {
+      publisher = startAgent(env, 'publisher', ['--instance', 'publisher-chaos'], { COUCHSTAGE_LOG_LEVEL: 'debug' });
+      outputs.push(publisher.output);
+    };
     others.push(startAgent(env, 'scheduler'), startAgent(env, 'worker', ['--backend', 'instant']), startAgent(env, 'retrier'));
     start();
     const docs = [
@@ -43,13 +48,15 @@ describe('chaos: the publisher killed at random points', () => {
     const ids = docs.map((d) => d._id);
     let chaos = true;
     // Kill while publication is under way: from the first catalogue write until everything is
-    // in (at most 40 kills), every 1-4 s; a restart costs ~1-2 s of loading on a busy machine.
+    // in (at most 40 kills), 0.3-3 s after the instance has started working (a restart costs
+    // seconds of loading on a busy machine: killing by the wall clock alone never hits a pass).
     const catalogDocs = async () => ((await env.admin.use(env.dbs.catalog).info()) as unknown as { doc_count: number }).doc_count;
     const during: number[] = [];
     const loop = (async () => {
       while (chaos && (await catalogDocs()) <= 1) await new Promise((r) => setTimeout(r, 200));
       for (let round = 0; chaos && round < 40; round++) {
-        await new Promise((r) => setTimeout(r, 1000 + Math.random() * 3000));
+        for (let i = 0; chaos && i < 300 && !publisher!.output.join('').includes('agent started'); i++) await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 300 + Math.random() * 2700));
         if (!chaos) break;
         const n = await catalogDocs();
         if (n >= 2 * FILES + 2 + FILES / PER_BLOCK) break; // everything is in
