@@ -19,21 +19,28 @@ describe('chaos: the publisher killed at random points', () => {
   let publisher: AgentProcess | null = null;
   const others: AgentProcess[] = [];
   let kills = 0;
+  const outputs: string[][] = [];
 
   beforeAll(async () => {
     env = await createTestEnv();
     storage = makeStorage(['T2_CH_CERN', 'T2_IT_Pisa', 'T1_US_FNAL']);
-    await configure(env, storage, { max_files_per_transfer: 100, max_files_per_block: PER_BLOCK, block_closure_timeout: 3600 });
+    // Leases of 30 s: the machine this runs on can be so loaded that 4 s leases churn; the
+    // publisher's restarts reuse their instance name, so they take the lease back at once.
+    await configure(env, storage, { max_files_per_transfer: 100, max_files_per_block: PER_BLOCK, block_closure_timeout: 3600, lease_seconds: 30 });
   });
   afterAll(async () => {
     await Promise.all([publisher, ...others].filter(Boolean).map((a) => a!.stop('SIGKILL')));
+    if (process.env.COUCHSTAGE_TEST_DUMP) require('fs').writeFileSync('/tmp/chaos-publisher.log', outputs.map((o, i) => `--- run ${i}\n${o.join('')}`).join('\n'));
     await env?.cleanup();
     storage?.cleanup();
   });
 
   it('leaves no duplicate and no missing catalogue entry', async () => {
     // The same instance name after a restart takes the leader lease back at once.
-    const start = () => (publisher = startAgent(env, 'publisher', ['--instance', 'publisher-chaos'], { COUCHSTAGE_LOG_LEVEL: 'debug' }));
+    const start = () => {
+      publisher = startAgent(env, 'publisher', ['--instance', 'publisher-chaos'], { COUCHSTAGE_LOG_LEVEL: 'debug' });
+      outputs.push(publisher.output);
+    };
     others.push(startAgent(env, 'scheduler'), startAgent(env, 'worker', ['--backend', 'instant']), startAgent(env, 'retrier'));
     start();
     const docs = [
@@ -43,13 +50,16 @@ describe('chaos: the publisher killed at random points', () => {
     const ids = docs.map((d) => d._id);
     let chaos = true;
     // Kill while publication is under way: from the first catalogue write until everything is
-    // in (at most 40 kills), every 1-4 s; a restart costs ~1-2 s of loading on a busy machine.
+    // in (at most 20 kills), 0.3-8 s after the instance has started working: a restart costs
+    // seconds of loading on a busy machine (killing by the wall clock alone never hits a pass), and
+    // a pass of 200 files takes 1-8 s, so kills land before, inside and between passes.
     const catalogDocs = async () => ((await env.admin.use(env.dbs.catalog).info()) as unknown as { doc_count: number }).doc_count;
     const during: number[] = [];
     const loop = (async () => {
       while (chaos && (await catalogDocs()) <= 1) await new Promise((r) => setTimeout(r, 200));
-      for (let round = 0; chaos && round < 40; round++) {
-        await new Promise((r) => setTimeout(r, 1000 + Math.random() * 3000));
+      for (let round = 0; chaos && round < 20; round++) {
+        for (let i = 0; chaos && i < 300 && !publisher!.output.join('').includes('agent started'); i++) await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 300 + Math.random() * 7700));
         if (!chaos) break;
         const n = await catalogDocs();
         if (n >= 2 * FILES + 2 + FILES / PER_BLOCK) break; // everything is in
@@ -63,8 +73,8 @@ describe('chaos: the publisher killed at random points', () => {
     let result;
     const progress = setInterval(() => void snapshot(env).then((s) => console.log(`chaos progress: ${kills} kills, ${s.files.length} files, ${s.blocks.length} blocks (${s.blocks.filter((b) => !b.open).length} closed)`)), 15_000);
     try {
-      await waitFor(env, ids, { ms: 240_000 });
-      result = await waitPublished(env, ids, { ms: 240_000, until: (s) => s.blocks.length > 0 && s.blocks.every((b) => !b.open) && s.files.length >= FILES });
+      await waitFor(env, ids, { ms: 420_000 });
+      result = await waitPublished(env, ids, { ms: 420_000, until: (s) => s.blocks.length > 0 && s.blocks.every((b) => !b.open) && s.files.length >= FILES });
     } finally {
       clearInterval(progress);
       chaos = false;
@@ -100,5 +110,5 @@ describe('chaos: the publisher killed at random points', () => {
     expect(again.docs.size).toBe(catalog.docs.size);
     // eslint-disable-next-line no-console
     console.log(`publisher chaos: ${kills} kills at catalogue sizes ${during.join(',')}, ${catalog.blocks.length} blocks, sizes ${[...new Set(catalog.blocks.map((b) => b.file_count))].join(',')}`);
-  }, 540_000);
+  }, 900_000);
 });

@@ -15,7 +15,7 @@ import { freePort, stopStorageElements } from '../../scripts/se/xrootd';
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const SITES = ['T2_CH_CERN', 'T2_IT_Pisa', 'T1_US_FNAL'];
-const AGENT_NAMES = ['scheduler', 'worker', 'retrier', 'requests', 'deleter', 'stats'];
+const AGENT_NAMES = ['scheduler', 'worker', 'retrier', 'publisher', 'requests', 'deleter', 'stats'];
 const DEMO_FILES = 40;
 
 interface StartProcess {
