@@ -21,6 +21,14 @@ import { saveRequest, transitionRequest, type RequestBook } from '../requests/bo
 import { backendProtocols, fileId, filesOf, findDocs, pfnAt, replicaId, replicasOf } from '../requests/catalog';
 import { endOfPass, resolveTargets } from './decide';
 
+/** Errors so far plus new ones, one per (file, site): a pass redone after a takeover adds no duplicate. */
+function mergeErrors(old: readonly RequestError[], more: readonly RequestError[]): RequestError[] {
+  const seen = new Set(old.map((e) => `${e.lfn}\n${e.site}`));
+  const out = [...old];
+  for (const e of more) if (!seen.has(`${e.lfn}\n${e.site}`)) out.push(e), seen.add(`${e.lfn}\n${e.site}`);
+  return out.slice(0, RequestLimits.errorsMax);
+}
+
 /** Targets per batch: one bulk remove and one `_bulk_docs`; a crash redoes at most this many removals. */
 const BATCH = 100;
 
@@ -38,13 +46,17 @@ export async function claim(ctx: AgentContext, book: RequestBook, req: RequestDo
     return saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
   }
   const catalog = ctx.db('catalog');
-  const lfns = req.lfns ? [...req.lfns] : [...(await filesOf(catalog, req)).keys()];
-  const targets = resolveTargets(req, await replicasOf(catalog, lfns, req.dataset));
+  const files = await filesOf(catalog, req);
+  const lfns = req.lfns ? [...req.lfns] : [...files.keys()];
+  const owners = new Map([...files.values()].map((f) => [f.lfn, f.owner]));
+  const { targets, refused } = resolveTargets(req, await replicasOf(catalog, lfns, req.dataset), owners);
+  const progress = { total: targets.length + refused.length, done: 0, failed: refused.length, ...(refused.length ? { unplaced: refused.length } : {}) };
+  const errors = refused.slice(0, RequestLimits.errorsMax);
   const redo = (cur: RequestDoc) => (cur.state === 'new' && claimable(cur, ctx.instance, ctx.now())
-    ? transitionRequest(cur, 'running', now, { lease, targets, progress: { total: targets.length, done: 0, failed: 0 }, retries: 0, started_at: now.toISOString() })
+    ? transitionRequest(cur, 'running', now, { lease, targets, progress, errors, retries: 0, started_at: now.toISOString() })
     : null);
   const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
-  if (saved) ctx.log.info('delete request claimed', { request: req._id, targets: targets.length });
+  if (saved) ctx.log.info('delete request claimed', { request: req._id, targets: targets.length, refused: refused.length });
   return saved;
 }
 
@@ -54,6 +66,7 @@ export async function runPass(ctx: AgentContext, book: RequestBook, claimed: Req
   const targets = claimed.targets || [];
   const supported = backendProtocols(backend.name);
   let req = claimed;
+  const cur0 = claimed;
   const existing = await fetchDocs<OwnedReplicaDoc>(catalog, targets.map((t) => replicaId(t.lfn, t.site)));
   let gone = targets.length - existing.size;
   let fatal = 0;
@@ -63,7 +76,8 @@ export async function runPass(ctx: AgentContext, book: RequestBook, claimed: Req
   const progress = async (): Promise<boolean> => {
     const now = ctx.now();
     const lease = newLease(ctx.instance, now, ctx.config.settings.lease_seconds);
-    const fields = (cur: RequestDoc) => ({ lease, progress: { total: targets.length, done: gone, failed: 0 }, errors: [...(cur.errors || []), ...errors].slice(0, RequestLimits.errorsMax) });
+    const refused = cur0.progress?.unplaced || 0;
+    const fields = (cur: RequestDoc) => ({ lease, progress: { ...cur.progress!, total: targets.length + refused, done: gone, failed: refused }, errors: mergeErrors(cur.errors || [], errors) });
     const redo = (cur: RequestDoc) => (cur.state === 'running' && !leaseHeldByOther(cur.lease, ctx.instance, now) ? transitionRequest(cur, 'running', now, fields(cur)) : null);
     const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
     if (!saved) return false;

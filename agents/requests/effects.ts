@@ -11,7 +11,7 @@
  *   Storage that cannot answer (transient) is retried after a cooloff, at most max_retry passes.
  */
 import type { CatalogFileDoc, DatasetDoc, OwnedReplicaDoc, RequestDoc, RequestError } from '../../views/schema';
-import { RequestLimits } from '../../views/schema';
+import { CatalogId, RequestLimits } from '../../views/schema';
 import type { TransferBackend } from '../backends/types';
 import { createOnce, fetchDocs, saveAll } from '../lib/bulk';
 import type { AgentContext } from '../lib/runner';
@@ -140,6 +140,11 @@ async function register(ctx: AgentContext, req: RequestDoc, verified: { lfn: str
   if (!verified.length) return 0;
   const catalog = ctx.db('catalog');
   const now = ctx.now();
+  const owned = (await fetchDocs<DatasetDoc>(catalog, [CatalogId.dataset(req.dataset!)])).get(CatalogId.dataset(req.dataset!));
+  if (owned && owned.owner !== req.user) {
+    for (const f of verified) errors.push({ lfn: f.lfn, site: req.sites[0], error: `dataset ${req.dataset} belongs to ${owned.owner}` });
+    return 0;
+  }
   let docs = uploadDocs(req, verified, now);
   const existing = await fetchDocs<CatalogFileDoc>(catalog, docs.files.map((f) => f._id));
   const taken = new Set<string>();
