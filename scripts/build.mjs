@@ -12,6 +12,7 @@ const entries = {
   'bench-submit': 'scripts/bench/submit.ts',
   'bench-lifecycle': 'scripts/bench/lifecycle.ts',
   'bench-dataplane': 'scripts/bench/dataplane.ts',
+  'bench-datahandling': 'scripts/bench/datahandling.ts',
   se: 'scripts/se/xrootd.ts',
 };
 const started = Date.now();
