@@ -18,7 +18,7 @@ import { leaseHeldByOther, newLease } from '../lib/lease';
 import type { AgentContext } from '../lib/runner';
 import { cleanReason } from '../lib/transition';
 import { saveRequest, transitionRequest, type RequestBook } from '../requests/book';
-import { backendProtocols, fileId, filesOf, findDocs, pfnAt, replicaId, replicasOf } from '../requests/catalog';
+import { backendProtocols, fileId, filesOf, filesOfDatasets, pfnAt, replicaId, replicasAt } from '../requests/catalog';
 import { endOfPass, resolveTargets } from './decide';
 
 /** Errors so far plus new ones, one per (file, site): a pass redone after a takeover adds no duplicate. */
@@ -49,7 +49,7 @@ export async function claim(ctx: AgentContext, book: RequestBook, req: RequestDo
   const files = await filesOf(catalog, req);
   const lfns = req.lfns ? [...req.lfns] : [...files.keys()];
   const owners = new Map([...files.values()].map((f) => [f.lfn, f.owner]));
-  const { targets, refused } = resolveTargets(req, await replicasOf(catalog, lfns, req.dataset), owners);
+  const { targets, refused } = resolveTargets(req, await replicasAt(catalog, lfns, req.sites), owners);
   const progress = { total: targets.length + refused.length, done: 0, failed: refused.length, ...(refused.length ? { unplaced: refused.length } : {}) };
   const errors = refused.slice(0, RequestLimits.errorsMax);
   const redo = (cur: RequestDoc) => (cur.state === 'new' && claimable(cur, ctx.instance, ctx.now())
@@ -130,8 +130,9 @@ export async function runPass(ctx: AgentContext, book: RequestBook, claimed: Req
 /** Files without any replica left -> valid:false; datasets without any replica -> DELETED. */
 async function finalize(ctx: AgentContext, req: RequestDoc, lfns: readonly string[]): Promise<void> {
   const catalog = ctx.db('catalog');
+  const sites = [...new Set([...ctx.config.sites.keys(), ...req.sites])];
   const unique = [...new Set(lfns)];
-  const located = await replicasOf(catalog, unique, req.dataset);
+  const located = await replicasAt(catalog, unique, sites);
   const files = await fetchDocs<CatalogFileDoc>(catalog, unique.map(fileId));
   const now = ctx.now().toISOString();
   const orphan = (f: CatalogFileDoc) => f.valid && !(located.get(f.lfn)?.size);
@@ -139,9 +140,10 @@ async function finalize(ctx: AgentContext, req: RequestDoc, lfns: readonly strin
   await saveAll(catalog, invalid, (fresh) => (orphan(fresh) ? { ...fresh, valid: false, last_update: now } : null), ctx.log);
   const datasets = new Set([...files.values()].map((f) => f.dataset));
   if (req.dataset) datasets.add(req.dataset);
-  for (const name of datasets) {
-    const left = await findDocs(catalog, { type: 'replica', dataset: name }, ['_id']);
-    if (left.length) continue;
+  const members = await filesOfDatasets(catalog, [...datasets]);
+  for (const [name, dsFiles] of members) {
+    const left = await replicasAt(catalog, [...dsFiles.keys()], sites);
+    if (left.size) continue;
     const ds = (await fetchDocs<DatasetDoc>(catalog, [CatalogId.dataset(name)])).get(CatalogId.dataset(name));
     if (!ds || ds.access_type === 'DELETED') continue;
     const mark = (d: DatasetDoc) => (d.access_type === 'DELETED' ? null : { ...d, access_type: 'DELETED' as const, last_update: now });

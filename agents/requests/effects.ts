@@ -16,16 +16,25 @@ import type { TransferBackend } from '../backends/types';
 import { createOnce, fetchDocs, saveAll } from '../lib/bulk';
 import type { AgentContext } from '../lib/runner';
 import { cleanReason } from '../lib/transition';
-import { backendProtocols, fileId, filesOf, pfnAt, replicaId, replicasOf } from './catalog';
+import { backendProtocols, fileId, filesOf, filesOfDatasets, pfnAt, replicaId, replicasAt } from './catalog';
 import { saveRequest, transitionRequest, type RequestBook } from './book';
 import { finalState, planReplicate, replicateProgress, requestCooloff, uploadDocs, type Member } from './decide';
 
 const capErrors = (errors: readonly RequestError[]) => errors.slice(0, RequestLimits.errorsMax).map((e) => ({ ...e, error: cleanReason(e.error) }));
 
-export async function startReplicate(ctx: AgentContext, book: RequestBook, req: RequestDoc): Promise<void> {
+/** The files of new replicate requests: one catalogue scan for all their datasets. */
+export async function filesOfRequests(ctx: AgentContext, reqs: readonly RequestDoc[]): Promise<Map<string, Map<string, CatalogFileDoc>>> {
   const catalog = ctx.db('catalog');
-  const files = await filesOf(catalog, req);
-  const replicas = await replicasOf(catalog, [...files.keys()], req.dataset);
+  const byDataset = await filesOfDatasets(catalog, [...new Set(reqs.filter((r) => r.dataset).map((r) => r.dataset!))]);
+  const out = new Map<string, Map<string, CatalogFileDoc>>();
+  for (const r of reqs) out.set(r._id, r.dataset ? byDataset.get(r.dataset)! : await filesOf(catalog, r));
+  return out;
+}
+
+export async function startReplicate(ctx: AgentContext, book: RequestBook, req: RequestDoc, files: ReadonlyMap<string, CatalogFileDoc>): Promise<void> {
+  const catalog = ctx.db('catalog');
+  const sites = [...new Set([...ctx.config.sites.keys(), ...req.sites, ...(req.source ? [req.source] : [])])];
+  const replicas = await replicasAt(catalog, [...files.keys()], sites);
   const now = ctx.now();
   const plan = planReplicate(req, files, replicas, now);
   const transfers = ctx.db('transfers');
