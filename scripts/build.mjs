@@ -14,6 +14,7 @@ const entries = {
   'bench-dataplane': 'scripts/bench/dataplane.ts',
   'bench-catalog': 'scripts/bench/catalog.ts',
   'bench-page': 'scripts/bench/page.ts',
+  'bench-datahandling': 'scripts/bench/datahandling.ts',
   se: 'scripts/se/xrootd.ts',
   'bench-index': 'scripts/bench/index.ts',
 };

@@ -2,14 +2,30 @@
  * The deleter's decisions, pure: which (file, site) pairs a delete request covers, and the
  * request's state after a pass over them.
  */
-import type { OwnedReplicaDoc, RequestDoc, RequestProgress, RequestState, RequestTarget, Settings } from '../../views/schema';
+import type { OwnedReplicaDoc, RequestDoc, RequestError, RequestProgress, RequestState, RequestTarget, Settings } from '../../views/schema';
 import { finalState, requestCooloff } from '../requests/decide';
 
-/** Pairs of the request's sites with a replica there now, sorted (the order batches run in). */
-export function resolveTargets(req: RequestDoc, replicas: ReadonlyMap<string, ReadonlyMap<string, OwnedReplicaDoc>>): RequestTarget[] {
-  const out: RequestTarget[] = [];
-  for (const [lfn, sites] of replicas) for (const site of req.sites) if (sites.has(site)) out.push({ lfn, site });
-  return out.sort((a, b) => (a.lfn < b.lfn ? -1 : a.lfn > b.lfn ? 1 : a.site < b.site ? -1 : a.site > b.site ? 1 : 0));
+/**
+ * Pairs of the request's sites with a replica there now, sorted (the order batches run in). A
+ * user deletes only their own copies: the replica's owner, or for a replica without one the
+ * file's owner; other copies are refused (an operator acts for a user by naming them in `user`).
+ */
+export function resolveTargets(req: RequestDoc, replicas: ReadonlyMap<string, ReadonlyMap<string, OwnedReplicaDoc>>,
+  fileOwners: ReadonlyMap<string, string> = new Map()): { targets: RequestTarget[]; refused: RequestError[] } {
+  const targets: RequestTarget[] = [];
+  const refused: RequestError[] = [];
+  for (const [lfn, sites] of replicas) {
+    for (const site of req.sites) {
+      const r = sites.get(site);
+      if (!r) continue;
+      const owner = r.owner || fileOwners.get(lfn);
+      if (owner === req.user) targets.push({ lfn, site });
+      else refused.push({ lfn, site, error: `owned by ${owner || 'nobody'}: only its owner can delete this copy` });
+    }
+  }
+  const order = (a: { lfn?: string; site?: string }, b: { lfn?: string; site?: string }) =>
+    (a.lfn! < b.lfn! ? -1 : a.lfn! > b.lfn! ? 1 : a.site! < b.site! ? -1 : a.site! > b.site! ? 1 : 0);
+  return { targets: targets.sort(order), refused: refused.sort(order) };
 }
 
 export type PassEnd =
@@ -22,12 +38,14 @@ export type PassEnd =
  * after a capped exponential cooloff, counted in the document.
  */
 export function endOfPass(req: RequestDoc, gone: number, fatal: number, transient: number, settings: Settings, now: Date): PassEnd {
-  const total = (req.targets || []).length;
+  // Refused copies (not the requester's) are counted in total and failed from the claim on.
+  const refused = req.progress?.unplaced || 0;
+  const total = (req.targets || []).length + refused;
   const retries = req.retries || 0;
   if (transient > 0 && retries < settings.max_retry) {
     const wait = requestCooloff(retries + 1, settings.cooloff, settings.max_cooloff);
-    return { kind: 'retry', retries: retries + 1, next_attempt_at: new Date(now.getTime() + wait * 1000).toISOString(), progress: { total, done: gone, failed: 0 } };
+    return { kind: 'retry', retries: retries + 1, next_attempt_at: new Date(now.getTime() + wait * 1000).toISOString(), progress: { total, done: gone, failed: refused, unplaced: refused } };
   }
-  const progress = { total, done: gone, failed: total - gone };
+  const progress = { total, done: gone, failed: total - gone, ...(refused ? { unplaced: refused } : {}) };
   return { kind: 'final', state: total === 0 ? 'done' : finalState(progress), progress };
 }

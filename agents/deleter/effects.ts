@@ -18,8 +18,16 @@ import { leaseHeldByOther, newLease } from '../lib/lease';
 import type { AgentContext } from '../lib/runner';
 import { cleanReason } from '../lib/transition';
 import { saveRequest, transitionRequest, type RequestBook } from '../requests/book';
-import { backendProtocols, fileId, filesOf, findDocs, pfnAt, replicaId, replicasOf } from '../requests/catalog';
+import { backendProtocols, fileId, filesOf, filesOfDatasets, pfnAt, replicaId, replicasAt } from '../requests/catalog';
 import { endOfPass, resolveTargets } from './decide';
+
+/** Errors so far plus new ones, one per (file, site): a pass redone after a takeover adds no duplicate. */
+function mergeErrors(old: readonly RequestError[], more: readonly RequestError[]): RequestError[] {
+  const seen = new Set(old.map((e) => `${e.lfn}\n${e.site}`));
+  const out = [...old];
+  for (const e of more) if (!seen.has(`${e.lfn}\n${e.site}`)) out.push(e), seen.add(`${e.lfn}\n${e.site}`);
+  return out.slice(0, RequestLimits.errorsMax);
+}
 
 /** Targets per batch: one bulk remove and one `_bulk_docs`; a crash redoes at most this many removals. */
 const BATCH = 100;
@@ -38,13 +46,17 @@ export async function claim(ctx: AgentContext, book: RequestBook, req: RequestDo
     return saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
   }
   const catalog = ctx.db('catalog');
-  const lfns = req.lfns ? [...req.lfns] : [...(await filesOf(catalog, req)).keys()];
-  const targets = resolveTargets(req, await replicasOf(catalog, lfns, req.dataset));
+  const files = await filesOf(catalog, req);
+  const lfns = req.lfns ? [...req.lfns] : [...files.keys()];
+  const owners = new Map([...files.values()].map((f) => [f.lfn, f.owner]));
+  const { targets, refused } = resolveTargets(req, await replicasAt(catalog, lfns, req.sites), owners);
+  const progress = { total: targets.length + refused.length, done: 0, failed: refused.length, ...(refused.length ? { unplaced: refused.length } : {}) };
+  const errors = refused.slice(0, RequestLimits.errorsMax);
   const redo = (cur: RequestDoc) => (cur.state === 'new' && claimable(cur, ctx.instance, ctx.now())
-    ? transitionRequest(cur, 'running', now, { lease, targets, progress: { total: targets.length, done: 0, failed: 0 }, retries: 0, started_at: now.toISOString() })
+    ? transitionRequest(cur, 'running', now, { lease, targets, progress, errors, retries: 0, started_at: now.toISOString() })
     : null);
   const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
-  if (saved) ctx.log.info('delete request claimed', { request: req._id, targets: targets.length });
+  if (saved) ctx.log.info('delete request claimed', { request: req._id, targets: targets.length, refused: refused.length });
   return saved;
 }
 
@@ -54,6 +66,7 @@ export async function runPass(ctx: AgentContext, book: RequestBook, claimed: Req
   const targets = claimed.targets || [];
   const supported = backendProtocols(backend.name);
   let req = claimed;
+  const cur0 = claimed;
   const existing = await fetchDocs<OwnedReplicaDoc>(catalog, targets.map((t) => replicaId(t.lfn, t.site)));
   let gone = targets.length - existing.size;
   let fatal = 0;
@@ -63,7 +76,8 @@ export async function runPass(ctx: AgentContext, book: RequestBook, claimed: Req
   const progress = async (): Promise<boolean> => {
     const now = ctx.now();
     const lease = newLease(ctx.instance, now, ctx.config.settings.lease_seconds);
-    const fields = (cur: RequestDoc) => ({ lease, progress: { total: targets.length, done: gone, failed: 0 }, errors: [...(cur.errors || []), ...errors].slice(0, RequestLimits.errorsMax) });
+    const refused = cur0.progress?.unplaced || 0;
+    const fields = (cur: RequestDoc) => ({ lease, progress: { ...cur.progress!, total: targets.length + refused, done: gone, failed: refused }, errors: mergeErrors(cur.errors || [], errors) });
     const redo = (cur: RequestDoc) => (cur.state === 'running' && !leaseHeldByOther(cur.lease, ctx.instance, now) ? transitionRequest(cur, 'running', now, fields(cur)) : null);
     const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
     if (!saved) return false;
@@ -116,8 +130,9 @@ export async function runPass(ctx: AgentContext, book: RequestBook, claimed: Req
 /** Files without any replica left -> valid:false; datasets without any replica -> DELETED. */
 async function finalize(ctx: AgentContext, req: RequestDoc, lfns: readonly string[]): Promise<void> {
   const catalog = ctx.db('catalog');
+  const sites = [...new Set([...ctx.config.sites.keys(), ...req.sites])];
   const unique = [...new Set(lfns)];
-  const located = await replicasOf(catalog, unique, req.dataset);
+  const located = await replicasAt(catalog, unique, sites);
   const files = await fetchDocs<CatalogFileDoc>(catalog, unique.map(fileId));
   const now = ctx.now().toISOString();
   const orphan = (f: CatalogFileDoc) => f.valid && !(located.get(f.lfn)?.size);
@@ -125,9 +140,10 @@ async function finalize(ctx: AgentContext, req: RequestDoc, lfns: readonly strin
   await saveAll(catalog, invalid, (fresh) => (orphan(fresh) ? { ...fresh, valid: false, last_update: now } : null), ctx.log);
   const datasets = new Set([...files.values()].map((f) => f.dataset));
   if (req.dataset) datasets.add(req.dataset);
-  for (const name of datasets) {
-    const left = await findDocs(catalog, { type: 'replica', dataset: name }, ['_id']);
-    if (left.length) continue;
+  const members = await filesOfDatasets(catalog, [...datasets]);
+  for (const [name, dsFiles] of members) {
+    const left = await replicasAt(catalog, [...dsFiles.keys()], sites);
+    if (left.size) continue;
     const ds = (await fetchDocs<DatasetDoc>(catalog, [CatalogId.dataset(name)])).get(CatalogId.dataset(name));
     if (!ds || ds.access_type === 'DELETED') continue;
     const mark = (d: DatasetDoc) => (d.access_type === 'DELETED' ? null : { ...d, access_type: 'DELETED' as const, last_update: now });

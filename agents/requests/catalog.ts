@@ -1,9 +1,9 @@
 /**
- * Catalogue reads and ids the data-handling agents and the CLI share. Reads use the primary
- * index (deterministic ids, `_all_docs` key ranges) and Mango `_find` by field without an index:
- * both servers answer it by a scan of the catalogue, which costs no index time on writes (the
- * publisher's hot path) and is fine for requests, which are rare. The catalogue views of the
- * query part of issue 4 can replace these scans without changing any caller.
+ * Catalogue reads and ids the data-handling agents and the CLI share. Replicas are read by
+ * their deterministic ids (the primary index); only "the files of a dataset" needs a Mango
+ * `_find` without an index, which both servers answer by a scan of the catalogue: no index time
+ * on writes (the publisher's hot path), one scan per batch of requests. A catalogue view by
+ * dataset (issue 4's query part) can replace `filesOfDatasets` without changing any caller.
  */
 import { createHash } from 'crypto';
 import { CatalogId, uuidFromHex, type CatalogFileDoc, type OwnedReplicaDoc, type SiteDoc } from '../../views/schema';
@@ -28,34 +28,38 @@ export async function findDocs<D>(db: Db, selector: Record<string, unknown>, fie
   return res.docs as unknown as D[];
 }
 
-/** Valid files of a dataset, or the named LFNs (missing ones are reported by the caller). */
+/** Files of a dataset (all, valid or not), or the named LFNs (missing ones are left out). */
 export async function filesOf(catalog: Db, sel: { dataset?: string; lfns?: readonly string[] }): Promise<Map<string, CatalogFileDoc>> {
+  if (sel.dataset !== undefined) return (await filesOfDatasets(catalog, [sel.dataset])).get(sel.dataset) || new Map();
   const out = new Map<string, CatalogFileDoc>();
-  if (sel.dataset !== undefined) {
-    for (const f of await findDocs<CatalogFileDoc>(catalog, { type: 'file', dataset: sel.dataset })) out.set(f.lfn, f);
-  } else {
-    const docs = await fetchDocs<CatalogFileDoc>(catalog, (sel.lfns || []).map(fileId));
-    for (const f of docs.values()) if (f.type === 'file') out.set(f.lfn, f);
-  }
+  const docs = await fetchDocs<CatalogFileDoc>(catalog, (sel.lfns || []).map(fileId));
+  for (const f of docs.values()) if (f.type === 'file') out.set(f.lfn, f);
   return out;
 }
 
-/** Replicas of the given LFNs (lfn -> site -> replica), by their deterministic ids' key ranges. */
-export async function replicasOf(catalog: Db, lfns: readonly string[], dataset?: string): Promise<Map<string, Map<string, OwnedReplicaDoc>>> {
+/** Files of several datasets in one `_find` scan (dataset -> lfn -> file). */
+export async function filesOfDatasets(catalog: Db, datasets: readonly string[]): Promise<Map<string, Map<string, CatalogFileDoc>>> {
+  const out = new Map<string, Map<string, CatalogFileDoc>>(datasets.map((d) => [d, new Map()]));
+  if (!datasets.length) return out;
+  const selector = datasets.length === 1 ? { type: 'file', dataset: datasets[0] } : { type: 'file', dataset: { $in: [...datasets] } };
+  for (const f of await findDocs<CatalogFileDoc>(catalog, selector)) out.get(f.dataset)?.set(f.lfn, f);
+  return out;
+}
+
+/**
+ * Replicas of the given LFNs at the given sites (lfn -> site -> replica), by their
+ * deterministic ids: the primary index, no scan. Sites are those of the request or all
+ * configured ones (a replica at a site without configuration has no PFN anyway).
+ */
+export async function replicasAt(catalog: Db, lfns: readonly string[], sites: readonly string[]): Promise<Map<string, Map<string, OwnedReplicaDoc>>> {
   const out = new Map<string, Map<string, OwnedReplicaDoc>>();
-  const add = (r: OwnedReplicaDoc) => {
+  const ids: string[] = [];
+  for (const lfn of lfns) for (const site of sites) ids.push(replicaId(lfn, site));
+  for (const r of (await fetchDocs<OwnedReplicaDoc>(catalog, ids)).values()) {
+    if (r.type !== 'replica') continue;
     const m = out.get(r.lfn) || new Map<string, OwnedReplicaDoc>();
     m.set(r.site, r);
     out.set(r.lfn, m);
-  };
-  if (dataset !== undefined) {
-    const wanted = new Set(lfns);
-    for (const r of await findDocs<OwnedReplicaDoc>(catalog, { type: 'replica', dataset })) if (wanted.has(r.lfn)) add(r);
-    return out;
-  }
-  for (let i = 0; i < lfns.length; i += 200) {
-    const part = lfns.slice(i, i + 200);
-    for (const r of await findDocs<OwnedReplicaDoc>(catalog, { type: 'replica', lfn: { $in: part } })) add(r);
   }
   return out;
 }

@@ -11,21 +11,30 @@
  *   Storage that cannot answer (transient) is retried after a cooloff, at most max_retry passes.
  */
 import type { CatalogFileDoc, DatasetDoc, OwnedReplicaDoc, RequestDoc, RequestError } from '../../views/schema';
-import { RequestLimits } from '../../views/schema';
+import { CatalogId, RequestLimits } from '../../views/schema';
 import type { TransferBackend } from '../backends/types';
 import { createOnce, fetchDocs, saveAll } from '../lib/bulk';
 import type { AgentContext } from '../lib/runner';
 import { cleanReason } from '../lib/transition';
-import { backendProtocols, fileId, filesOf, pfnAt, replicaId, replicasOf } from './catalog';
+import { backendProtocols, fileId, filesOf, filesOfDatasets, pfnAt, replicaId, replicasAt } from './catalog';
 import { saveRequest, transitionRequest, type RequestBook } from './book';
 import { finalState, planReplicate, replicateProgress, requestCooloff, uploadDocs, type Member } from './decide';
 
 const capErrors = (errors: readonly RequestError[]) => errors.slice(0, RequestLimits.errorsMax).map((e) => ({ ...e, error: cleanReason(e.error) }));
 
-export async function startReplicate(ctx: AgentContext, book: RequestBook, req: RequestDoc): Promise<void> {
+/** The files of new replicate requests: one catalogue scan for all their datasets. */
+export async function filesOfRequests(ctx: AgentContext, reqs: readonly RequestDoc[]): Promise<Map<string, Map<string, CatalogFileDoc>>> {
   const catalog = ctx.db('catalog');
-  const files = await filesOf(catalog, req);
-  const replicas = await replicasOf(catalog, [...files.keys()], req.dataset);
+  const byDataset = await filesOfDatasets(catalog, [...new Set(reqs.filter((r) => r.dataset).map((r) => r.dataset!))]);
+  const out = new Map<string, Map<string, CatalogFileDoc>>();
+  for (const r of reqs) out.set(r._id, r.dataset ? byDataset.get(r.dataset)! : await filesOf(catalog, r));
+  return out;
+}
+
+export async function startReplicate(ctx: AgentContext, book: RequestBook, req: RequestDoc, files: ReadonlyMap<string, CatalogFileDoc>): Promise<void> {
+  const catalog = ctx.db('catalog');
+  const sites = [...new Set([...ctx.config.sites.keys(), ...req.sites, ...(req.source ? [req.source] : [])])];
+  const replicas = await replicasAt(catalog, [...files.keys()], sites);
   const now = ctx.now();
   const plan = planReplicate(req, files, replicas, now);
   const transfers = ctx.db('transfers');
@@ -140,6 +149,11 @@ async function register(ctx: AgentContext, req: RequestDoc, verified: { lfn: str
   if (!verified.length) return 0;
   const catalog = ctx.db('catalog');
   const now = ctx.now();
+  const owned = (await fetchDocs<DatasetDoc>(catalog, [CatalogId.dataset(req.dataset!)])).get(CatalogId.dataset(req.dataset!));
+  if (owned && owned.owner !== req.user) {
+    for (const f of verified) errors.push({ lfn: f.lfn, site: req.sites[0], error: `dataset ${req.dataset} belongs to ${owned.owner}` });
+    return 0;
+  }
   let docs = uploadDocs(req, verified, now);
   const existing = await fetchDocs<CatalogFileDoc>(catalog, docs.files.map((f) => f._id));
   const taken = new Set<string>();

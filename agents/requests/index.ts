@@ -6,7 +6,7 @@
 import type { TransferBackend } from '../backends/types';
 import type { Agent, AgentContext } from '../lib/runner';
 import { RequestBook } from './book';
-import { followReplicate, runUpload, startReplicate } from './effects';
+import { filesOfRequests, followReplicate, runUpload, startReplicate } from './effects';
 
 export function requestsAgent(backend: TransferBackend): Agent {
   const book = new RequestBook(['replicate', 'upload']);
@@ -25,11 +25,13 @@ export function requestsAgent(backend: TransferBackend): Agent {
     async tick(ctx: AgentContext): Promise<boolean> {
       const now = ctx.now().getTime();
       const todo = [...book.requests.values()].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a._id < b._id ? -1 : 1));
+      const fresh = todo.filter((r) => r.kind === 'replicate' && r.state === 'new');
+      const files = fresh.length ? await filesOfRequests(ctx, fresh) : new Map();
       for (const req of todo) {
         if (ctx.signal.aborted) break;
         if (req.next_attempt_at && Date.parse(req.next_attempt_at) > now) continue;
         if (req.kind === 'replicate' && req.state === 'new') {
-          await startReplicate(ctx, book, req);
+          await startReplicate(ctx, book, req, files.get(req._id)!);
           totals.planned++;
         } else if (req.kind === 'replicate' && req.state === 'running') {
           if (await followReplicate(ctx, book, req, recorded)) totals.updates++;

@@ -32,6 +32,8 @@ export function overQuota(quota: QuotaDoc, catalog: Usage, admitted: readonly Sl
 export class QuotaGuard {
   private quotas = new Map<string, QuotaDoc>();
   private readAt = 0;
+  /** Catalogue usage per user, re-read after QUOTA_REFRESH_MS: a Mango scan is too dear per tick. */
+  private usage = new Map<string, { at: number; usage: Usage }>();
 
   async enforce(ctx: AgentContext, tracker: Tracker): Promise<number> {
     if (Date.now() - this.readAt > QUOTA_REFRESH_MS) {
@@ -50,7 +52,12 @@ export class QuotaGuard {
     }
     const reasons = new Map<string, string>();
     for (const [user, list] of waiting) {
-      const usage = await catalogUsage(ctx.db('catalog'), user);
+      let cached = this.usage.get(user);
+      if (!cached || Date.now() - cached.at > QUOTA_REFRESH_MS) {
+        cached = { at: Date.now(), usage: await catalogUsage(ctx.db('catalog'), user) };
+        this.usage.set(user, cached);
+      }
+      const usage = cached.usage;
       const over = overQuota(this.quotas.get(user)!, usage, admitted.get(user) || [], head(list, list.length));
       for (const [id, why] of over) reasons.set(id, why);
     }

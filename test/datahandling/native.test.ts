@@ -157,6 +157,23 @@ describe('data handling on the native backend', () => {
     expect(docs.get('dataset:' + seeded.dataset)!.access_type).toBe('DELETED');
   });
 
+  it('lets a user delete only their own copies and upload only into their own datasets', async () => {
+    const seeded = await seedDataset(env, env.names.owner, A, storage.sites[A], 3);
+    const del = requestOf(await cli(env, 'other', 'delete', '--dataset', seeded.dataset, '--site', A, '--json', '--wait'));
+    expect({ state: del.state, progress: del.progress }).toEqual({ state: 'failed', progress: { total: 3, done: 0, failed: 3, unplaced: 3 } });
+    expect(del.errors!.map((e) => e.error)).toEqual(seeded.lfns.map(() => `owned by ${env.names.owner}: only its owner can delete this copy`));
+    for (const lfn of seeded.lfns) expect(fileChecksum(at(A, lfn))).toBe(seeded.sums.get(lfn));
+    expect((await catalogDocs(env, seeded.lfns.map((l) => replicaId(l, A)))).size).toBe(3);
+    const dir = path.join(tmp, 'intruder');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'x.root'), randomBytes(100));
+    const up = requestOf(await cli(env, 'other', 'upload', dir, '--site', A, '--dataset', seeded.dataset, '--backend', 'native', '--json', '--wait'));
+    expect(up.state).toBe('failed');
+    expect(up.errors![0].error).toBe(`dataset ${seeded.dataset} belongs to ${env.names.owner}`);
+    const block = (await catalogDocs(env, [fileId(`/store/user/${env.names.other}/${seeded.dataset.split('/')[1]}/${seeded.dataset.split('/')[2]}/x.root`)]));
+    expect(block.size).toBe(0);
+  });
+
   it('refuses bad requests on the command line and writes nothing', async () => {
     const seeded = await seedDataset(env, env.names.owner, A, storage.sites[A], 1);
     const before = await env.admin.use(env.dbs.transfers).list({ startkey: 'rq-', endkey: 'rq-\ufff0' } as never);
