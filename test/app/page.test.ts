@@ -151,6 +151,18 @@ describe('overview and failures (operator)', () => {
     await shot(s.page, 'failures-checksum');
     expect(s.errors).toEqual([]);
   });
+
+  it('updates the overview from the stats agent\'s roll-up without reload', async () => {
+    const before = await renders(s.page);
+    await s.page.click('nav a[href="#/"]');
+    await rendered(s.page, before, 'overview');
+    const n0 = await cellInt(s.page, '#states tr[data-key="new"] td[data-col=files]');
+    await env.as('other').use(env.dbs.transfers).insert(transferFixture(other, { workflow: 'late' }) as never);
+    await eventually(async () => (await cellInt(s.page, '#states tr[data-key="new"] td[data-col=files]')) === n0 + 1, 'the new file in the overview');
+    const totals = (await viewRows('totals', { group_level: 1, key: ['new'] }))[0].value.count;
+    expect(n0 + 1).toBe(totals);
+    expect(s.errors).toEqual([]);
+  });
 });
 
 describe('drill-down and actions (user)', () => {
@@ -176,6 +188,10 @@ describe('drill-down and actions (user)', () => {
       const cell = s.page.locator(`#workflows tr[data-key="${r.key[1]}"] td[data-col="${r.key[2]}"]`);
       expect(Number(await cell.innerText())).toBe(r.value.count);
     }
+    const pub = new Map<string, number>();
+    for (const r of await viewRows('overview', { group_level: 4, startkey: ['pub', owner], endkey: ['pub', owner, {}] })) pub.set(r.key[3] as string, (pub.get(r.key[3] as string) || 0) + r.value.count);
+    expect(pub.size).toBeGreaterThan(0);
+    for (const [st, n] of pub) expect(await cellInt(s.page, `#publication tr[data-key="${st}"] td[data-col=files]`)).toBe(n);
   });
 
   it('pages and sorts a workflow\'s files', async () => {
