@@ -177,6 +177,8 @@ describe('drill-down and actions (user)', () => {
     const before = await renders(s.page);
     await s.page.evaluate((h) => { location.hash = h; }, hash);
     await rendered(s.page, before, route);
+    // A live refresh of the previous view may finish first: wait for this view's render.
+    await s.page.waitForFunction((h) => document.body.dataset.route === h, hash, { timeout: 60_000 });
   }
 
   it('shows only the user\'s own row, and per workflow counts equal by_user', async () => {
@@ -199,31 +201,26 @@ describe('drill-down and actions (user)', () => {
     await shot(s.page, 'workflow');
     const total = seeded.filter((d) => d.user === owner && d.workflow === 'wf0').length;
     expect(total).toBe(30);
-    expect(await s.page.innerText('#page')).toContain(`page 1 of 2 (${total} files)`);
-    const first = await s.page.locator('#files tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-key')));
+    const rowIds = () => s.page.locator('#files tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-key')!));
+    // Each step waits for what it must show: a live refresh of the step before may land first.
+    const first = await eventually(async () => (await s.page.innerText('#page')).includes(`page 1 of 2 (${total} files)`) && await rowIds(), 'page 1');
     expect(first.length).toBe(25);
-    let before = await renders(s.page);
     await s.page.click('#next');
-    await rendered(s.page, before);
-    const second = await s.page.locator('#files tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-key')));
+    const second = await eventually(async () => (await s.page.innerText('#page')).includes('page 2 of 2') && await rowIds(), 'page 2');
     expect(second.length).toBe(5);
     expect(new Set([...first, ...second]).size).toBe(30);
-    before = await renders(s.page);
     await s.page.click('#prev');
-    await rendered(s.page, before);
-    // Sort the page by size, both ways.
-    before = await renders(s.page);
+    await eventually(async () => (await s.page.innerText('#page')).includes('page 1 of 2'), 'back on page 1');
+    const sizesShown = async () => (await rowIds()).map((id) => seeded.find((d) => d._id === id)!.size);
+    const sorted = (xs: number[], dir: 1 | -1) => xs.every((x, i) => i === 0 || (x - xs[i - 1]) * dir >= 0);
     await s.page.click('#files th[data-col=size]');
-    await rendered(s.page, before);
-    const ids = await s.page.locator('#files tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-key')!));
-    const sizes = ids.map((id) => seeded.find((d) => d._id === id)!.size);
-    expect(sizes).toEqual([...sizes].sort((a, b) => a - b));
-    before = await renders(s.page);
+    const up = await eventually(async () => (await s.page.innerText('#files th[data-col=size]')).includes('▲') && await sizesShown(), 'sorted by size');
+    expect(up.length).toBe(25);
+    expect(sorted(up, 1)).toBe(true);
+    expect(sorted(up, -1)).toBe(false);
     await s.page.click('#files th[data-col=size]');
-    await rendered(s.page, before);
-    const ids2 = await s.page.locator('#files tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-key')!));
-    const sizes2 = ids2.map((id) => seeded.find((d) => d._id === id)!.size);
-    expect(sizes2).toEqual([...sizes2].sort((a, b) => b - a));
+    const down = await eventually(async () => (await s.page.innerText('#files th[data-col=size]')).includes('▼') && await sizesShown(), 'sorted by size, descending');
+    expect(sorted(down, -1)).toBe(true);
     expect(s.errors).toEqual([]);
   });
 
@@ -262,7 +259,7 @@ describe('drill-down and actions (user)', () => {
       const docs = await Promise.all(want.map((d) => doc(d._id)));
       return docs.every((d) => d.retry_requested === true);
     }, 'retry_requested on the whole workflow');
-    expect(await s.page.innerText('#notice')).toContain(`retry requested for ${want.length} files`);
+    await eventually(async () => (await s.page.innerText('#notice')).includes(`retry requested for ${want.length} files`), 'the notice');
   });
 
   it('cannot kill another user\'s files: the refusal is shown and nothing changes', async () => {
