@@ -26,7 +26,18 @@ export function tableState(key: string): TableState {
 export type Notify = (text: string, refused: boolean) => void;
 
 export async function renderUser(main: Sel, me: Me, user: string): Promise<void> {
-  const rows = await view('by_user', { group_level: 3, startkey: [user], endkey: [user, {}] });
+  const [rows, pubRows] = await Promise.all([
+    view('by_user', { group_level: 3, startkey: [user], endkey: [user, {}] }),
+    view('overview', { group_level: 4, startkey: ['pub', user], endkey: ['pub', user, {}] }),
+  ]);
+  const pub: Record<string, StatsValue> = {};
+  for (const r of pubRows) {
+    const st = (r.key as string[])[3];
+    const v = r.value as StatsValue;
+    const t = pub[st] || (pub[st] = { count: 0, sum: 0 });
+    t.count += v.count;
+    t.sum += v.sum;
+  }
   const wfs = new Map<string, Record<string, StatsValue>>();
   const total: Record<string, StatsValue> = {};
   for (const r of rows) {
@@ -43,6 +54,9 @@ export async function renderUser(main: Sel, me: Me, user: string): Promise<void>
   if (!me.ops && user !== me.name) note(main, `These are ${user}'s transfers: you can look, but only ${user} or an operator can act on them.`, 'warn');
   const s = section(main, 'State counts', 'states');
   table(s, 'numbers', ['state', 'files', 'bytes'], TRANSFER_STATES.map((st) => [st, total[st]?.count || 0, { text: fmtBytes(total[st]?.sum || 0), col: 'bytes' }]), TRANSFER_STATES);
+  const p = section(main, 'Publication', 'publication');
+  if (pubRows.length) table(p, 'numbers', ['publication state', 'files', 'bytes'], PUBLICATION_STATES.map((st) => [st, pub[st]?.count || 0, { text: fmtBytes(pub[st]?.sum || 0), col: 'bytes' }]), PUBLICATION_STATES);
+  else note(p, 'No finished files to publish.');
   const w = section(main, 'Workflows', 'workflows');
   const names = [...wfs.keys()].sort();
   if (!names.length) return note(w, 'No transfers.');

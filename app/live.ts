@@ -11,6 +11,11 @@ import { DB, getJson } from './api';
 const POLL_MS = 25_000;
 /** At most one refresh per this many ms, however busy the feed. */
 const REFRESH_MS = 1_500;
+/**
+ * One more refresh this long after the last change: the stats agent's roll-up (a `_local`
+ * document, not in the feed) follows a change by up to its 2 s write interval.
+ */
+const TRAILING_MS = 3_500;
 
 export type LiveState = 'connecting' | 'live' | 'disconnected';
 
@@ -18,6 +23,7 @@ export class LiveFeed {
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastRefresh = 0;
+  private trailing: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly onChange: () => void, private readonly onState: (s: LiveState) => void) {}
 
@@ -49,9 +55,16 @@ export class LiveFeed {
 
   stop(): void {
     this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.trailing) clearTimeout(this.trailing);
   }
 
   private schedule(): void {
+    if (this.trailing) clearTimeout(this.trailing);
+    this.trailing = setTimeout(() => {
+      this.trailing = null;
+      if (!this.stopped) this.onChange();
+    }, TRAILING_MS);
     if (this.timer) return;
     const wait = Math.max(0, this.lastRefresh + REFRESH_MS - Date.now());
     this.timer = setTimeout(() => {

@@ -2,8 +2,8 @@
  * The monitoring page, served from `_design/monitor` (CouchApp style, no _show/_list/_rewrite):
  * session and login against `_session`, a hash router over the overview, failures and the
  * per-user and per-workflow drill-down, and live refreshes from the `_changes` longpoll feed.
- * After each complete render `body[data-rendered]` holds the route and `data-renders` counts
- * renders (tests and the page benchmark wait on them). Every string from the database is
+ * After each complete render `body[data-rendered]` holds the kind of view, `data-route` the
+ * hash it rendered and `data-renders` counts renders (tests and the page benchmark wait on them). Every string from the database is
  * rendered with d3's .text(), never as HTML.
  */
 import { select } from 'd3';
@@ -39,6 +39,7 @@ async function renderRoute(): Promise<void> {
   if (!me) return;
   const main = select<HTMLElement, unknown>('#view') as unknown as Sel;
   const [page, a, b] = parseRoute();
+  const hash = location.hash;
   select('nav').selectAll('a').classed('on', function () {
     const href = (this as HTMLAnchorElement).getAttribute('href') || '';
     return href === '#/' ? !page : page === 'user' ? href === route('user', a) : href === '#/' + (page || '');
@@ -50,6 +51,7 @@ async function renderRoute(): Promise<void> {
   select('#error').text('');
   renders++;
   document.body.dataset.rendered = page || 'overview';
+  document.body.dataset.route = hash;
   document.body.dataset.renders = String(renders);
   if (renders === 1) document.body.dataset.firstRenderMs = String(Math.round(performance.now()));
 }

@@ -122,7 +122,8 @@ async function main(): Promise<void> {
     out(`index ${v} over ${INDEX_DOCS} docs`, `${(perDoc[v] * INDEX_DOCS / 1000).toFixed(1)} s (${perDoc[v].toFixed(2)} ms/doc)`);
   }
   out('monitor views, index cost per document update (sum)', `${(perDoc.totals + perDoc.by_user + perDoc.overview).toFixed(2)} ms/doc`);
-  out('ratio overview view / totals view (4 emits vs 1)', (perDoc.overview / perDoc.totals).toFixed(2));
+  // totals is queried first and also pays the design document's first load: compare with by_user.
+  out('ratio overview view (up to 4 emits) / by_user view (1 emit)', (perDoc.overview / perDoc.by_user).toFixed(2));
   t0 = performance.now();
   await sdb.view('monitor', 'overview', { group_level: 2, startkey: ['fail'], endkey: ['fail', {}] } as never);
   out(`a reduce over ${INDEX_DOCS} docs' failure rows (indexed)`, `${(performance.now() - t0).toFixed(0)} ms`);

@@ -151,6 +151,18 @@ describe('overview and failures (operator)', () => {
     await shot(s.page, 'failures-checksum');
     expect(s.errors).toEqual([]);
   });
+
+  it('updates the overview from the stats agent\'s roll-up without reload', async () => {
+    const before = await renders(s.page);
+    await s.page.click('nav a[href="#/"]');
+    await rendered(s.page, before, 'overview');
+    const n0 = await cellInt(s.page, '#states tr[data-key="new"] td[data-col=files]');
+    await env.as('other').use(env.dbs.transfers).insert(transferFixture(other, { workflow: 'late' }) as never);
+    await eventually(async () => (await cellInt(s.page, '#states tr[data-key="new"] td[data-col=files]')) === n0 + 1, 'the new file in the overview');
+    const totals = (await viewRows('totals', { group_level: 1, key: ['new'] }))[0].value.count;
+    expect(n0 + 1).toBe(totals);
+    expect(s.errors).toEqual([]);
+  });
 });
 
 describe('drill-down and actions (user)', () => {
@@ -165,6 +177,8 @@ describe('drill-down and actions (user)', () => {
     const before = await renders(s.page);
     await s.page.evaluate((h) => { location.hash = h; }, hash);
     await rendered(s.page, before, route);
+    // A live refresh of the previous view may finish first: wait for this view's render.
+    await s.page.waitForFunction((h) => document.body.dataset.route === h, hash, { timeout: 60_000 });
   }
 
   it('shows only the user\'s own row, and per workflow counts equal by_user', async () => {
@@ -176,6 +190,10 @@ describe('drill-down and actions (user)', () => {
       const cell = s.page.locator(`#workflows tr[data-key="${r.key[1]}"] td[data-col="${r.key[2]}"]`);
       expect(Number(await cell.innerText())).toBe(r.value.count);
     }
+    const pub = new Map<string, number>();
+    for (const r of await viewRows('overview', { group_level: 4, startkey: ['pub', owner], endkey: ['pub', owner, {}] })) pub.set(r.key[3] as string, (pub.get(r.key[3] as string) || 0) + r.value.count);
+    expect(pub.size).toBeGreaterThan(0);
+    for (const [st, n] of pub) expect(await cellInt(s.page, `#publication tr[data-key="${st}"] td[data-col=files]`)).toBe(n);
   });
 
   it('pages and sorts a workflow\'s files', async () => {
@@ -183,31 +201,26 @@ describe('drill-down and actions (user)', () => {
     await shot(s.page, 'workflow');
     const total = seeded.filter((d) => d.user === owner && d.workflow === 'wf0').length;
     expect(total).toBe(30);
-    expect(await s.page.innerText('#page')).toContain(`page 1 of 2 (${total} files)`);
-    const first = await s.page.locator('#files tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-key')));
+    const rowIds = () => s.page.locator('#files tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-key')!));
+    // Each step waits for what it must show: a live refresh of the step before may land first.
+    const first = await eventually(async () => (await s.page.innerText('#page')).includes(`page 1 of 2 (${total} files)`) && await rowIds(), 'page 1');
     expect(first.length).toBe(25);
-    let before = await renders(s.page);
     await s.page.click('#next');
-    await rendered(s.page, before);
-    const second = await s.page.locator('#files tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-key')));
+    const second = await eventually(async () => (await s.page.innerText('#page')).includes('page 2 of 2') && await rowIds(), 'page 2');
     expect(second.length).toBe(5);
     expect(new Set([...first, ...second]).size).toBe(30);
-    before = await renders(s.page);
     await s.page.click('#prev');
-    await rendered(s.page, before);
-    // Sort the page by size, both ways.
-    before = await renders(s.page);
+    await eventually(async () => (await s.page.innerText('#page')).includes('page 1 of 2'), 'back on page 1');
+    const sizesShown = async () => (await rowIds()).map((id) => seeded.find((d) => d._id === id)!.size);
+    const sorted = (xs: number[], dir: 1 | -1) => xs.every((x, i) => i === 0 || (x - xs[i - 1]) * dir >= 0);
     await s.page.click('#files th[data-col=size]');
-    await rendered(s.page, before);
-    const ids = await s.page.locator('#files tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-key')!));
-    const sizes = ids.map((id) => seeded.find((d) => d._id === id)!.size);
-    expect(sizes).toEqual([...sizes].sort((a, b) => a - b));
-    before = await renders(s.page);
+    const up = await eventually(async () => (await s.page.innerText('#files th[data-col=size]')).includes('▲') && await sizesShown(), 'sorted by size');
+    expect(up.length).toBe(25);
+    expect(sorted(up, 1)).toBe(true);
+    expect(sorted(up, -1)).toBe(false);
     await s.page.click('#files th[data-col=size]');
-    await rendered(s.page, before);
-    const ids2 = await s.page.locator('#files tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-key')!));
-    const sizes2 = ids2.map((id) => seeded.find((d) => d._id === id)!.size);
-    expect(sizes2).toEqual([...sizes2].sort((a, b) => b - a));
+    const down = await eventually(async () => (await s.page.innerText('#files th[data-col=size]')).includes('▼') && await sizesShown(), 'sorted by size, descending');
+    expect(sorted(down, -1)).toBe(true);
     expect(s.errors).toEqual([]);
   });
 
@@ -246,7 +259,7 @@ describe('drill-down and actions (user)', () => {
       const docs = await Promise.all(want.map((d) => doc(d._id)));
       return docs.every((d) => d.retry_requested === true);
     }, 'retry_requested on the whole workflow');
-    expect(await s.page.innerText('#notice')).toContain(`retry requested for ${want.length} files`);
+    await eventually(async () => (await s.page.innerText('#notice')).includes(`retry requested for ${want.length} files`), 'the notice');
   });
 
   it('cannot kill another user\'s files: the refusal is shown and nothing changes', async () => {
