@@ -32,6 +32,29 @@ describe('compact, archive, doctor', () => {
     storage?.cleanup();
   });
 
+  it('CLI: upgrade on a current deployment changes nothing; bad input is refused with exit code 2', async () => {
+    const out: string[] = [];
+    const saved = { url: process.env.COUCHDB_URL, prefix: process.env.COUCHSTAGE_DB_PREFIX };
+    process.env.COUCHDB_URL = env.adminUrl;
+    process.env.COUCHSTAGE_DB_PREFIX = env.prefix;
+    try {
+      expect(await cli(['upgrade', '--json'], (l) => out.push(l), (l) => out.push(l))).toBe(0);
+      const steps = JSON.parse(out.join('\n')) as { action: string }[];
+      expect(steps.length).toBeGreaterThan(0);
+      expect(steps.map((s) => s.action)).toEqual(steps.map(() => 'unchanged'));
+      const err: string[] = [];
+      expect(await cli(['compact', '--every', 'often'], () => undefined, (l) => err.push(l))).toBe(2);
+      expect(await cli(['migrate-db'], () => undefined, (l) => err.push(l))).toBe(2);
+      expect(await cli(['archive', '--days', '-3'], () => undefined, (l) => err.push(l))).toBe(2);
+      expect(err.join('\n')).toMatch(/not a duration/);
+      expect(err.join('\n')).toMatch(/--to-prefix/);
+      expect(err.join('\n')).toMatch(/--days must be a number/);
+    } finally {
+      process.env.COUCHDB_URL = saved.url;
+      process.env.COUCHSTAGE_DB_PREFIX = saved.prefix;
+    }
+  });
+
   it('compacts every database and cleans up unused indexes', async () => {
     const steps = await compactOnce(env.adminUrl, env.dbs);
     for (const db of Object.values(env.dbs)) {
