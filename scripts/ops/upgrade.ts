@@ -176,6 +176,14 @@ export async function upgrade(opts: UpgradeOptions): Promise<UpgradeStep[]> {
     if (opts.signal?.aborted) break;
     const built = await buildDesign(spec, root, version);
     steps.push(await upgradeOne(opts, built, log));
+    // Mango indexes of the spec, as deploy creates them (idempotent: "exists" when unchanged).
+    for (const idx of built.indexes) {
+      const res = (await connect(opts.url).use(opts.dbs[built.db]).createIndex({
+        index: { fields: idx.fields as never, ...(idx.partial_filter_selector ? { partial_filter_selector: idx.partial_filter_selector as never } : {}) },
+        ddoc: 'idx-' + idx.name, name: idx.name, type: 'json',
+      })) as { result: string };
+      if (res.result !== 'exists') log(`${opts.dbs[built.db]} Mango index ${idx.name}: ${res.result}`);
+    }
   }
   return steps;
 }

@@ -148,6 +148,19 @@ describe('compact, archive, doctor', () => {
       expect(res.findings.filter((f: { level: string }) => f.level === 'problem')).toEqual([]);
       expect(code).toBe(0);
       expect(res.ok).toBe(true);
+
+      // A design doc that differs from this code is named, and upgrade puts it right.
+      const cfgDb = env.admin.use(env.dbs.config);
+      const v = (await cfgDb.get('_design/validate')) as unknown as Record<string, unknown>;
+      await cfgDb.insert({ ...v, couchstage: { version: 'old', hash: 'stale' } } as never);
+      const stale = await doctor({ url: env.adminUrl, dbs: env.dbs, agents: [] });
+      expect(stale.filter((f) => f.level === 'problem').map((f) => f.subject)).toEqual([`${env.dbs.config}/_design/validate`]);
+      expect(stale.find((f) => f.level === 'problem')!.message).toMatch(/out of date.*couchstage upgrade/);
+      out.length = 0;
+      expect(await cli(['upgrade', '--json'], (l) => out.push(l), (l) => out.push(l))).toBe(0);
+      expect((JSON.parse(out.join('\n')) as { id: string; db: string; action: string }[]).filter((s) => s.action !== 'unchanged').map((s) => `${s.db}/${s.id} ${s.action}`))
+        .toEqual([`${env.dbs.config}/_design/validate replaced`]);
+      expect((await doctor({ url: env.adminUrl, dbs: env.dbs, agents: [] })).filter((f) => f.level === 'problem')).toEqual([]);
     } finally {
       process.env.COUCHDB_URL = saved.url;
       process.env.COUCHSTAGE_DB_PREFIX = saved.prefix;
