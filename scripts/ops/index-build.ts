@@ -95,7 +95,17 @@ export async function buildIndexes(url: string, db: string, ddocId: string, view
   try {
     for (const name of names) {
       const qs = `limit=1${views[name].reduce ? '&reduce=false' : ''}`;
-      expectStatus(await http(url, 'GET', `${ddocPath(db, ddocId)}/_view/${encodeURIComponent(name)}?${qs}`, { signal: opts.signal }), `building ${db}/${ddocId}/${name}`);
+      for (;;) {
+        try {
+          expectStatus(await http(url, 'GET', `${ddocPath(db, ddocId)}/_view/${encodeURIComponent(name)}?${qs}`, { signal: opts.signal }), `building ${db}/${ddocId}/${name}`);
+          break;
+        } catch (err) {
+          // Node's fetch gives up waiting for headers after 5 minutes, a proxy may cut the
+          // request sooner; the server goes on building: ask again. HTTP errors are real.
+          if (opts.signal?.aborted || (err as { statusCode?: number }).statusCode !== undefined) throw err;
+          log(`  ${ddocId}/${name}: still building (${(err as Error).message}); asking again`);
+        }
+      }
       finished++;
     }
   } finally {
