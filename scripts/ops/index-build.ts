@@ -95,7 +95,22 @@ export async function buildIndexes(url: string, db: string, ddocId: string, view
   try {
     for (const name of names) {
       const qs = `limit=1${views[name].reduce ? '&reduce=false' : ''}`;
-      expectStatus(await http(url, 'GET', `${ddocPath(db, ddocId)}/_view/${encodeURIComponent(name)}?${qs}`, { signal: opts.signal }), `building ${db}/${ddocId}/${name}`);
+      let quickFailures = 0;
+      for (;;) {
+        const asked = performance.now();
+        try {
+          expectStatus(await http(url, 'GET', `${ddocPath(db, ddocId)}/_view/${encodeURIComponent(name)}?${qs}`, { signal: opts.signal }), `building ${db}/${ddocId}/${name}`);
+          break;
+        } catch (err) {
+          // Node's fetch gives up waiting for headers after 5 minutes, a proxy may cut the
+          // request sooner; the server goes on building: ask again. HTTP errors are real.
+          if (opts.signal?.aborted || (err as { statusCode?: number }).statusCode !== undefined) throw err;
+          // A server that refuses at once (down, wrong port) is not building anything.
+          if (performance.now() - asked < 5000 && ++quickFailures >= 5) throw err;
+          if (performance.now() - asked < 5000) await new Promise((r) => setTimeout(r, 1000));
+          log(`  ${ddocId}/${name}: still building (${(err as Error).message}); asking again`);
+        }
+      }
       finished++;
     }
   } finally {

@@ -80,6 +80,40 @@ export async function copyDesign(url: string, db: string, from: string, to: stri
   expectStatus(last as never, `COPY ${db}/${from} -> ${to}`);
 }
 
+/**
+ * PouchDB-based servers (the embedded one) record which design doc uses which index in
+ * `_local/mrviews` and `_view_cleanup` drops every index no recorded design doc still has. They
+ * record a design doc only when it builds an index itself: the live doc, answering from the index
+ * the staged doc built (same signature, cached), is never recorded, so the clean-up after the
+ * staged doc's deletion dropped the index and the next query rebuilt it (measured: 69 s for 10k
+ * documents). Where that record exists, the staged doc's entries are carried over to the live
+ * doc; CouchDB keeps no such document (404) and needs nothing.
+ */
+export async function carryIndexRecord(url: string, db: string, stagedId: string, liveId: string): Promise<boolean> {
+  const staged = stagedId.replace(/^_design\//, '') + '/';
+  const live = liveId.replace(/^_design\//, '') + '/';
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const a = await http<{ _rev?: string; views?: Record<string, Record<string, boolean>> }>(url, 'GET', dbPath(db) + '/_local/mrviews');
+    if (a.status !== 200 || !a.body.views) return false;
+    const views = { ...a.body.views };
+    let changed = false;
+    for (const [name, deps] of Object.entries(a.body.views)) {
+      if (!name.startsWith(staged)) continue;
+      const target = live + name.slice(staged.length);
+      const merged = { ...(views[target] || {}), ...deps };
+      if (Object.keys(merged).length !== Object.keys(views[target] || {}).length) {
+        views[target] = merged;
+        changed = true;
+      }
+    }
+    if (!changed) return false;
+    const put = await http(url, 'PUT', dbPath(db) + '/_local/mrviews', { body: { ...a.body, views } });
+    if (put.status === 201 || put.status === 200) return true;
+    if (put.status !== 409) expectStatus(put, `recording the index of ${db}/${liveId}`);
+  }
+  throw new Error(`recording the index of ${db}/${liveId}: too many conflicts`);
+}
+
 async function upgradeOne(opts: UpgradeOptions, built: BuiltDesign, log: (l: string) => void): Promise<UpgradeStep> {
   const db = opts.dbs[built.db];
   const stagedId = built.id + STAGED_SUFFIX;
@@ -116,11 +150,10 @@ async function upgradeOne(opts: UpgradeOptions, built: BuiltDesign, log: (l: str
   const liveNow = await getDoc(opts.url, db, built.id);
   await copyDesign(opts.url, db, stagedId, built.id, liveNow?._rev);
   log(`${db}/${built.id}: ${stagedId} copied over the live design doc`);
-  // Query the live doc's views once before the clean-up: they answer from the staged index at
-  // once, and PouchDB-based servers only keep an index that a live design doc has used
-  // (`_view_cleanup` would otherwise drop it together with the staged doc and the next query
-  // would rebuild it; measured: 69 s for 10k docs).
+  // The live doc's views answer from the staged index at once; query them once so the server
+  // knows the live doc uses that index before the staged doc goes.
   await buildIndexes(opts.url, db, built.id, (built.doc as DesignLike).views || {}, { pollMs: 60_000, signal: opts.signal });
+  await carryIndexRecord(opts.url, db, stagedId, built.id);
   const stagedNow = await getDoc(opts.url, db, stagedId);
   if (stagedNow) await deleteDoc(opts.url, db, stagedId, stagedNow._rev);
   await viewCleanup(opts.url, db);
@@ -143,6 +176,14 @@ export async function upgrade(opts: UpgradeOptions): Promise<UpgradeStep[]> {
     if (opts.signal?.aborted) break;
     const built = await buildDesign(spec, root, version);
     steps.push(await upgradeOne(opts, built, log));
+    // Mango indexes of the spec, as deploy creates them (idempotent: "exists" when unchanged).
+    for (const idx of built.indexes) {
+      const res = (await connect(opts.url).use(opts.dbs[built.db]).createIndex({
+        index: { fields: idx.fields as never, ...(idx.partial_filter_selector ? { partial_filter_selector: idx.partial_filter_selector as never } : {}) },
+        ddoc: 'idx-' + idx.name, name: idx.name, type: 'json',
+      })) as { result: string };
+      if (res.result !== 'exists') log(`${opts.dbs[built.db]} Mango index ${idx.name}: ${res.result}`);
+    }
   }
   return steps;
 }

@@ -32,6 +32,29 @@ describe('compact, archive, doctor', () => {
     storage?.cleanup();
   });
 
+  it('CLI: upgrade on a current deployment changes nothing; bad input is refused with exit code 2', async () => {
+    const out: string[] = [];
+    const saved = { url: process.env.COUCHDB_URL, prefix: process.env.COUCHSTAGE_DB_PREFIX };
+    process.env.COUCHDB_URL = env.adminUrl;
+    process.env.COUCHSTAGE_DB_PREFIX = env.prefix;
+    try {
+      expect(await cli(['upgrade', '--json'], (l) => out.push(l), (l) => out.push(l))).toBe(0);
+      const steps = JSON.parse(out.join('\n')) as { action: string }[];
+      expect(steps.length).toBeGreaterThan(0);
+      expect(steps.map((s) => s.action)).toEqual(steps.map(() => 'unchanged'));
+      const err: string[] = [];
+      expect(await cli(['compact', '--every', 'often'], () => undefined, (l) => err.push(l))).toBe(2);
+      expect(await cli(['migrate-db'], () => undefined, (l) => err.push(l))).toBe(2);
+      expect(await cli(['archive', '--days', '-3'], () => undefined, (l) => err.push(l))).toBe(2);
+      expect(err.join('\n')).toMatch(/not a duration/);
+      expect(err.join('\n')).toMatch(/--to-prefix/);
+      expect(err.join('\n')).toMatch(/--days must be a number/);
+    } finally {
+      process.env.COUCHDB_URL = saved.url;
+      process.env.COUCHSTAGE_DB_PREFIX = saved.prefix;
+    }
+  });
+
   it('compacts every database and cleans up unused indexes', async () => {
     const steps = await compactOnce(env.adminUrl, env.dbs);
     for (const db of Object.values(env.dbs)) {
@@ -125,6 +148,19 @@ describe('compact, archive, doctor', () => {
       expect(res.findings.filter((f: { level: string }) => f.level === 'problem')).toEqual([]);
       expect(code).toBe(0);
       expect(res.ok).toBe(true);
+
+      // A design doc that differs from this code is named, and upgrade puts it right.
+      const cfgDb = env.admin.use(env.dbs.config);
+      const v = (await cfgDb.get('_design/validate')) as unknown as Record<string, unknown>;
+      await cfgDb.insert({ ...v, couchstage: { version: 'old', hash: 'stale' } } as never);
+      const stale = await doctor({ url: env.adminUrl, dbs: env.dbs, agents: [] });
+      expect(stale.filter((f) => f.level === 'problem').map((f) => f.subject)).toEqual([`${env.dbs.config}/_design/validate`]);
+      expect(stale.find((f) => f.level === 'problem')!.message).toMatch(/out of date.*couchstage upgrade/);
+      out.length = 0;
+      expect(await cli(['upgrade', '--json'], (l) => out.push(l), (l) => out.push(l))).toBe(0);
+      expect((JSON.parse(out.join('\n')) as { id: string; db: string; action: string }[]).filter((s) => s.action !== 'unchanged').map((s) => `${s.db}/${s.id} ${s.action}`))
+        .toEqual([`${env.dbs.config}/_design/validate replaced`]);
+      expect((await doctor({ url: env.adminUrl, dbs: env.dbs, agents: [] })).filter((f) => f.level === 'problem')).toEqual([]);
     } finally {
       process.env.COUCHDB_URL = saved.url;
       process.env.COUCHSTAGE_DB_PREFIX = saved.prefix;
