@@ -74,11 +74,20 @@ export async function files(c: Catalog, dataset: string, block?: string): Promis
 
 export interface NameEntry { readonly lfn: string; readonly guid: string; readonly block: string }
 
+/**
+ * LFN -> GUID by primary key (`file:<sha224(lfn)>`), not by the `names` view: on the embedded
+ * server queries of one view are served one at a time, the primary index has no such queue.
+ */
 export async function lfnToGuid(c: Catalog, lfn: string): Promise<NameEntry | null> {
-  const rows = await view<[string, string]>(c.catalog, 'names', { key: ['lfn', lfn], reduce: false });
-  const hit = rows[0];
-  if (!hit || !(await visibleBlocks(c, [hit.value[1]])).size) return null;
-  return { lfn, guid: hit.value[0], block: hit.value[1] };
+  let doc: CatalogFileDoc;
+  try {
+    doc = (await c.catalog.get(fileIdOf(lfn))) as unknown as CatalogFileDoc;
+  } catch (err) {
+    if (statusOf(err) === 404) return null;
+    throw err;
+  }
+  if (!(await visibleBlocks(c, [doc.block])).size) return null;
+  return { lfn, guid: doc.guid, block: doc.block };
 }
 
 export async function guidToLfn(c: Catalog, guid: string): Promise<NameEntry | null> {

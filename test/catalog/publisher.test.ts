@@ -7,6 +7,7 @@
 import { configure, makeStorage, readTransfers, startAgent, submitFiles, waitFor, type AgentProcess, type Storage } from '../support/agents';
 import { createTestEnv, type TestEnv } from '../support/env';
 import { fileIdOf, guidOf, replicaIdOf } from '../../views/lib/catalog-ids';
+import { uuidFromHex } from '../../views/schema';
 import { snapshot, waitPublished } from './support';
 
 const DATASET = '/GenericTTbar/alice-pub-v1/USER';
@@ -85,6 +86,24 @@ describe('publisher', () => {
     const s = await snapshot(env);
     expect(s.files.filter((f) => f.dataset === ds)).toEqual([]);
     expect(s.docs.has('dataset:' + ds)).toBe(false);
+  });
+
+  it('counts failed publication passes in the transfer and gives up after publication_max_retry', async () => {
+    const ds = '/GenericTTbar/alice-clash-v1/USER';
+    const lfn = `/store/user/${env.names.owner}/wf_clash/out_0.root`;
+    // Someone else's file is already catalogued under the same LFN, with other content.
+    const other = ds + '#' + uuidFromHex('cc'.repeat(16));
+    await env.as('ops').use(env.dbs.catalog).insert({ _id: fileIdOf(lfn), type: 'file', lfn, guid: guidOf(lfn), size: 1, adler32: '00000001', valid: true, block: other, dataset: ds, owner: 'someone', created_at: '2026-11-26T06:00:00Z' } as never);
+    const [d] = await submitFiles(env, storage, 1, { workflow: 'wf_clash', over: () => ({ publish: true, dataset: ds }) });
+    const [t] = await waitFor(env, [d._id], { ms: 90_000, until: (ts) => ts[0]?.publication_state === 'publication_failed' });
+    expect(t.state).toBe('done');
+    expect(t.publication_attempts).toBe(3); // DEFAULT_SETTINGS.publication_max_retry
+    expect(t.block).toBeNull();
+    expect(t.failure_reason).toMatch(/already in the catalogue with other content/);
+    const s = await snapshot(env);
+    expect(s.docs.get(fileIdOf(lfn))).toMatchObject({ owner: 'someone', block: other });
+    expect(s.replicas.filter((r) => r.lfn === lfn)).toEqual([]);
+    expect(s.blocks.filter((b) => b.dataset === ds)).toEqual([]);
   });
 
   it('a replay of the whole feed from 0 changes nothing in the catalogue', async () => {
