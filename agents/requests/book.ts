@@ -28,7 +28,8 @@ export class RequestBook {
     } else if (doc._id.startsWith(REQUEST_TRANSFER_PREFIX) && !doc._deleted) {
       const t = doc as unknown as TransferDoc;
       const req = requestOfWorkflow(t.workflow);
-      if (!req) return;
+      // Only transfers of unfinished requests matter (requests load first: `rq-` < `rt-`).
+      if (!req || !this.requests.has(req)) return;
       const m = this.members.get(req) || new Map<string, Member>();
       m.set(t._id, { id: t._id, state: t.state, lfn: t.source_lfn, destination: t.destination, failure_reason: t.failure_reason || null });
       this.members.set(req, m);

@@ -20,6 +20,9 @@ import { backendProtocols, fileId, filesOf, filesOfDatasets, pfnAt, replicaId, r
 import { saveRequest, transitionRequest, type RequestBook } from './book';
 import { finalState, planReplicate, replicateProgress, requestCooloff, uploadDocs, type Member } from './decide';
 
+/** How often a running replicate request's counters are rewritten (ms). */
+const PROGRESS_MS = 2_000;
+
 const capErrors = (errors: readonly RequestError[]) => errors.slice(0, RequestLimits.errorsMax).map((e) => ({ ...e, error: cleanReason(e.error) }));
 
 /** The files of new replicate requests: one catalogue scan for all their datasets. */
@@ -62,7 +65,9 @@ export async function followReplicate(ctx: AgentContext, book: RequestBook, req:
   if (fresh.length) await recordReplicas(ctx, req, fresh, recorded);
   const r = replicateProgress(req, members);
   const same = JSON.stringify(r.progress) === JSON.stringify(req.progress);
-  if (!r.settled && same) return false;
+  // Intermediate counters at most every PROGRESS_MS per request: each write is a change every
+  // agent reads; the final state is written at once.
+  if (!r.settled && (same || ctx.now().getTime() - Date.parse(req.last_update || '1970-01-01T00:00:00Z') < PROGRESS_MS)) return false;
   const now = ctx.now();
   const decide = (cur: RequestDoc): RequestDoc | null => {
     if (cur.state !== 'running') return null;
