@@ -54,7 +54,8 @@ describe.each(AGENTS.map((a) => [a]))('agent %s', (name) => {
 
   it('stops cleanly on SIGTERM', async () => {
     const p = startAgent(env, name, args);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Signal it once it runs (its handlers are installed): on a loaded machine loading takes > 1.5 s.
+    for (let t = Date.now(); !p.output.join('').includes('agent started') && Date.now() - t < 30_000;) await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();
     expect(await p.stop('SIGTERM')).toBe(0);
     expect(Date.now() - t0).toBeLessThan(15_000);
