@@ -684,12 +684,6 @@ export const RequestLimits = {
   errorsMax: 1000,
 } as const;
 
-/** Owner of a catalogue replica, for quota usage (optional on ReplicaDoc: older replicas lack it). */
-export interface ReplicaOwnerField {
-  readonly owner?: string;
-}
-
-export type OwnedReplicaDoc = ReplicaDoc & ReplicaOwnerField;
 
 // ---------------------------------------------------------------------------------------------
 // Monitoring roll-up (issue 5): written by the `stats` agent, read by the monitoring page

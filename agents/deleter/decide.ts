@@ -2,7 +2,7 @@
  * The deleter's decisions, pure: which (file, site) pairs a delete request covers, and the
  * request's state after a pass over them.
  */
-import type { OwnedReplicaDoc, RequestDoc, RequestError, RequestProgress, RequestState, RequestTarget, Settings } from '../../views/schema';
+import type { ReplicaDoc, RequestDoc, RequestError, RequestProgress, RequestState, RequestTarget, Settings } from '../../views/schema';
 import { finalState, requestCooloff } from '../requests/decide';
 
 /**
@@ -10,7 +10,7 @@ import { finalState, requestCooloff } from '../requests/decide';
  * user deletes only their own copies: the replica's owner, or for a replica without one the
  * file's owner; other copies are refused (an operator acts for a user by naming them in `user`).
  */
-export function resolveTargets(req: RequestDoc, replicas: ReadonlyMap<string, ReadonlyMap<string, OwnedReplicaDoc>>,
+export function resolveTargets(req: RequestDoc, replicas: ReadonlyMap<string, ReadonlyMap<string, ReplicaDoc>>,
   fileOwners: ReadonlyMap<string, string> = new Map()): { targets: RequestTarget[]; refused: RequestError[] } {
   const targets: RequestTarget[] = [];
   const refused: RequestError[] = [];

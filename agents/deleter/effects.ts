@@ -10,7 +10,7 @@
  *   finalize files without any replica -> valid:false; datasets without any replica -> DELETED.
  *            Recomputed from the catalogue over all targets on every pass, so idempotent.
  */
-import type { CatalogFileDoc, DatasetDoc, OwnedReplicaDoc, RequestDoc, RequestError } from '../../views/schema';
+import type { CatalogFileDoc, DatasetDoc, ReplicaDoc, RequestDoc, RequestError } from '../../views/schema';
 import { CatalogId, RequestLimits } from '../../views/schema';
 import type { TransferBackend } from '../backends/types';
 import { fetchDocs, saveAll } from '../lib/bulk';
@@ -67,7 +67,7 @@ export async function runPass(ctx: AgentContext, book: RequestBook, claimed: Req
   const supported = backendProtocols(backend.name);
   let req = claimed;
   const cur0 = claimed;
-  const existing = await fetchDocs<OwnedReplicaDoc>(catalog, targets.map((t) => replicaId(t.lfn, t.site)));
+  const existing = await fetchDocs<ReplicaDoc>(catalog, targets.map((t) => replicaId(t.lfn, t.site)));
   let gone = targets.length - existing.size;
   let fatal = 0;
   let transient = 0;
@@ -98,7 +98,7 @@ export async function runPass(ctx: AgentContext, book: RequestBook, claimed: Req
       }
     });
     const results = withUrl.length ? await backend.remove(urls.filter((u): u is string => u !== null)) : [];
-    const removed: OwnedReplicaDoc[] = [];
+    const removed: ReplicaDoc[] = [];
     results.forEach((r, k) => {
       const t = withUrl[k];
       if (r.ok) removed.push(existing.get(replicaId(t.lfn, t.site))!);
@@ -107,7 +107,7 @@ export async function runPass(ctx: AgentContext, book: RequestBook, claimed: Req
         errors.push({ lfn: t.lfn, site: t.site, error: cleanReason(r.error || 'remove failed') });
       } else transient++;
     });
-    const tomb = (d: OwnedReplicaDoc) => ({ _id: d._id, _rev: d._rev, _deleted: true }) as unknown as OwnedReplicaDoc;
+    const tomb = (d: ReplicaDoc) => ({ _id: d._id, _rev: d._rev, _deleted: true }) as unknown as ReplicaDoc;
     const res = await saveAll(catalog, removed.map(tomb), (fresh) => tomb(fresh), ctx.log);
     // Saved, or already gone (the conflict re-read found nothing): the copy is gone either way.
     gone += res.saved.length + res.dropped.length;

@@ -6,7 +6,7 @@
  * dataset (issue 4's query part) can replace `filesOfDatasets` without changing any caller.
  */
 import { createHash } from 'crypto';
-import { CatalogId, uuidFromHex, type CatalogFileDoc, type OwnedReplicaDoc, type SiteDoc } from '../../views/schema';
+import { CatalogId, uuidFromHex, type CatalogFileDoc, type ReplicaDoc, type SiteDoc } from '../../views/schema';
 import { lfnToPfn } from '../../views/lib/tfc';
 import { fetchDocs } from '../lib/bulk';
 import type { Db } from '../lib/couch';
@@ -51,13 +51,13 @@ export async function filesOfDatasets(catalog: Db, datasets: readonly string[]):
  * deterministic ids: the primary index, no scan. Sites are those of the request or all
  * configured ones (a replica at a site without configuration has no PFN anyway).
  */
-export async function replicasAt(catalog: Db, lfns: readonly string[], sites: readonly string[]): Promise<Map<string, Map<string, OwnedReplicaDoc>>> {
-  const out = new Map<string, Map<string, OwnedReplicaDoc>>();
+export async function replicasAt(catalog: Db, lfns: readonly string[], sites: readonly string[]): Promise<Map<string, Map<string, ReplicaDoc>>> {
+  const out = new Map<string, Map<string, ReplicaDoc>>();
   const ids: string[] = [];
   for (const lfn of lfns) for (const site of sites) ids.push(replicaId(lfn, site));
-  for (const r of (await fetchDocs<OwnedReplicaDoc>(catalog, ids)).values()) {
+  for (const r of (await fetchDocs<ReplicaDoc>(catalog, ids)).values()) {
     if (r.type !== 'replica') continue;
-    const m = out.get(r.lfn) || new Map<string, OwnedReplicaDoc>();
+    const m = out.get(r.lfn) || new Map<string, ReplicaDoc>();
     m.set(r.site, r);
     out.set(r.lfn, m);
   }

@@ -5,7 +5,7 @@
 import { createHash } from 'crypto';
 import {
   DEFAULT_PRIORITY, REQUEST_TRANSFER_PREFIX, REQUEST_WORKFLOW_PREFIX, RequestLimits, uuidFromHex, CatalogId,
-  type BlockDoc, type CatalogFileDoc, type DatasetDoc, type OwnedReplicaDoc, type RequestDoc, type RequestError,
+  type BlockDoc, type CatalogFileDoc, type DatasetDoc, type ReplicaDoc, type RequestDoc, type RequestError,
   type RequestProgress, type RequestState, type TransferDoc, type TransferState,
 } from '../../views/schema';
 import { fileId, guidOf, replicaId } from './catalog';
@@ -35,7 +35,7 @@ export interface ReplicatePlan {
  * request's `source` if that site holds the file, else the first site (by name) that does.
  */
 export function planReplicate(
-  req: RequestDoc, files: ReadonlyMap<string, CatalogFileDoc>, replicas: ReadonlyMap<string, ReadonlyMap<string, OwnedReplicaDoc>>, now: Date,
+  req: RequestDoc, files: ReadonlyMap<string, CatalogFileDoc>, replicas: ReadonlyMap<string, ReadonlyMap<string, ReplicaDoc>>, now: Date,
 ): ReplicatePlan {
   const lfns = req.lfns ? [...req.lfns] : [...files.keys()].filter((l) => files.get(l)!.valid).sort();
   const transfers: TransferDoc[] = [];
@@ -44,7 +44,7 @@ export function planReplicate(
   const iso = now.toISOString();
   for (const lfn of lfns) {
     const file = files.get(lfn);
-    const at = replicas.get(lfn) || new Map<string, OwnedReplicaDoc>();
+    const at = replicas.get(lfn) || new Map<string, ReplicaDoc>();
     for (const site of req.sites) {
       if (!file || !file.valid) {
         errors.push({ lfn, site, error: file ? 'file is invalid in the catalogue' : 'file is not in the catalogue' });
@@ -101,7 +101,7 @@ export function finalState(p: RequestProgress): RequestState {
 
 /** The catalogue documents of an upload: dataset, one closed block, files and replicas. */
 export function uploadDocs(req: RequestDoc, verified: readonly { lfn: string; size: number; adler32: string }[], now: Date): {
-  dataset: DatasetDoc; block: BlockDoc; files: CatalogFileDoc[]; replicas: OwnedReplicaDoc[];
+  dataset: DatasetDoc; block: BlockDoc; files: CatalogFileDoc[]; replicas: ReplicaDoc[];
 } {
   const iso = now.toISOString();
   const name = req.dataset!;

@@ -10,7 +10,7 @@
  *   dataset, one closed block, files and replicas (deterministic ids), then the final state.
  *   Storage that cannot answer (transient) is retried after a cooloff, at most max_retry passes.
  */
-import type { CatalogFileDoc, DatasetDoc, OwnedReplicaDoc, RequestDoc, RequestError } from '../../views/schema';
+import type { CatalogFileDoc, DatasetDoc, ReplicaDoc, RequestDoc, RequestError } from '../../views/schema';
 import { CatalogId, RequestLimits } from '../../views/schema';
 import type { TransferBackend } from '../backends/types';
 import { createOnce, fetchDocs, saveAll } from '../lib/bulk';
@@ -89,7 +89,7 @@ async function recordReplicas(ctx: AgentContext, req: RequestDoc, done: readonly
   const catalog = ctx.db('catalog');
   const files = await fetchDocs<CatalogFileDoc>(catalog, [...new Set(done.map((m) => fileId(m.lfn)))]);
   const iso = ctx.now().toISOString();
-  const docs: OwnedReplicaDoc[] = [];
+  const docs: ReplicaDoc[] = [];
   for (const m of done) {
     const f = files.get(fileId(m.lfn));
     if (!f) continue; // removed from the catalogue meanwhile: nothing to locate

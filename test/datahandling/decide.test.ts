@@ -3,7 +3,7 @@
  * files without a source), progress of a running request, the end of a deletion pass (retry with
  * a counted cooloff, then final counts), ownership of deletions, and quota admission order.
  */
-import { DEFAULT_SETTINGS, type CatalogFileDoc, type OwnedReplicaDoc, type RequestDoc } from '../../views/schema';
+import { DEFAULT_SETTINGS, type CatalogFileDoc, type ReplicaDoc, type RequestDoc } from '../../views/schema';
 import { endOfPass, resolveTargets } from '../../agents/deleter/decide';
 import { planReplicate, replicateProgress, requestTransferId, type Member } from '../../agents/requests/decide';
 import { overQuota } from '../../agents/scheduler/quota';
@@ -15,14 +15,14 @@ const lfn = (i: number) => `/store/user/alice/f${i}.root`;
 const file = (i: number, over: Partial<CatalogFileDoc> = {}): CatalogFileDoc => ({
   _id: 'file:' + i, type: 'file', lfn: lfn(i), guid: 'g', size: 100 + i, adler32: '0BADCAFE', valid: true, block: DS + '#b', dataset: DS, owner: 'alice', created_at: NOW.toISOString(), ...over,
 });
-const replica = (i: number, site: string, owner?: string): OwnedReplicaDoc => ({
+const replica = (i: number, site: string, owner?: string): ReplicaDoc => ({
   _id: `replica:${i}:${site}`, type: 'replica', lfn: lfn(i), site, block: DS + '#b', dataset: DS, size: 100 + i, created_at: NOW.toISOString(), ...(owner ? { owner } : {}),
 });
 const req = (over: Partial<RequestDoc> = {}): RequestDoc => ({
   _id: 'rq-1', type: 'request', kind: 'replicate', user: 'alice', sites: ['B', 'C'], dataset: DS, state: 'new', created_at: NOW.toISOString(), ...over,
 });
-function located(...rs: OwnedReplicaDoc[]) {
-  const m = new Map<string, Map<string, OwnedReplicaDoc>>();
+function located(...rs: ReplicaDoc[]) {
+  const m = new Map<string, Map<string, ReplicaDoc>>();
   for (const r of rs) m.set(r.lfn, (m.get(r.lfn) || new Map()).set(r.site, r));
   return m;
 }
