@@ -177,7 +177,7 @@ describe('couchstage start runs the whole system', () => {
     firstIds = all.map((d) => String(d._id));
   }, 250_000);
 
-  it('runs three agents that write heartbeats and serve metrics', async () => {
+  it('runs four agents that write heartbeats and serve metrics', async () => {
     const beats = await poll('heartbeats of the three agents', 60_000, async () => {
       const agents = new Set((await transfers()).filter((d) => d.type === 'heartbeat').map((d) => d.agent));
       return AGENT_NAMES.every((a) => agents.has(a)) ? agents : null;
