@@ -158,6 +158,8 @@ export class Gfal2Backend implements TransferBackend {
       // Lower-cased here; anything else malformed is refused by the helper before gfal2 sees it
       // (an empty or missing checksum in a bulk copy segfaults the binding).
       adler32: ADLER32_RE.test(String(r.adler32).toLowerCase()) ? String(r.adler32).toLowerCase() : String(r.adler32 ?? ''),
+      // A hint only (the first read's length when streaming); the checksum decides.
+      ...(Number.isSafeInteger(r.size) && (r.size as number) >= 0 ? { size: r.size } : {}),
     }));
     let resp: any;
     try {

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """couchstage gfal2 helper: one NDJSON request per stdin line -> one NDJSON response line on stdout.
 
-Requests: {op:'copy', id, files:[{source, destination, adler32}], mode:'stream'|'tpc', overwrite, timeout}
+Requests: {op:'copy', id, files:[{source, destination, adler32, size?}], mode:'stream'|'tpc', overwrite, timeout}
           {op:'remove', id, urls}  {op:'stat', id, urls, checksum}  {op:'ping', id}
 Must run under /usr/bin/python3 (the Debian python that has the gfal2 binding).
 
@@ -128,17 +128,21 @@ def stream_copy(i, f, overwrite, made):
             made.add(d)
         fo = c.open(dst, 'w')
         a, n = 1, 0
+        # read_bytes allocates the length asked for: a 16 MiB buffer for a 4 KiB file costs 1.5 ms.
+        # The expected size + 1 (a hint; the checksum decides) makes the first read short, so it ends.
+        chunk = min(STREAM_CHUNK, f['size'] + 1) if isinstance(f.get('size'), int) and f['size'] >= 0 else STREAM_CHUNK
         while True:
             side = 'source'
-            b = fi.read_bytes(STREAM_CHUNK)
+            b = fi.read_bytes(chunk)
             if not b:
                 break
             side = 'destination'
             a = zlib.adler32(b, a)
             fo.write(b)
             n += len(b)
-            if len(b) < STREAM_CHUNK:  # a short read is the end here (XrdCl reads whole ranges); saves a
-                break                  # round trip per file, and a truncated copy would fail the checksum
+            if len(b) < chunk:  # a short read is the end here (XrdCl reads whole ranges); saves a round
+                break           # trip per file, and a truncated copy would fail the checksum
+            chunk = STREAM_CHUNK
         side = 'destination'
         del fo, fi  # closes both; a failed close raises here
         got = '%08x' % (a & 0xffffffff)
