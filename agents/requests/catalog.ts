@@ -6,7 +6,8 @@
  * dataset (issue 4's query part) can replace `filesOfDatasets` without changing any caller.
  */
 import { createHash } from 'crypto';
-import { CatalogId, uuidFromHex, type CatalogFileDoc, type ReplicaDoc, type SiteDoc } from '../../views/schema';
+import type { CatalogFileDoc, ReplicaDoc, SiteDoc } from '../../views/schema';
+import { fileIdOf, guidOf, replicaIdOf } from '../../views/lib/catalog-ids';
 import { lfnToPfn } from '../../views/lib/tfc';
 import { fetchDocs } from '../lib/bulk';
 import type { Db } from '../lib/couch';
@@ -15,10 +16,8 @@ export function sha224(s: string): string {
   return createHash('sha224').update(s, 'utf8').digest('hex');
 }
 
-export const fileId = (lfn: string) => CatalogId.file(sha224(lfn));
-export const replicaId = (lfn: string, site: string) => CatalogId.replica(sha224(lfn), site);
-/** Deterministic GUID of a file: the LFN's SHA-224 shaped as a UUID (survives replays). */
-export const guidOf = (lfn: string) => uuidFromHex(sha224(lfn));
+// The catalogue's one definition of its ids and GUIDs (also what the publisher and the VDU use).
+export { fileIdOf as fileId, replicaIdOf as replicaId, guidOf };
 
 /** The largest `_find` answer we ask for at once; a request lists at most 10k files anyway. */
 const FIND_LIMIT = 1_000_000;
@@ -32,7 +31,7 @@ export async function findDocs<D>(db: Db, selector: Record<string, unknown>, fie
 export async function filesOf(catalog: Db, sel: { dataset?: string; lfns?: readonly string[] }): Promise<Map<string, CatalogFileDoc>> {
   if (sel.dataset !== undefined) return (await filesOfDatasets(catalog, [sel.dataset])).get(sel.dataset) || new Map();
   const out = new Map<string, CatalogFileDoc>();
-  const docs = await fetchDocs<CatalogFileDoc>(catalog, (sel.lfns || []).map(fileId));
+  const docs = await fetchDocs<CatalogFileDoc>(catalog, (sel.lfns || []).map(fileIdOf));
   for (const f of docs.values()) if (f.type === 'file') out.set(f.lfn, f);
   return out;
 }
@@ -54,7 +53,7 @@ export async function filesOfDatasets(catalog: Db, datasets: readonly string[]):
 export async function replicasAt(catalog: Db, lfns: readonly string[], sites: readonly string[]): Promise<Map<string, Map<string, ReplicaDoc>>> {
   const out = new Map<string, Map<string, ReplicaDoc>>();
   const ids: string[] = [];
-  for (const lfn of lfns) for (const site of sites) ids.push(replicaId(lfn, site));
+  for (const lfn of lfns) for (const site of sites) ids.push(replicaIdOf(lfn, site));
   for (const r of (await fetchDocs<ReplicaDoc>(catalog, ids)).values()) {
     if (r.type !== 'replica') continue;
     const m = out.get(r.lfn) || new Map<string, ReplicaDoc>();

@@ -11,6 +11,7 @@ import type { TransferDoc } from '../../views/schema';
 import { configure, makeStorage, startAgent, type AgentProcess, type Storage } from '../support/agents';
 import { adler32Hex } from '../support/adler32';
 import { createTestEnv, type TestEnv } from '../support/env';
+import { guidOf } from '../../views/lib/catalog-ids';
 import { catalogDocs, cli, fileChecksum, fileId, replicaId, requestOf, seedDataset, waitRequest } from './support';
 
 const A = 'T2_CH_CERN';
@@ -103,6 +104,8 @@ describe('data handling on the native backend', () => {
     expect(docs.get('dataset:' + dataset)).toMatchObject({ access_type: 'VALID', owner, data_tier: 'USER' });
     const files = lfns.map((l) => docs.get(fileId(l))!);
     expect(files.every((f) => f && f.valid === true && f.dataset === dataset)).toBe(true);
+    // The catalogue's one GUID rule: a later publication of the same LFN finds the same entry.
+    expect(files.map((f) => f.guid)).toEqual(lfns.map(guidOf));
     expect(new Set(files.map((f) => f.block)).size).toBe(1);
     const block = (await catalogDocs(env, ['block:' + files[0].block])).get('block:' + files[0].block)!;
     expect(block).toMatchObject({ open: false, file_count: 4, origin_site: C, total_size: files.reduce((a, f) => a + (f.size as number), 0) });

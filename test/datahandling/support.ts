@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { main } from '../../scripts/cli';
 import { CatalogId, REQUEST_TERMINAL_STATES, uuidFromHex, type RequestDoc } from '../../views/schema';
+import { guidOf } from '../../views/lib/catalog-ids';
 import { adler32Hex } from '../support/adler32';
 import type { Actor, TestEnv } from '../support/env';
 
@@ -65,7 +66,7 @@ export async function seedDataset(env: TestEnv, owner: string, site: string, sit
     lfns.push(lfn);
     sums.set(lfn, sum);
     total += data.length;
-    docs.push({ _id: fileId(lfn), type: 'file', lfn, guid: uuidFromHex(sha224(lfn)), size: data.length, adler32: sum, valid: true, block, dataset, owner, created_at: now });
+    docs.push({ _id: fileId(lfn), type: 'file', lfn, guid: guidOf(lfn), size: data.length, adler32: sum, valid: true, block, dataset, owner, created_at: now });
     docs.push({ _id: replicaId(lfn, site), type: 'replica', lfn, site, block, dataset, size: data.length, created_at: now, owner });
   }
   docs.push({ _id: CatalogId.dataset(dataset), type: 'dataset', name: dataset, data_tier: 'USER', access_type: 'VALID', owner, created_at: now });
