@@ -9,6 +9,7 @@
  * latency, request latency (PUT to done) p50/p99, files/s replicated and deleted, failures.
  * Asserts nothing; stops by itself (gives up after 10 minutes).
  */
+import { fileIdOf, guidOf, replicaIdOf } from '../../views/lib/catalog-ids';
 import { spawn, type ChildProcess } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
@@ -63,8 +64,8 @@ async function main(): Promise<void> {
         fs.mkdirSync(path.dirname(path.join(root(sites[0]), lfn)), { recursive: true });
         fs.writeFileSync(path.join(root(sites[0]), lfn), data);
         const sum = adler32(data);
-        catalogDocs.push({ _id: CatalogId.file(sha224(lfn)), type: 'file', lfn, guid: uuidFromHex(sha224(lfn)), size: 1024, adler32: sum, valid: true, block, dataset, owner: user, created_at: now });
-        catalogDocs.push({ _id: CatalogId.replica(sha224(lfn), sites[0]), type: 'replica', lfn, site: sites[0], block, dataset, size: 1024, created_at: now, owner: user });
+        catalogDocs.push({ _id: fileIdOf(lfn), type: 'file', lfn, guid: guidOf(lfn), size: 1024, adler32: sum, valid: true, block, dataset, owner: user, created_at: now });
+        catalogDocs.push({ _id: replicaIdOf(lfn, sites[0]), type: 'replica', lfn, site: sites[0], block, dataset, size: 1024, created_at: now, owner: user });
       }
       catalogDocs.push({ _id: CatalogId.dataset(dataset), type: 'dataset', name: dataset, data_tier: 'USER', access_type: 'VALID', owner: user, created_at: now });
     }
