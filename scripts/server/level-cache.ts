@@ -1,0 +1,157 @@
+/**
+ * A write-through read cache in front of leveldown, for the embedded server only.
+ *
+ * PouchDB's LevelDB adapter reads a document's metadata for every entry of every `_changes`
+ * read (to check the entry is the document's latest), and again for every write and every
+ * fetch; each read is an asynchronous LevelDB get on the thread pool. A profile of the control
+ * plane (one scheduler, one retrier and two workers following the transfers feed) showed those
+ * gets as the largest single cost of the server (~26% of its CPU). The keys read are almost
+ * always ones written a moment before, so this keeps the most recently written or read values
+ * in memory (LRU, bounded in bytes) and answers gets from there.
+ *
+ * Coherence: every write of the database goes through this object (PouchDB opens each database
+ * once per process, and the embedded server is the only process that opens it). Batches update
+ * the cache when LevelDB has committed them, before their callback runs; a get that missed
+ * fills the cache only if no write started or was in flight since it was issued, so a slow
+ * read can never put an older value back. Iterators read LevelDB itself, which is always
+ * current. Semantics are LevelDB's: the cache only changes what answers a get.
+ */
+import * as path from 'path';
+
+type Value = string | Buffer;
+type Callback = (err?: Error | null, value?: Value) => void;
+interface Op { type: 'put' | 'del'; key: unknown; value?: Value }
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const leveldown = require('leveldown');
+const abstractDir = path.dirname(require.resolve('abstract-leveldown/package.json', { paths: [path.dirname(require.resolve('leveldown/package.json'))] }));
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { AbstractChainedBatch } = require(abstractDir);
+
+export interface CacheStats { hits: number; misses: number; bytes: number; entries: number }
+
+/** Bytes held per database; COUCHSTAGE_EMBEDDED_CACHE_MB (default 128, 0 turns the cache off). */
+export function cacheBudget(): number {
+  const mb = Number(process.env.COUCHSTAGE_EMBEDDED_CACHE_MB ?? 128);
+  return Number.isFinite(mb) && mb > 0 ? mb * 1024 * 1024 : 0;
+}
+
+const sizeOf = (key: string, v: Value) => key.length + (typeof v === 'string' ? v.length : v.length) + 64;
+
+/** An LRU map of key -> value bounded in (approximate) bytes. */
+export class LruBytes {
+  private readonly map = new Map<string, Value>();
+  bytes = 0;
+  constructor(readonly budget: number) {}
+  get size(): number { return this.map.size; }
+  get(key: string): Value | undefined {
+    const v = this.map.get(key);
+    if (v === undefined) return undefined;
+    // Refresh: re-insert at the young end (Map keeps insertion order).
+    this.map.delete(key);
+    this.map.set(key, v);
+    return v;
+  }
+  set(key: string, v: Value): void {
+    this.delete(key);
+    const s = sizeOf(key, v);
+    if (s > this.budget / 8) return; // one huge value must not flush everything else
+    this.map.set(key, v);
+    this.bytes += s;
+    while (this.bytes > this.budget) {
+      const oldest = this.map.keys().next().value as string;
+      this.delete(oldest);
+    }
+  }
+  delete(key: string): void {
+    const v = this.map.get(key);
+    if (v === undefined) return;
+    this.map.delete(key);
+    this.bytes -= sizeOf(key, v);
+  }
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+}
+
+const asRequested = (v: Value, asBuffer: boolean): Value =>
+  asBuffer ? (typeof v === 'string' ? Buffer.from(v) : Buffer.from(v)) : typeof v === 'string' ? v : v.toString();
+
+/**
+ * A leveldown factory (PouchDB's `db` option): a real LevelDOWN whose gets are answered from
+ * the cache when they can be. Named, because PouchDB keys its open databases by the factory's
+ * function name.
+ */
+export function CachedLevelDOWN(location: string): unknown {
+  const db = leveldown(location);
+  const budget = cacheBudget();
+  if (!budget) return db;
+  const cache = new LruBytes(budget);
+  const stats: CacheStats = { hits: 0, misses: 0, bytes: 0, entries: 0 };
+  /** Bumped when a write starts; a get that saw another value of it must not fill the cache. */
+  let generation = 0;
+  let writing = 0;
+  const rawGet = db._get.bind(db);
+  const rawBatch = db._batch.bind(db);
+
+  db._get = function (key: unknown, options: { asBuffer?: boolean }, callback: Callback): void {
+    const asBuffer = options.asBuffer !== false;
+    if (typeof key !== 'string') return rawGet(key, options, callback);
+    const hit = cache.get(key);
+    if (hit !== undefined) {
+      stats.hits++;
+      const v = asRequested(hit, asBuffer);
+      process.nextTick(callback, null, v);
+      return;
+    }
+    stats.misses++;
+    const seen = generation;
+    const quiet = writing === 0;
+    rawGet(key, options, (err?: Error | null, value?: Value) => {
+      if (!err && value !== undefined && quiet && writing === 0 && generation === seen) cache.set(key, typeof value === 'string' ? value : Buffer.from(value));
+      callback(err, value);
+    });
+  };
+
+  db._batch = function (ops: Op[], options: unknown, callback: (err?: Error | null) => void): void {
+    generation++;
+    writing++;
+    rawBatch(ops, options, (err?: Error | null) => {
+      writing--;
+      for (const op of ops) {
+        if (typeof op.key !== 'string') {
+          cache.clear();
+          break;
+        }
+        if (!err && op.type === 'put' && op.value !== undefined) cache.set(op.key, typeof op.value === 'string' ? op.value : Buffer.from(op.value));
+        else cache.delete(op.key);
+      }
+      callback(err);
+    });
+  };
+  db._put = function (key: unknown, value: Value, options: unknown, callback: (err?: Error | null) => void): void {
+    db._batch([{ type: 'put', key, value }], options, callback);
+  };
+  db._del = function (key: unknown, options: unknown, callback: (err?: Error | null) => void): void {
+    db._batch([{ type: 'del', key }], options, callback);
+  };
+  // Chained batches write through _batch (abstract-leveldown's own implementation does).
+  db._chainedBatch = function () {
+    return new AbstractChainedBatch(db);
+  };
+  const rawClear = db._clear.bind(db);
+  db._clear = function (options: unknown, callback: (err?: Error | null) => void): void {
+    generation++;
+    cache.clear();
+    rawClear(options, (err?: Error | null) => {
+      cache.clear();
+      callback(err);
+    });
+  };
+  // _getMany (unused by PouchDB) and iterators read LevelDB itself, which is always current.
+  db.cacheStats = () => ({ ...stats, bytes: cache.bytes, entries: cache.size });
+  return db;
+}
+CachedLevelDOWN.destroy = (location: string, cb: (err?: Error) => void) => leveldown.destroy(location, cb);
+CachedLevelDOWN.repair = (location: string, cb: (err?: Error) => void) => leveldown.repair(location, cb);

@@ -1,0 +1,124 @@
+/**
+ * The embedded server's storage accelerators, on real LevelDB files: the write-through read
+ * cache in front of leveldown (scripts/server/level-cache.ts) and point reads for `_all_docs`
+ * with keys (scripts/server/keyed-reads.ts). Both must change nothing but speed: every answer
+ * is compared with LevelDB's or PouchDB's own.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { CachedLevelDOWN, LruBytes } from '../../scripts/server/level-cache';
+import { patchKeyedReads } from '../../scripts/server/keyed-reads';
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const leveldown = require('leveldown');
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const PouchDB = require('pouchdb');
+
+type Level = {
+  open(o: object, cb: (e?: Error) => void): void; close(cb: (e?: Error) => void): void;
+  get(k: string, o: object, cb: (e: Error | null, v?: string) => void): void;
+  put(k: string, v: string, cb: (e?: Error) => void): void; del(k: string, cb: (e?: Error) => void): void;
+  batch(ops: object[], o: object, cb: (e?: Error) => void): void; batch(): { put(k: string, v: string): unknown; del(k: string): unknown; write(cb: (e?: Error) => void): void };
+  cacheStats(): { hits: number; misses: number };
+};
+const p = <T>(f: (cb: (e?: Error | null, v?: T) => void) => void) => new Promise<T | undefined>((res, rej) => f((e, v) => (e ? rej(e) : res(v))));
+const getOr = (db: Level, k: string) => new Promise<string | null>((res, rej) => db.get(k, { asBuffer: false }, (e, v) => (e ? (/NotFound/i.test(String(e.message)) ? res(null) : rej(e)) : res(v!))));
+
+let tmp: string;
+beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-storage-')); });
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('LruBytes', () => {
+  it('evicts the least recently used entries beyond its byte budget', () => {
+    const lru = new LruBytes(64 * 8 * 4); // room for a few small entries
+    for (let i = 0; i < 50; i++) lru.set('k' + i, 'v' + i);
+    expect(lru.bytes).toBeLessThanOrEqual(64 * 8 * 4);
+    expect(lru.get('k0')).toBeUndefined();
+    expect(lru.get('k49')).toBe('v49');
+    const kept = lru.size;
+    lru.get('k' + (50 - kept)); // touch the oldest survivor: it outlives the next insert
+    lru.set('new', 'x');
+    expect(lru.get('k' + (50 - kept))).toBe('v' + (50 - kept));
+  });
+});
+
+describe('CachedLevelDOWN', () => {
+  it('answers gets like LevelDB after puts, deletes, array and chained batches, and reopening', async () => {
+    const loc = path.join(tmp, 'a');
+    const db = CachedLevelDOWN(loc) as Level;
+    await p((cb) => db.open({}, cb));
+    await p((cb) => db.put('x', '1', cb));
+    expect(await getOr(db, 'x')).toBe('1');
+    await p((cb) => db.batch([{ type: 'put', key: 'x', value: '2' }, { type: 'put', key: 'y', value: 'Y' }], {}, cb));
+    expect(await getOr(db, 'x')).toBe('2');
+    await p((cb) => db.del('y', cb));
+    expect(await getOr(db, 'y')).toBeNull();
+    const chained = db.batch();
+    chained.put('z', 'Z');
+    chained.del('x');
+    await p((cb) => chained.write(cb));
+    expect(await getOr(db, 'x')).toBeNull();
+    expect(await getOr(db, 'z')).toBe('Z');
+    const buf = await p<Buffer>((cb) => db.get('z', {}, cb as never));
+    expect(Buffer.isBuffer(buf)).toBe(true);
+    expect(String(buf)).toBe('Z');
+    expect(db.cacheStats().hits).toBeGreaterThan(0);
+    await p((cb) => db.close(cb));
+    // What the cache answered is what LevelDB holds.
+    const raw = leveldown(loc) as Level;
+    await p((cb) => raw.open({}, cb));
+    expect(await getOr(raw, 'x')).toBeNull();
+    expect(await getOr(raw, 'y')).toBeNull();
+    expect(await getOr(raw, 'z')).toBe('Z');
+    await p((cb) => raw.close(cb));
+  });
+
+  it('never lets a read that raced a write put the older value back', async () => {
+    const db = CachedLevelDOWN(path.join(tmp, 'b')) as Level;
+    await p((cb) => db.open({}, cb));
+    await p((cb) => db.put('k', 'old', cb));
+    for (let round = 0; round < 200; round++) {
+      // A miss in flight while the key is rewritten: whatever it returns, it must not be cached.
+      const read = getOr(db, 'miss' + round);
+      const write = p((cb) => db.batch([{ type: 'put', key: 'k', value: 'v' + round }, { type: 'put', key: 'miss' + round, value: 'm' }], {}, cb));
+      const racing = getOr(db, 'k');
+      await Promise.all([read, write, racing]);
+      expect(await getOr(db, 'k')).toBe('v' + round);
+      expect(await getOr(db, 'miss' + round)).toBe('m');
+    }
+    await p((cb) => db.close(cb));
+  });
+});
+
+describe('keyed reads for _all_docs', () => {
+  it('returns exactly what PouchDB returns: live, missing, deleted, design, local and bad keys, with and without docs', async () => {
+    const db = new PouchDB(path.join(tmp, 'pouch'), { db: CachedLevelDOWN });
+    await db.bulkDocs([{ _id: 'a', x: 1 }, { _id: 'b', x: 2, _attachments: { f: { content_type: 'text/plain', data: Buffer.from('hi').toString('base64') } } }, { _id: '_design/d', views: {} }, { _id: 'c' }]);
+    const c = await db.get('c');
+    await db.remove(c);
+    await db.bulkDocs([{ _id: 'a', _rev: '1-zzz', x: 9 }], { new_edits: false });
+    const keys = ['a', 'zz', 'c', '_design/d', 'b', '_local/q', '_bad', 'a'];
+    const ask = async () => [
+      await db.allDocs({ keys }),
+      await db.allDocs({ keys, include_docs: true }),
+      await db.allDocs({ keys, include_docs: true, conflicts: true }),
+      await db.allDocs({ keys, descending: true, limit: 3, skip: 1 }),
+      await db.allDocs({ keys: [] }),
+    ];
+    const expected = JSON.stringify(await ask());
+    const calls: string[] = [];
+    const inner = db._allDocs;
+    db._allDocs = function (opts: { keys?: unknown; key?: unknown }, cb: unknown) {
+      calls.push(opts.keys ? 'keys' : 'key');
+      return inner.call(this, opts, cb);
+    };
+    patchKeyedReads(db);
+    calls.length = 0;
+    expect(JSON.stringify(await ask())).toBe(expected);
+    // The plain forms were served by point reads: PouchDB's per-key range scans ran only for
+    // the keys a point read cannot answer (missing, deleted, local, bad) and the other forms.
+    expect(calls.filter((c) => c === 'key').length).toBeLessThan(keys.length * 3);
+    await db.close();
+  });
+});
