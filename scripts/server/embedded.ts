@@ -9,7 +9,7 @@
  * server (and every agent's feed) down, and the supervisor covers whatever else may kill it.
  */
 import { fastMapReduce } from './mapreduce';
-import { CachedLevelDOWN } from './level-cache';
+import { CachedLevelDOWN, cacheStats } from './level-cache';
 import { keyedReads } from './keyed-reads';
 import * as http from 'http';
 import * as fs from 'fs';
@@ -43,8 +43,10 @@ if (trace) {
   process.on('exit', () => {
     const rows = [...trace.entries()].sort((a, b) => b[1].ms - a[1].ms);
     const text = rows.map(([k, v]) => `${v.ms.toFixed(0).padStart(8)} ms ${String(v.n).padStart(7)} x  ${k}\n`).join('');
-    if (traceTo && traceTo.includes('/')) fs.appendFileSync(traceTo, text);
-    else process.stderr.write(text);
+    const caches = [...cacheStats.entries()].map(([loc, f]) => ({ loc: path.basename(loc), ...f() })).filter((c) => c.hits + c.misses > 0)
+      .map((c) => `cache ${c.loc}: ${c.hits} hits, ${c.misses} misses, ${c.entries} entries, ${(c.bytes / 1048576).toFixed(1)} MB\n`).join('');
+    if (traceTo && traceTo.includes('/')) fs.appendFileSync(traceTo, text + caches);
+    else process.stderr.write(text + caches);
   });
 }
 

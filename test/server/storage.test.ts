@@ -30,16 +30,17 @@ beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-storag
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('LruBytes', () => {
-  it('evicts the least recently used entries beyond its byte budget', () => {
+  it('evicts the oldest entries beyond its byte budget; a rewrite makes an entry young again', () => {
     const lru = new LruBytes(64 * 8 * 4); // room for a few small entries
     for (let i = 0; i < 50; i++) lru.set('k' + i, 'v' + i);
     expect(lru.bytes).toBeLessThanOrEqual(64 * 8 * 4);
     expect(lru.get('k0')).toBeUndefined();
     expect(lru.get('k49')).toBe('v49');
-    const kept = lru.size;
-    lru.get('k' + (50 - kept)); // touch the oldest survivor: it outlives the next insert
+    const oldest = 50 - lru.size;
+    lru.set('k' + oldest, 'again'); // rewritten: it outlives the next insert
     lru.set('new', 'x');
-    expect(lru.get('k' + (50 - kept))).toBe('v' + (50 - kept));
+    expect(lru.get('k' + oldest)).toBe('again');
+    expect(lru.get('k' + (oldest + 1))).toBeUndefined();
   });
 });
 
