@@ -32,14 +32,16 @@ export interface AgentArgs {
   readonly backend: BackendName;
   readonly instance?: string;
   readonly metricsPort?: number;
+  /** Worker: transfer jobs in flight at once (default 1). */
+  readonly jobs?: number;
 }
 
 /** Builds the named agents; scheduler and retrier in one process share their tracker. */
-export function buildAgents(names: readonly string[], backend: TransferBackend | null): Agent {
+export function buildAgents(names: readonly string[], backend: TransferBackend | null, opts: { jobs?: number } = {}): Agent {
   const shared = new Tracker();
   return combineAgents(names.map((n) => n === 'scheduler' ? schedulerAgent(shared) : n === 'retrier' ? retrierAgent(shared)
     : n === 'publisher' ? publisherAgent() : n === 'requests' ? requestsAgent(backend!) : n === 'deleter' ? deleterAgent(backend!)
-    : n === 'stats' ? statsAgent() : workerAgent(backend!)));
+    : n === 'stats' ? statsAgent() : workerAgent(backend!, { jobs: opts.jobs })));
 }
 
 /** `name` is one agent or a comma-separated list run over one feed (e.g. scheduler,retrier). */
@@ -77,7 +79,7 @@ export async function runAgentProcess(name: string, args: AgentArgs): Promise<nu
       where = await followMoves(where.url, where.dbs, log, controller.signal);
       const run = new AbortController();
       try {
-        await runAgent(buildAgents(names, backend), { ...where, log, metrics, signal: AbortSignal.any([controller.signal, run.signal]) }, { once: args.once, instance });
+        await runAgent(buildAgents(names, backend, { jobs: args.jobs }), { ...where, log, metrics, signal: AbortSignal.any([controller.signal, run.signal]) }, { once: args.once, instance });
         return 0;
       } catch (err) {
         run.abort();

@@ -32,7 +32,7 @@ Commands:
   status [--user U] [--workflow W]   files and bytes per state
   kill ID... | --workflow W [--user U]    ask to kill pending transfers
   retry ID... | --workflow W [--user U]   ask to retry failed, killed or expired transfers
-  agent NAME [--once] [--backend auto|gfal2|native|instant] [--instance ID] [--metrics-port N]
+  agent NAME [--once] [--backend auto|gfal2|native|instant] [--instance ID] [--metrics-port N] [--jobs N (worker: jobs in flight)]
                            run one agent: scheduler, worker, retrier, publisher, requests, deleter or stats
   catalog QUERY [ARGS]     catalogue queries and migration (couchstage catalog help):
                            datasets, blocks, files, guid, lfn, replicas, locations, parents,
@@ -65,7 +65,7 @@ Options:
 Environment: COUCHDB_URL (http://user:pass@host:5984; unset = embedded server),
 COUCHSTAGE_DB_PREFIX, COUCHSTAGE_DATA_DIR, COUCHSTAGE_PORT. See README.md.`;
 
-const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port', 'demo-files', 'block', 'to',
+const VALUED = ['user', 'workflow', 'as', 'password', 'backend', 'instance', 'metrics-port', 'jobs', 'demo-files', 'block', 'to',
   'dataset', 'from', 'site', 'lfn-dir', 'timeout', 'bytes', 'files', ...OPS_VALUED];
 
 export async function main(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
@@ -110,7 +110,9 @@ export async function main(argv: readonly string[], out: (line: string) => void 
         const backend = (flag(args, 'backend') || 'auto') as BackendName;
         if (!['auto', 'gfal2', 'native', 'instant'].includes(backend)) throw new UsageError(`--backend must be auto, gfal2, native or instant`);
         if (!args.positional[0]) throw new UsageError('agent needs a name: scheduler, worker, retrier, publisher, requests, deleter or stats');
-        return await runAgentProcess(args.positional[0], { once: args.flags.once === true, backend, instance: flag(args, 'instance'), metricsPort: port === undefined ? undefined : Number(port) });
+        const jobs = flag(args, 'jobs');
+        if (jobs !== undefined && !/^[1-9]\d*$/.test(jobs)) throw new UsageError('--jobs must be a positive number');
+        return await runAgentProcess(args.positional[0], { once: args.flags.once === true, backend, instance: flag(args, 'instance'), metricsPort: port === undefined ? undefined : Number(port), jobs: jobs === undefined ? undefined : Number(jobs) });
       }
       case 'upgrade':
       case 'migrate-db':

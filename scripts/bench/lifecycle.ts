@@ -1,8 +1,9 @@
 /**
- * `npm run bench:lifecycle [-- N [workers]]`: control-plane throughput of couchstage. In one run on
+ * `npm run bench:lifecycle [-- N [workers [jobs]]]`: control-plane throughput of couchstage. In one run on
  * the same server: the raw `_bulk_docs` rate of N transfer documents, then N transfers submitted
- * by a user and taken from PUT to done by real agent processes (scheduler, retrier and `workers`
- * workers) with the instant backend (no storage: this measures couchstage and CouchDB), and the
+ * by a user and taken from PUT to done by real agent processes (scheduler and retrier in one, and
+ * `workers` worker processes with `jobs` transfer jobs in flight each; default 1 worker, 2 jobs)
+ * with the instant backend (no storage: this measures couchstage and CouchDB), and the
  * PUT-to-done latency p50/p99 under that load. Prints figures and ratios; asserts nothing.
  */
 import { spawn, type ChildProcess } from 'child_process';
@@ -35,7 +36,8 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] || 100000);
-  const workers = Number(process.argv[3] || 2);
+  const workers = Number(process.argv[3] || 1);
+  const jobs = Number(process.argv[4] || 2);
   const server = await benchServer();
   const tag = randomBytes(4).toString('hex');
   const prefix = `bench_${tag}_`;
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
     const env = { ...process.env, COUCHDB_URL: withCredentials(base, users.agent, tag), COUCHSTAGE_DB_PREFIX: prefix, COUCHSTAGE_LOG_LEVEL: process.env.COUCHSTAGE_LOG_LEVEL || 'warn' };
     const cli = path.join(projectRoot(), 'dist', 'cli.js');
     const names = ['scheduler,retrier', ...Array.from({ length: workers }, () => 'worker')];
-    for (const name of names) children.push(spawn(process.execPath, [cli, 'agent', name, ...(name === 'worker' ? ['--backend', 'instant'] : [])], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+    for (const name of names) children.push(spawn(process.execPath, [cli, 'agent', name, ...(name === 'worker' ? ['--backend', 'instant', '--jobs', String(jobs)] : [])], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
     await new Promise((r) => setTimeout(r, 3000)); // agents load and start following the feed
     const userDb = connect(withCredentials(base, users.submit, tag)).use(dbs.transfers);
     const batch = docs(n, users.submit, 'run');
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
     }
     latencies.sort((a, b) => a - b);
     const rate = n / seconds;
-    console.log(`server: ${server.kind}; ${n} transfers; ${workers} workers (instant backend); started ${new Date(t0wall).toISOString()}`);
+    console.log(`server: ${server.kind}; ${n} transfers; ${workers} worker process(es) x ${jobs} jobs in flight (instant backend); started ${new Date(t0wall).toISOString()}`);
     console.log(`raw _bulk_docs rate:                 ${rawRate.toFixed(0)} docs/s`);
     console.log(`user submission rate (validated):    ${(n / submitSeconds).toFixed(0)} docs/s`);
     console.log(`control plane, PUT to done:          ${rate.toFixed(0)} files/s (${seconds.toFixed(1)} s)`);
