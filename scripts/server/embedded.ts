@@ -11,6 +11,7 @@
 import { fastMapReduce } from './mapreduce';
 import { CachedLevelDOWN, cacheStats } from './level-cache';
 import { keyedReads } from './keyed-reads';
+import { memoizeSecurity } from './security-memo';
 import * as http from 'http';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -103,6 +104,8 @@ export function startEmbedded(opts: EmbeddedOptions): Promise<http.Server> {
   require.cache[validationPath] = { id: validationPath, filename: validationPath, loaded: true, exports: validationPlugin } as NodeJS.Module;
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const expressPouchDB = require('express-pouchdb');
+  // Security objects remembered per database until one is written (security-memo.ts).
+  memoizeSecurity(expressDir);
   const app = expressPouchDB(PouchDB, {
     configPath: path.join(opts.dataDir, 'config.json'),
     logPath: path.join(opts.dataDir, 'log.txt'),

@@ -30,6 +30,14 @@ const { AbstractChainedBatch } = require(abstractDir);
 
 export interface CacheStats { hits: number; misses: number; bytes: number; entries: number }
 
+/**
+ * Bumped whenever any database writes a `_local/_security` document or is closed: memos of
+ * security objects (security-memo.ts) are valid only for the generation they were read in.
+ */
+let securityGen = 0;
+export const securityGeneration = (): number => securityGen;
+const SECURITY_KEY = '_local/_security';
+
 /** Every cache of this process by database location (COUCHSTAGE_EMBEDDED_TRACE prints them). */
 export const cacheStats = new Map<string, () => CacheStats>();
 
@@ -159,8 +167,10 @@ export function CachedLevelDOWN(location: string): unknown {
       for (const op of ops) {
         if (typeof op.key !== 'string') {
           cache.clear();
+          securityGen++;
           break;
         }
+        if (op.key.endsWith(SECURITY_KEY)) securityGen++;
         if (!err && op.type === 'put' && op.value !== undefined) cache.set(op.key, typeof op.value === 'string' ? op.value : Buffer.from(op.value));
         else cache.delete(op.key);
       }
@@ -180,6 +190,7 @@ export function CachedLevelDOWN(location: string): unknown {
   const rawClear = db._clear.bind(db);
   db._clear = function (options: unknown, callback: (err?: Error | null) => void): void {
     generation++;
+    securityGen++;
     cache.clear();
     rawClear(options, (err?: Error | null) => {
       cache.clear();
@@ -189,6 +200,17 @@ export function CachedLevelDOWN(location: string): unknown {
   // _getMany (unused by PouchDB) and iterators read LevelDB itself, which is always current.
   db.cacheStats = () => ({ ...stats, bytes: cache.bytes, entries: cache.size });
   cacheStats.set(location, db.cacheStats);
+  // Closed (or closed to be destroyed): let the memory go, keep the figures for the trace.
+  const rawClose = db._close.bind(db);
+  db._close = function (callback: (err?: Error | null) => void): void {
+    cache.clear();
+    securityGen++;
+    const final = db.cacheStats();
+    cacheStats.delete(location);
+    cacheStats.set(location, () => final);
+    while (cacheStats.size > 1000) cacheStats.delete(cacheStats.keys().next().value as string);
+    rawClose(callback);
+  };
   return db;
 }
 CachedLevelDOWN.destroy = (location: string, cb: (err?: Error) => void) => leveldown.destroy(location, cb);

@@ -202,6 +202,27 @@ describe('_security of a deployed database', () => {
       members: { names: [], roles: [Role.user, Role.agent, Role.ops] },
     });
   });
+
+  it('a change of _security applies from the next request (the server remembers security objects until one is written)', async () => {
+    const memberGet = () => get(`/${dbs.config}/_all_docs`, auth(member.name, member.password));
+    const put = async (body: object, how: 'route' | 'local') => {
+      const url = how === 'route' ? `${base}/${dbs.config}/_security` : `${base}/${dbs.config}/_local/_security`;
+      const cur = how === 'local' ? (await get(`/${dbs.config}/_local/_security`)).body : {};
+      const res = await fetch(url, { method: 'PUT', headers: { ...adminHeaders(), 'Content-Type': 'application/json' }, body: JSON.stringify(how === 'route' ? body : { ...cur, security: body }) });
+      expect(res.status).toBeLessThan(300);
+    };
+    const original = (await get(`/${dbs.config}/_security`)).body;
+    for (let i = 0; i < 3; i++) expect((await memberGet()).status).toBe(200); // remembered now
+    await put({ admins: { names: [], roles: [Role.ops] }, members: { names: [], roles: [Role.ops] } }, 'route');
+    expect((await memberGet()).status).toBe(401);
+    await put(original, 'route');
+    expect((await memberGet()).status).toBe(200);
+    // Written as a plain local document, not through the _security route: applies at once too.
+    await put({ admins: { names: [], roles: [Role.ops] }, members: { names: ['someone-else'], roles: [] } }, 'local');
+    expect((await memberGet()).status).toBe(401);
+    await put(original, 'route');
+    expect((await memberGet()).status).toBe(200);
+  });
 });
 
 describe('supervision', () => {

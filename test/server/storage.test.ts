@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CachedLevelDOWN, LruBytes } from '../../scripts/server/level-cache';
+import { CachedLevelDOWN, LruBytes, cacheStats } from '../../scripts/server/level-cache';
 import { patchKeyedReads } from '../../scripts/server/keyed-reads';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -66,6 +66,8 @@ describe('CachedLevelDOWN', () => {
     expect(String(buf)).toBe('Z');
     expect(db.cacheStats().hits).toBeGreaterThan(0);
     await p((cb) => db.close(cb));
+    expect(cacheStats.get(loc)!().entries).toBe(0); // closed: the cache's memory is released
+    expect(cacheStats.get(loc)!().hits).toBeGreaterThan(0);
     // What the cache answered is what LevelDB holds.
     const raw = leveldown(loc) as Level;
     await p((cb) => raw.open({}, cb));
