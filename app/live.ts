@@ -2,8 +2,9 @@
  * Live updates: the transfers db's `_changes` as a longpoll feed (no eventsource, no
  * `filter=_selector`: the embedded server lacks both). Ids only, from the current sequence on;
  * each answer triggers one debounced refresh of what is on screen. A failed poll marks the feed
- * disconnected (visible in the header) and retries with backoff; the embedded server ignores
- * the longpoll timeout, so the client aborts a poll itself after POLL_MS.
+ * disconnected (visible in the header) and retries with backoff, first with a poll that answers
+ * at once; the embedded server ignores the longpoll timeout, so the client aborts a poll itself
+ * after POLL_MS.
  */
 import { DB, getJson } from './api';
 
@@ -36,8 +37,12 @@ export class LiveFeed {
       const t = setTimeout(() => abort.abort(), POLL_MS + 10_000);
       try {
         if (since === null) since = (await getJson<{ update_seq: string | number }>(DB, { signal: abort.signal })).update_seq;
+        // After a failure, one poll that answers at once (feed=normal): the header turns live as
+        // soon as the server is back, not when the next change or the longpoll's timeout comes
+        // (up to a minute on the embedded server, which ignores the timeout).
+        const feed = failures > 0 ? 'normal' : `longpoll&timeout=${POLL_MS}`;
         const res: { results: unknown[]; last_seq: string | number } = await getJson(
-          `${DB}_changes?feed=longpoll&timeout=${POLL_MS}&limit=500&since=${encodeURIComponent(String(since))}`, { signal: abort.signal });
+          `${DB}_changes?feed=${feed}&limit=500&since=${encodeURIComponent(String(since))}`, { signal: abort.signal });
         since = res.last_seq;
         failures = 0;
         this.onState('live');
