@@ -57,7 +57,7 @@ const sizeOf = (key: string, v: Value) => key.length + (typeof v === 'string' ? 
  * over every deleted slot until V8 rehashes the table, which cost ~8% of the server's CPU at
  * 100k transfers.
  */
-export class LruBytes {
+export class FifoBytes {
   private readonly map = new Map<string, Value>();
   // The eviction queue as two parallel arrays (no object per entry: a cache of 250k entries is
   // otherwise a million small objects for every major GC to mark). An entry of the queue is
@@ -120,8 +120,9 @@ export class LruBytes {
   }
 }
 
+/** The cached value in the form the get asked for (a Buffer is copied: callers may keep it). */
 const asRequested = (v: Value, asBuffer: boolean): Value =>
-  asBuffer ? (typeof v === 'string' ? Buffer.from(v) : Buffer.from(v)) : typeof v === 'string' ? v : v.toString();
+  asBuffer ? Buffer.from(v) : typeof v === 'string' ? v : v.toString();
 
 /**
  * A leveldown factory (PouchDB's `db` option): a real LevelDOWN whose gets are answered from
@@ -131,8 +132,9 @@ const asRequested = (v: Value, asBuffer: boolean): Value =>
 export function CachedLevelDOWN(location: string): unknown {
   const db = leveldown(location);
   const budget = cacheBudget();
-  if (!budget) return db;
-  const cache = new LruBytes(budget);
+  // Without a budget there is no cache, but writes are still watched for the security
+  // generation: security-memo.ts relies on it whatever the cache does.
+  const cache = budget ? new FifoBytes(budget) : null;
   const stats: CacheStats = { hits: 0, misses: 0, bytes: 0, entries: 0 };
   /** Bumped when a write starts; a get that saw another value of it must not fill the cache. */
   let generation = 0;
@@ -141,13 +143,11 @@ export function CachedLevelDOWN(location: string): unknown {
   const rawBatch = db._batch.bind(db);
 
   db._get = function (key: unknown, options: { asBuffer?: boolean }, callback: Callback): void {
-    const asBuffer = options.asBuffer !== false;
-    if (typeof key !== 'string') return rawGet(key, options, callback);
+    if (!cache || typeof key !== 'string') return rawGet(key, options, callback);
     const hit = cache.get(key);
     if (hit !== undefined) {
       stats.hits++;
-      const v = asRequested(hit, asBuffer);
-      process.nextTick(callback, null, v);
+      process.nextTick(callback, null, asRequested(hit, options.asBuffer !== false));
       return;
     }
     stats.misses++;
@@ -166,11 +166,12 @@ export function CachedLevelDOWN(location: string): unknown {
       writing--;
       for (const op of ops) {
         if (typeof op.key !== 'string') {
-          cache.clear();
+          cache?.clear();
           securityGen++;
           break;
         }
         if (op.key.endsWith(SECURITY_KEY)) securityGen++;
+        if (!cache) continue;
         if (!err && op.type === 'put' && op.value !== undefined) cache.set(op.key, typeof op.value === 'string' ? op.value : Buffer.from(op.value));
         else cache.delete(op.key);
       }
@@ -191,19 +192,19 @@ export function CachedLevelDOWN(location: string): unknown {
   db._clear = function (options: unknown, callback: (err?: Error | null) => void): void {
     generation++;
     securityGen++;
-    cache.clear();
+    cache?.clear();
     rawClear(options, (err?: Error | null) => {
-      cache.clear();
+      cache?.clear();
       callback(err);
     });
   };
   // _getMany (unused by PouchDB) and iterators read LevelDB itself, which is always current.
-  db.cacheStats = () => ({ ...stats, bytes: cache.bytes, entries: cache.size });
+  db.cacheStats = () => ({ ...stats, bytes: cache?.bytes ?? 0, entries: cache?.size ?? 0 });
   cacheStats.set(location, db.cacheStats);
   // Closed (or closed to be destroyed): let the memory go, keep the figures for the trace.
   const rawClose = db._close.bind(db);
   db._close = function (callback: (err?: Error | null) => void): void {
-    cache.clear();
+    cache?.clear();
     securityGen++;
     const final = db.cacheStats();
     cacheStats.delete(location);

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CachedLevelDOWN, LruBytes, cacheStats } from '../../scripts/server/level-cache';
+import { CachedLevelDOWN, FifoBytes, cacheStats, securityGeneration } from '../../scripts/server/level-cache';
 import { patchKeyedReads } from '../../scripts/server/keyed-reads';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -29,9 +29,9 @@ let tmp: string;
 beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-storage-')); });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-describe('LruBytes', () => {
+describe('FifoBytes', () => {
   it('evicts the oldest entries beyond its byte budget; a rewrite makes an entry young again', () => {
-    const lru = new LruBytes(64 * 8 * 4); // room for a few small entries
+    const lru = new FifoBytes(64 * 8 * 4); // room for a few small entries
     for (let i = 0; i < 50; i++) lru.set('k' + i, 'v' + i);
     expect(lru.bytes).toBeLessThanOrEqual(64 * 8 * 4);
     expect(lru.get('k0')).toBeUndefined();
@@ -75,6 +75,26 @@ describe('CachedLevelDOWN', () => {
     expect(await getOr(raw, 'y')).toBeNull();
     expect(await getOr(raw, 'z')).toBe('Z');
     await p((cb) => raw.close(cb));
+  });
+
+  it('counts writes of security documents and closes in the security generation, with the cache off too', async () => {
+    const before = process.env.COUCHSTAGE_EMBEDDED_CACHE_MB;
+    process.env.COUCHSTAGE_EMBEDDED_CACHE_MB = '0';
+    try {
+      const db = CachedLevelDOWN(path.join(tmp, 'nocache')) as Level;
+      await p((cb) => db.open({}, cb));
+      let gen = securityGeneration();
+      await p((cb) => db.put('\xffdocument-store\xffa', '{}', cb));
+      expect(securityGeneration()).toBe(gen);
+      await p((cb) => db.put('\xfflocal-store\xff_local/_security', '{"security":{}}', cb));
+      expect(securityGeneration()).toBeGreaterThan(gen);
+      gen = securityGeneration();
+      await p((cb) => db.close(cb));
+      expect(securityGeneration()).toBeGreaterThan(gen);
+    } finally {
+      if (before === undefined) delete process.env.COUCHSTAGE_EMBEDDED_CACHE_MB;
+      else process.env.COUCHSTAGE_EMBEDDED_CACHE_MB = before;
+    }
   });
 
   it('never lets a read that raced a write put the older value back', async () => {
