@@ -23,8 +23,10 @@ interface Adapter {
   _info(cb: Cb<{ doc_count: number }>): void;
 }
 
+// Options the plain form may carry (set to false or undefined, any other option may too).
 // userCtx: added by pouchdb-security's wrappers once a request is authorised; reads ignore it.
-const SIMPLE = new Set(['keys', 'include_docs', 'skip', 'deleted', 'descending', 'userCtx']);
+// descending: allDocs() has already reversed `keys` and set it to false (allDocsKeysParse).
+const SIMPLE = new Set(['keys', 'include_docs', 'skip', 'deleted', 'userCtx']);
 
 function pointRead(api: Adapter, key: unknown, includeDocs: boolean): Promise<Row | null> {
   if (typeof key !== 'string' || key.startsWith('_local/')) return Promise.resolve(null);
@@ -45,8 +47,7 @@ export function patchKeyedReads(api: Adapter): void {
   const inner = api._allDocs;
   api._allDocs = function (this: Adapter, opts: Record<string, unknown>, callback: Cb<AllDocsResult>) {
     const keys = opts.keys as unknown[] | undefined;
-    // allDocs() has already applied skip/limit/descending to `keys` (allDocsKeysParse).
-    if (!Array.isArray(keys) || Object.keys(opts).some((k) => !SIMPLE.has(k) && opts[k] !== undefined && opts[k] !== false) || opts.descending) {
+    if (!Array.isArray(keys) || Object.keys(opts).some((k) => !SIMPLE.has(k) && opts[k] !== undefined && opts[k] !== false)) {
       return inner.call(this, opts, callback);
     }
     const includeDocs = opts.include_docs === true;
