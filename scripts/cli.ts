@@ -112,6 +112,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
         if (!args.positional[0]) throw new UsageError('agent needs a name: scheduler, worker, retrier, publisher, requests, deleter or stats');
         const jobs = flag(args, 'jobs');
         if (jobs !== undefined && !/^[1-9]\d*$/.test(jobs)) throw new UsageError('--jobs must be a positive number');
+        if (jobs !== undefined && args.positional[0] !== 'worker') throw new UsageError('--jobs is for the worker (transfer jobs in flight)');
         return await runAgentProcess(args.positional[0], { once: args.flags.once === true, backend, instance: flag(args, 'instance'), metricsPort: port === undefined ? undefined : Number(port), jobs: jobs === undefined ? undefined : Number(jobs) });
       }
       case 'upgrade':

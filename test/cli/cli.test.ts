@@ -342,6 +342,14 @@ describe('couchstage status --json', () => {
     expect(run.code).toBe(2);
     expect(run.err).toContain('--workflow needs --user');
   });
+
+  it('agent --jobs takes a positive number, and only for the worker (exit 2, nothing started)', async () => {
+    for (const [args, message] of [[['worker', '--jobs', '0'], '--jobs must be a positive number'], [['worker', '--jobs', 'x'], '--jobs must be a positive number'], [['scheduler', '--jobs', '2'], '--jobs is for the worker']] as const) {
+      const run = await cli('owner', 'agent', ...args, '--once');
+      expect(run.code).toBe(2);
+      expect(run.err).toContain(message);
+    }
+  });
 });
 
 describe('couchstage kill', () => {
