@@ -684,7 +684,6 @@ export const RequestLimits = {
   errorsMax: 1000,
 } as const;
 
-
 // ---------------------------------------------------------------------------------------------
 // Monitoring roll-up (issue 5): written by the `stats` agent, read by the monitoring page
 // ---------------------------------------------------------------------------------------------
