@@ -171,6 +171,9 @@ export class Gfal2Backend implements TransferBackend {
       return whole(e instanceof Cancelled ? 'cancelled' : (e as Error).message);
     }
     if (resp.bulk && resp.bulk !== 'exit 0') this.log(`bulk copy of ${batch.length} files ended with ${resp.bulk}; unfinished files were redone one per gfal2 call`);
+    for (const st of (resp.streams ?? []) as string[]) {
+      if (st !== 'exit 0') this.log(`a stream child of a ${batch.length}-file copy ended with ${st}; its unfinished files were redone one per gfal2 call`);
+    }
     return batch.map((r, i): CopyResult => {
       const x = resp.results[i] ?? {};
       const seconds = x.seconds ?? (Date.now() - t0) / 1000;

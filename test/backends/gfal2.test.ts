@@ -169,6 +169,24 @@ describe('gfal2 backend on XRootD', () => {
     expect(backend.pid).not.toBe(pid);
   });
 
+  it('redoes the files of a stream child killed mid-batch, one per call, and every copy arrives verified', async () => {
+    await backend.ping();
+    const pid = backend.pid!;
+    logs.length = 0;
+    const pending = backend.copy(local.map((f) => se0to1(f, 'child-killed')), { mode: 'stream' });
+    await waitFor(() => children(pid) !== ''); // the stream children (threads inside) are at work
+    const victim = Number(children(pid).split(/\s+/)[0]);
+    process.kill(victim, 'SIGKILL');
+    const results = await pending;
+    expect(backend.pid).toBe(pid); // the helper itself survived
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    expect(logs.some((l) => /stream child of a 200-file copy ended with signal SIGKILL/.test(l))).toBe(true);
+    // the server's own checksum of every copy (one stat request), and xrdfs's for a sample
+    const sums = await backend.stat(local.map((f) => pfn(ses[1], `store/child-killed/${f.name}`)), true);
+    expect(sums.map((x) => x.adler32)).toEqual(local.map((f) => f.adler32));
+    for (const f of local.slice(0, 5)) expect(xrdfsChecksum(ses[1], `store/child-killed/${f.name}`).padStart(8, '0')).toBe(f.adler32);
+  });
+
   it('resolves an aborted batch as transient "cancelled", and the next batch works', async () => {
     await backend.ping();
     const pid = backend.pid!;
