@@ -15,6 +15,7 @@ import { memoizeSecurity } from './security-memo';
 import * as http from 'http';
 import * as fs from 'fs';
 import * as path from 'path';
+import { PerformanceObserver } from 'perf_hooks';
 import * as validationPlugin from './validation';
 
 export interface EmbeddedOptions {
@@ -40,10 +41,23 @@ export function crashRouteReason(method: string, rawUrl: string): string | null 
  */
 const traceTo = process.env.COUCHSTAGE_EMBEDDED_TRACE;
 const trace = traceTo ? new Map<string, { n: number; ms: number }>() : null;
+const gcKinds = ['', 'minor', 'major', '', 'incremental', '', '', '', 'weakcb'];
 if (trace) {
+  const gc = new Map<string, { n: number; ms: number; max: number }>();
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = 'gc ' + (gcKinds[(e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0] || 'other');
+      const g = gc.get(kind) ?? { n: 0, ms: 0, max: 0 };
+      g.n++;
+      g.ms += e.duration;
+      g.max = Math.max(g.max, e.duration);
+      gc.set(kind, g);
+    }
+  }).observe({ entryTypes: ['gc'] });
   process.on('exit', () => {
     const rows = [...trace.entries()].sort((a, b) => b[1].ms - a[1].ms);
-    const text = rows.map(([k, v]) => `${v.ms.toFixed(0).padStart(8)} ms ${String(v.n).padStart(7)} x  ${k}\n`).join('');
+    const text = rows.map(([k, v]) => `${v.ms.toFixed(0).padStart(8)} ms ${String(v.n).padStart(7)} x  ${k}\n`).join('') +
+      [...gc.entries()].map(([k, v]) => `${v.ms.toFixed(0).padStart(8)} ms ${String(v.n).padStart(7)} x  ${k} (longest ${v.max.toFixed(1)} ms)\n`).join('');
     const caches = [...cacheStats.entries()].map(([loc, f]) => ({ loc: path.basename(loc), ...f() })).filter((c) => c.hits + c.misses > 0)
       .map((c) => `cache ${c.loc}: ${c.hits} hits, ${c.misses} misses, ${c.entries} entries, ${(c.bytes / 1048576).toFixed(1)} MB\n`).join('');
     if (traceTo && traceTo.includes('/')) fs.appendFileSync(traceTo, text + caches);

@@ -97,6 +97,31 @@ describe('CachedLevelDOWN', () => {
     }
   });
 
+  it('remembers missing keys as missing, with LevelDB\'s own error, until they are written', async () => {
+    const db = CachedLevelDOWN(path.join(tmp, 'absent')) as Level;
+    await p((cb) => db.open({}, cb));
+    const errOf = () => new Promise<Error | null>((res) => db.get('nope', {}, (e) => res(e)));
+    const first = await errOf();
+    const hits = db.cacheStats().hits;
+    const second = await errOf(); // answered from the cache
+    expect(db.cacheStats().hits).toBe(hits + 1);
+    expect(second!.message).toBe(first!.message);
+    expect(second!.message).toMatch(/^NotFound/);
+    await p((cb) => db.put('nope', 'now', cb));
+    expect(await getOr(db, 'nope')).toBe('now');
+    await p((cb) => db.del('nope', cb));
+    expect(await getOr(db, 'nope')).toBeNull();
+    await p((cb) => db.batch([{ type: 'put', key: 'nope', value: 'again' }], {}, cb));
+    expect(await getOr(db, 'nope')).toBe('again');
+    await p((cb) => db.close(cb));
+    // Through PouchDB (levelup turns the message into its NotFoundError, PouchDB into a 404).
+    const pdb = new PouchDB(path.join(tmp, 'absent-pouch'), { db: CachedLevelDOWN });
+    for (let i = 0; i < 2; i++) await expect(pdb.get('doc')).rejects.toMatchObject({ status: 404 });
+    await pdb.put({ _id: 'doc', v: 1 });
+    expect((await pdb.get('doc')).v).toBe(1);
+    await pdb.close();
+  });
+
   it('never lets a read that raced a write put the older value back', async () => {
     const db = CachedLevelDOWN(path.join(tmp, 'b')) as Level;
     await p((cb) => db.open({}, cb));
