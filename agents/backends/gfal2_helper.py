@@ -40,15 +40,26 @@ def only_needed_plugins():
     if not libs or not all(os.path.exists(l) for l in libs):
         return  # an unusual install: keep gfal2's own default, which loads everything
     d = os.path.join('/tmp', 'couchstage-gfal2-plugins-%d-%s' % (os.getuid(), '-'.join(names)))
-    os.makedirs(d, exist_ok=True)
-    for l in libs:
-        link = os.path.join(d, os.path.basename(l))
-        if os.path.realpath(link) != os.path.realpath(l):
-            try:
+    try:
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        st = os.lstat(d)
+        # gfal2 loads every library in that directory: it must be ours and closed to everyone else
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            return
+        if st.st_mode & 0o077:
+            os.chmod(d, 0o700)
+        wanted = {os.path.basename(l): l for l in libs}
+        for name in os.listdir(d):
+            link = os.path.join(d, name)
+            if name not in wanted or os.path.realpath(link) != os.path.realpath(wanted[name]):
                 os.unlink(link)
-            except FileNotFoundError:
+        for name, l in wanted.items():
+            try:
+                os.symlink(l, os.path.join(d, name))
+            except FileExistsError:  # already there, or another helper starting at the same time
                 pass
-            os.symlink(l, link)
+    except OSError:
+        return
     os.environ['GFAL_PLUGIN_DIR'] = d
 
 only_needed_plugins()
