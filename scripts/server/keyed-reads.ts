@@ -10,9 +10,11 @@
  * metadata, then its winning revision), which level-cache.ts answers from memory when it can.
  *
  * Only the plain form is served this way (keys, optionally include_docs); anything else
- * (conflicts, attachments, update_seq, ...) and every key whose point read fails (missing,
- * deleted, bad id) goes to PouchDB's own code, so results are PouchDB's to the byte: same rows,
- * same order, same `not_found` and `deleted` rows.
+ * (conflicts, attachments, update_seq, ...) and every key whose point read fails otherwise than
+ * as missing (deleted, `_local`, not a string) goes to PouchDB's own code, so results are
+ * PouchDB's to the byte: same rows, same order, same `not_found` and `deleted` rows. A key with no
+ * revision at all is answered `{key, error: 'not_found'}` here, PouchDB's own row for it (it used
+ * to cost a range scan, and agents look up deterministic ids that do not exist yet all the time).
  */
 type Cb<T> = (err: Error | null, res?: T) => void;
 interface Row { id?: string; key: string; value?: { rev: string; deleted?: boolean }; doc?: Record<string, unknown> | null; error?: string }
@@ -32,6 +34,9 @@ function pointRead(api: Adapter, key: unknown, includeDocs: boolean): Promise<Ro
   if (typeof key !== 'string' || key.startsWith('_local/')) return Promise.resolve(null);
   return new Promise((resolve) => {
     api._get(key, {}, (err, res) => {
+      // 'missing': no revision of it at all (a deleted document answers 'deleted', which PouchDB's
+      // own path turns into a row with its revision): PouchDB's row for it is exactly this one.
+      if (err && (err as { reason?: string }).reason === 'missing') return resolve({ key, error: 'not_found' });
       if (err || !res) return resolve(null);
       const row: Row = { id: key, key, value: { rev: res.doc._rev } };
       if (includeDocs) {

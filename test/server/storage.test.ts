@@ -153,6 +153,7 @@ describe('keyed reads for _all_docs', () => {
       await db.allDocs({ keys, include_docs: true, conflicts: true }),
       await db.allDocs({ keys, descending: true, limit: 3, skip: 1 }),
       await db.allDocs({ keys: [] }),
+      await db.allDocs({ keys: ['nope1', 'nope2'], include_docs: true }), // none exists: total_rows from info
     ];
     const expected = JSON.stringify(await ask());
     const calls: string[] = [];
@@ -165,8 +166,12 @@ describe('keyed reads for _all_docs', () => {
     calls.length = 0;
     expect(JSON.stringify(await ask())).toBe(expected);
     // The plain forms were served by point reads: PouchDB's per-key range scans ran only for
-    // the keys a point read cannot answer (missing, deleted, local, bad) and the other forms.
+    // the keys a point read cannot answer (deleted, local, bad) and the other forms.
     expect(calls.filter((c) => c === 'key').length).toBeLessThan(keys.length * 3);
+    // Keys with no revision at all are answered without a range scan each.
+    calls.length = 0;
+    expect((await db.allDocs({ keys: ['nope1', 'nope2', 'nope3'] })).rows).toEqual([1, 2, 3].map((i) => ({ key: 'nope' + i, error: 'not_found' })));
+    expect(calls).toEqual([]);
     await db.close();
   });
 });

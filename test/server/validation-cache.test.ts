@@ -57,6 +57,21 @@ describe('validation functions cache', () => {
     evaluate.mockRestore();
   });
 
+  it('validates a batch of new documents against what exists: nothing, a live document or a deleted one', async () => {
+    const dd = await db.get('_design/v');
+    await db.put({ _id: '_design/v', _rev: dd._rev, validate_doc_update:
+      "function (doc, old) { if (old && old.locked) throw({ forbidden: 'locked' }); if (doc.needsOld && !old) throw({ forbidden: 'no old' }); }" });
+    await db.put({ _id: 'live', locked: true });
+    const gone = await db.put({ _id: 'gone' });
+    await (db as unknown as { remove(id: string, rev: string): Promise<unknown> }).remove('gone', gone.rev);
+    const res = await (db as unknown as { bulkDocs(d: object[]): Promise<{ id: string; error?: boolean | string; message?: string; ok?: boolean }[]> })
+      .bulkDocs([{ _id: 'live' }, { _id: 'new1', needsOld: true }, { _id: 'new2' }, { _id: 'gone' }, { _id: 'new3' }]);
+    const byId = Object.fromEntries(res.map((r) => [r.id, r.ok ? 'ok' : r.message]));
+    // live: validated against the stored document (then it would be a conflict anyway); new1: no
+    // old document; gone: a deleted document is not an old document, so it is written again.
+    expect(byId).toEqual({ live: 'locked', new1: 'no old', new2: 'ok', gone: 'ok', new3: 'ok' });
+  });
+
   it('picks up a design document written around the wrappers within the safety net age', async () => {
     const dd = await raw.get('_design/v');
     await raw.put({ _id: '_design/v', _rev: dd._rev, validate_doc_update: forbid('third') } as object);
