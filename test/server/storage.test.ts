@@ -122,6 +122,30 @@ describe('CachedLevelDOWN', () => {
     await pdb.close();
   });
 
+  it('never caches what a read saw when its answer arrives after a write of the key (value or missing)', async () => {
+    // A rare ordering, made certain: LevelDB answers these gets at once, but their callbacks are
+    // held back 30 ms (the only thing faked), so the write below commits in between.
+    const proto = Object.getPrototypeOf(leveldown(path.join(tmp, 'proto'))) as { _get: (k: unknown, o: unknown, cb: (...a: unknown[]) => void) => void };
+    const realGet = proto._get;
+    proto._get = function (this: unknown, k: unknown, o: unknown, cb: (...a: unknown[]) => void) {
+      realGet.call(this, k, o, (...a: unknown[]) => (String(k).startsWith('slow') ? setTimeout(() => cb(...a), 30) : cb(...a)));
+    };
+    try {
+      const db = CachedLevelDOWN(path.join(tmp, 'slow')) as Level;
+      await p((cb) => db.open({}, cb));
+      await p((cb) => db.put('slow-old', 'old', cb));
+      for (const key of ['slow-old', 'slow-missing']) {
+        const read = getOr(db, key); // sees 'old' / nothing
+        await p((cb) => db.put(key, 'new', cb)); // commits before that answer arrives
+        expect(await read).toBe(key === 'slow-old' ? 'old' : null);
+        expect(await getOr(db, key)).toBe('new');
+      }
+      await p((cb) => db.close(cb));
+    } finally {
+      proto._get = realGet;
+    }
+  });
+
   it('never lets a read that raced a write put the older value back', async () => {
     const db = CachedLevelDOWN(path.join(tmp, 'b')) as Level;
     await p((cb) => db.open({}, cb));
