@@ -44,22 +44,23 @@ type RecordOps = Record<'insert' | 'update' | 'delete', number[]>;
  *   wait, delete entry and wait", one process per client): each client waits after every operation,
  *   an exponentially distributed time of mean THINK_MS (independent clients, so arrivals spread), and
  *   starts at a random point of the first THINK_MS.
- * Both start after an untimed warm-up (each client inserts, updates and deletes one record of its own,
- * all at once; then 2 s of quiet).
  * 'saturated': no wait at all, so each client sends its next operation as soon as the last one is
  *   answered; latency is then clients / throughput (Little's law), and measures the server's capacity.
+ * Both start after an untimed warm-up (each client inserts, updates and deletes one record of its own,
+ * all at once; then 2 s of quiet).
  */
 async function records(gdb: ReturnType<ReturnType<typeof connect>['use']>, block: string, dataset: string, mode: 'seed' | 'saturated'): Promise<{ ops: RecordOps; failures: number; seconds: number; clientLoopP99: number }> {
   const ops: RecordOps = { insert: [], update: [], delete: [] };
   let failures = 0;
+  const recordDoc = (lfn: string): Record<string, unknown> =>
+    ({ _id: fileIdOf(lfn), type: 'file', lfn, guid: guidOf(lfn), size: 1, adler32: '0badcafe', valid: true, block, dataset, owner: 'alice', created_at: AT });
   const think = () => (mode === 'seed' ? new Promise((r) => setTimeout(r, Math.min(10 * THINK_MS, -THINK_MS * Math.log(1 - Math.random())))) : Promise.resolve());
   // Untimed warm-up, as a long-running server and long-lived clients are: every client inserts,
   // updates and deletes one record of its own, all at once (the client's pool then holds a
   // connection per client, and the server's single-document write path is compiled), then the
   // server gets 2 s to settle after the catalogue load and index builds before anything is timed.
   await Promise.all(Array.from({ length: RECORD_CLIENTS }, async (_, k) => {
-    const lfn = `/store/user/alice/records/${mode}-warmup/${k}.root`;
-    const doc: Record<string, unknown> = { _id: fileIdOf(lfn), type: 'file', lfn, guid: guidOf(lfn), size: 1, adler32: '0badcafe', valid: true, block, dataset, owner: 'alice', created_at: AT };
+    const doc = recordDoc(`/store/user/alice/records/${mode}-warmup/${k}.root`);
     const a = await gdb.insert(doc as never);
     const b = await gdb.insert({ ...doc, _rev: a.rev, valid: false } as never);
     await gdb.destroy(doc._id as string, b.rev);
@@ -71,8 +72,7 @@ async function records(gdb: ReturnType<ReturnType<typeof connect>['use']>, block
   await Promise.all(Array.from({ length: RECORD_CLIENTS }, async (_, k) => {
     if (mode === 'seed') await new Promise((r) => setTimeout(r, Math.random() * THINK_MS));
     for (let r = 0; r < RECORD_ROUNDS; r++) {
-      const lfn = `/store/user/alice/records/${mode}/${k}/r_${r}.root`;
-      const doc: Record<string, unknown> = { _id: fileIdOf(lfn), type: 'file', lfn, guid: guidOf(lfn), size: 1, adler32: '0badcafe', valid: true, block, dataset, owner: 'alice', created_at: AT };
+      const doc = recordDoc(`/store/user/alice/records/${mode}/${k}/r_${r}.root`);
       try {
         let s = performance.now();
         const a = await gdb.insert(doc as never);
