@@ -3,10 +3,12 @@
  * an attribute setter, never `.html()`: LFNs, reasons and names are user-supplied.
  */
 import { format, select, type Selection } from 'd3';
+import { formatSize } from '../views/lib/format';
 
 export type Sel = Selection<HTMLElement, unknown, null, undefined>;
 
-export const fmtBytes = (n: number): string => (n ? format('.3~s')(n) : '0') + 'B';
+/** The CLI's size style (views/lib/format.ts): binary units, one decimal. */
+export const fmtBytes = (n: number): string => formatSize(n);
 export const fmtInt = format(',d');
 
 export interface CellSpec {
@@ -19,6 +21,8 @@ export interface CellSpec {
   readonly onClick?: () => void;
   /** Rendered as a button (actions). */
   readonly button?: boolean;
+  /** Line breaks allowed only after this character (an LFN breaks after a slash, not mid-name). */
+  readonly breakAfter?: string;
 }
 export type Cell = string | number | CellSpec;
 
@@ -33,7 +37,13 @@ export function section(parent: Sel, title: string, id: string): Sel {
 }
 
 /** A table; `keys[i]` becomes the row's data-key (tests and links find rows by it). */
-export function table(parent: Sel, cls: string, head: readonly (string | CellSpec)[], rows: readonly Cell[][], keys?: readonly string[]): Sel {
+export function table(
+  parent: Sel,
+  cls: string,
+  head: readonly (string | CellSpec)[],
+  rows: readonly Cell[][],
+  keys?: readonly string[],
+): Sel {
   const t = parent.append('table').attr('class', cls) as unknown as Sel;
   const hr = t.append('thead').append('tr');
   for (const h of head) {
@@ -50,14 +60,29 @@ export function table(parent: Sel, cls: string, head: readonly (string | CellSpe
     r.forEach((c, j) => {
       const s = spec(c);
       const td = tr.append('td');
-      const col = s.col || (typeof head[j] === 'string' ? head[j] as string : (head[j] as CellSpec).col || (head[j] as CellSpec).text);
+      const col =
+        s.col ||
+        (typeof head[j] === 'string' ? (head[j] as string) : (head[j] as CellSpec).col || (head[j] as CellSpec).text);
       td.attr('data-col', col);
       if (s.cls) td.attr('class', s.cls);
       if (s.title) td.attr('title', s.title);
       if (s.style) for (const [k, v] of Object.entries(s.style)) td.style(k, v);
-      if (s.button) td.append('button').attr('type', 'button').text(s.text).on('click', () => s.onClick && s.onClick());
+      if (s.button)
+        td.append('button')
+          .attr('type', 'button')
+          .text(s.text)
+          .on('click', () => s.onClick && s.onClick());
       else if (s.href) td.append('a').attr('href', s.href).text(s.text);
-      else td.text(s.text);
+      else if (s.breakAfter) {
+        // <wbr> after each separator, and the cell itself never breaks inside a word (style.css):
+        // the text and what is copied from it stay the LFN, with no invisible characters.
+        td.classed('paths', true);
+        const parts = s.text.split(s.breakAfter);
+        parts.forEach((part, k) => {
+          td.append('span').text(k < parts.length - 1 ? part + s.breakAfter : part);
+          if (k < parts.length - 1) td.append('wbr');
+        });
+      } else td.text(s.text);
     });
   });
   return t;

@@ -13,8 +13,8 @@ const POLL_MS = 25_000;
 /** At most one refresh per this many ms, however busy the feed. */
 const REFRESH_MS = 1_500;
 /**
- * One more refresh this long after the last change: the stats agent's roll-up (a `_local`
- * document, not in the feed) follows a change by up to its 2 s write interval.
+ * One more refresh this long after the last change: the stats agent's roll-up follows a change
+ * by up to its 2 s write interval (its own write is in the feed too, and refreshes again).
  */
 const TRAILING_MS = 3_500;
 
@@ -26,7 +26,10 @@ export class LiveFeed {
   private lastRefresh = 0;
   private trailing: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(private readonly onChange: () => void, private readonly onState: (s: LiveState) => void) {}
+  constructor(
+    private readonly onChange: () => void,
+    private readonly onState: (s: LiveState) => void,
+  ) {}
 
   async start(): Promise<void> {
     let since: string | number | null = null;
@@ -36,13 +39,20 @@ export class LiveFeed {
       const abort = new AbortController();
       const t = setTimeout(() => abort.abort(), POLL_MS + 10_000);
       try {
-        if (since === null) since = (await getJson<{ update_seq: string | number }>(DB, { signal: abort.signal })).update_seq;
+        if (since === null) {
+          since = (await getJson<{ update_seq: string | number }>(DB, { signal: abort.signal })).update_seq;
+          // The server answered and the poll below waits for the next change: live now, not when
+          // a change or the longpoll's timeout (25 s; up to a minute on the embedded server) ends it.
+          this.onState('live');
+        }
         // After a failure, one poll that answers at once (feed=normal): the header turns live as
         // soon as the server is back, not when the next change or the longpoll's timeout comes
         // (up to a minute on the embedded server, which ignores the timeout).
         const feed = failures > 0 ? 'normal' : `longpoll&timeout=${POLL_MS}`;
         const res: { results: unknown[]; last_seq: string | number } = await getJson(
-          `${DB}_changes?feed=${feed}&limit=500&since=${encodeURIComponent(String(since))}`, { signal: abort.signal });
+          `${DB}_changes?feed=${feed}&limit=500&since=${encodeURIComponent(String(since))}`,
+          { signal: abort.signal },
+        );
         since = res.last_seq;
         failures = 0;
         this.onState('live');

@@ -8,14 +8,13 @@
  */
 import { select } from 'd3';
 import { Role } from '../views/schema';
-import { HttpError, login, logout, session } from './api';
+import { basicSession, HttpError, login, logout, session, type Me } from './api';
 import { renderUser, renderWorkflow } from './drill';
 import { clear, route, type Sel } from './dom';
 import { renderFailures } from './failures';
+import { renderLink } from './link';
 import { LiveFeed, type LiveState } from './live';
-import { dropPrefetch, prefetchOverview, renderOverview } from './overview';
-
-export interface Me { readonly name: string; readonly roles: readonly string[]; readonly ops: boolean }
+import { prefetchOverview, renderOverview } from './overview';
 
 let me: Me | null = null;
 let feed: LiveFeed | null = null;
@@ -32,21 +31,27 @@ function notify(text: string, refused: boolean): void {
 }
 
 function parseRoute(): string[] {
-  return (location.hash.replace(/^#\/?/, '') || '').split('/').filter((p) => p !== '').map(decodeURIComponent);
+  return (location.hash.replace(/^#\/?/, '') || '')
+    .split('/')
+    .filter((p) => p !== '')
+    .map(decodeURIComponent);
 }
 
 async function renderRoute(): Promise<void> {
   if (!me) return;
   const main = select<HTMLElement, unknown>('#view') as unknown as Sel;
-  const [page, a, b] = parseRoute();
+  const [page, a, b, c] = parseRoute();
   const hash = location.hash;
-  select('nav').selectAll('a').classed('on', function () {
-    const href = (this as HTMLAnchorElement).getAttribute('href') || '';
-    return href === '#/' ? !page : page === 'user' ? href === route('user', a) : href === '#/' + (page || '');
-  });
+  select('nav')
+    .selectAll('a')
+    .classed('on', function () {
+      const href = (this as HTMLAnchorElement).getAttribute('href') || '';
+      return href === '#/' ? !page : page === 'user' ? href === route('user', a) : href === '#/' + (page || '');
+    });
   if (page === 'user' && a && b !== undefined) await renderWorkflow(main, me, a, b, notify, refresh);
   else if (page === 'user' && a) await renderUser(main, me, a);
   else if (page === 'failures') await renderFailures(main, me, a ?? null, notify, refresh);
+  else if (page === 'link' && a && b) await renderLink(main, me, a, b, c ?? null);
   else await renderOverview(main, me, refresh);
   select('#error').text('');
   renders++;
@@ -62,24 +67,31 @@ function refresh(): void {
     again = true;
     return;
   }
-  rendering = renderRoute().catch((err) => {
-    if (err instanceof HttpError && err.status === 401) return void signedOut('Your session has ended: sign in again.');
-    showError(err);
-  }).finally(() => {
-    rendering = null;
-    if (again) {
-      again = false;
-      refresh();
-    }
-  });
+  rendering = renderRoute()
+    .catch((err) => {
+      if (err instanceof HttpError && err.status === 401)
+        return void signedOut('Your session has ended: sign in again.');
+      showError(err);
+    })
+    .finally(() => {
+      rendering = null;
+      if (again) {
+        again = false;
+        refresh();
+      }
+    });
 }
 
 function setLive(s: LiveState): void {
-  select('#live').attr('class', s).text(s === 'live' ? '● live' : s === 'connecting' ? '○ connecting' : '● disconnected, retrying');
+  select('#live')
+    .attr('class', s)
+    .text(s === 'live' ? '● live' : s === 'connecting' ? '○ connecting' : '● disconnected, retrying');
 }
 
 function signedOut(message = ''): void {
   me = null;
+  // A notice is about the previous user's actions: it must not greet the next one.
+  select('#notice').text('').classed('refused', false).classed('ok', false);
   feed?.stop();
   feed = null;
   setLive('disconnected');
@@ -93,13 +105,20 @@ function signedOut(message = ''): void {
   delete document.body.dataset.rendered;
 }
 
-async function start(): Promise<void> {
+/**
+ * Who is signed in: the session cookie, or else the Basic credentials the browser used to open the
+ * page (its sign-in dialog, answering the server's challenge for index.html). The browser sends
+ * those only under the page's own folder, so `_session` would say nobody and the page would ask
+ * again; `_session?basic=true` challenges instead, the browser answers with the same credentials
+ * (no dialog: they are cached for the realm) and from then on sends them with every request.
+ * The first view's data is fetched only once someone is known: fetched before, its requests were
+ * refused (401) for a page opened through the dialog.
+ */
+async function start(viaForm = false): Promise<void> {
+  let ctx = await session();
+  if (!ctx.name && !viaForm) ctx = await basicSession().catch(() => ctx);
+  if (!ctx.name) return signedOut();
   if (!parseRoute()[0]) prefetchOverview();
-  const ctx = await session();
-  if (!ctx.name) {
-    dropPrefetch();
-    return signedOut();
-  }
   me = { name: ctx.name, roles: ctx.roles, ops: ctx.roles.includes(Role.ops) || ctx.roles.includes(Role.admin) };
   select('#who').text(`${me.name}${me.ops ? ' (operator)' : ''}`);
   select('#login').property('hidden', true);
@@ -118,8 +137,9 @@ select<HTMLFormElement, unknown>('#login').on('submit', async (event: SubmitEven
     await login(String(form.get('name') || ''), String(form.get('password') || ''));
     select('#error').text('');
     (event.target as HTMLFormElement).reset();
-    await start();
+    await start(true);
   } catch (err) {
+    select('#notice').text('').classed('refused', false).classed('ok', false);
     showError(err instanceof HttpError && err.status === 401 ? new Error('Name or password is incorrect.') : err);
   }
 });

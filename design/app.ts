@@ -7,7 +7,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Attachment } from './types';
 
-const STATIC: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
+const STATIC: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
 
 export async function buildApp(root: string): Promise<Record<string, Attachment>> {
   const dir = path.join(root, 'app');
@@ -23,7 +27,10 @@ export async function buildApp(root: string): Promise<Record<string, Attachment>
     logLevel: 'silent',
   });
   const files: Record<string, Attachment> = {
-    'main.js': { content_type: 'application/javascript; charset=utf-8', data: Buffer.from(out.outputFiles[0].contents) },
+    'main.js': {
+      content_type: 'application/javascript; charset=utf-8',
+      data: Buffer.from(out.outputFiles[0].contents),
+    },
   };
   for (const name of fs.readdirSync(dir).sort()) {
     const type = STATIC[path.extname(name)];

@@ -4,7 +4,7 @@ import type { DesignSpec } from './types';
  * The catalogue's queries (DBS, DLS, AliEn namespace): four views, each serving several queries
  * by key prefix (see each map.ts). Everything else is a primary-key read: datasets by name glob
  * (`_all_docs` on `dataset:`), a file by LFN (`file:<sha224>`), a file's replicas
- * (`_all_docs` on `replica:<sha224>:`). scripts/catalog/queries.ts runs them; README lists URLs.
+ * (`_all_docs` on `replica:<sha224>:`). scripts/client/catalog.ts runs them; README lists URLs.
  */
 export const catalogQuery: DesignSpec = {
   db: 'catalog',

@@ -7,13 +7,19 @@ import { createHash } from 'crypto';
 import * as path from 'path';
 import { catalogValidate } from './catalog-validate';
 import { catalogQuery } from './catalog-query';
-import { compileFunction } from './compile';
+import { compileFunction, compileValidation } from './compile';
 import { configValidate } from './config-validate';
 import { transfersMonitor } from './transfers-monitor';
 import { transfersValidate } from './transfers-validate';
 import type { Attachment, BuiltDesign, DesignSpec } from './types';
 
-export const DESIGNS: readonly DesignSpec[] = [transfersValidate, transfersMonitor, configValidate, catalogValidate, catalogQuery];
+export const DESIGNS: readonly DesignSpec[] = [
+  transfersValidate,
+  transfersMonitor,
+  configValidate,
+  catalogValidate,
+  catalogQuery,
+];
 
 function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
@@ -21,7 +27,11 @@ function sha256(data: string | Buffer): string {
 
 export async function buildDesign(spec: DesignSpec, root: string, version: string): Promise<BuiltDesign> {
   const doc: Record<string, unknown> = { _id: '_design/' + spec.name, language: 'javascript' };
-  if (spec.validate) doc.validate_doc_update = await compileFunction(path.join(root, spec.validate), 'validate');
+  if (spec.validate) {
+    const v = await compileValidation(path.join(root, spec.validate));
+    doc.validate_doc_update = v.fn;
+    doc.lib = { validate_doc_update: v.module };
+  }
   if (spec.views) {
     const views: Record<string, { map: string; reduce?: string }> = {};
     for (const [name, view] of Object.entries(spec.views)) {
@@ -33,18 +43,25 @@ export async function buildDesign(spec: DesignSpec, root: string, version: strin
   let attachments: Record<string, Attachment> = {};
   if (spec.attachments) attachments = await spec.attachments(root);
   const names = Object.keys(attachments).sort();
-  const hash = sha256(JSON.stringify({
-    doc,
-    attachments: names.map((n) => [n, attachments[n].content_type, sha256(attachments[n].data)]),
-  }));
+  const hash = sha256(
+    JSON.stringify({
+      doc,
+      attachments: names.map((n) => [n, attachments[n].content_type, sha256(attachments[n].data)]),
+    }),
+  );
   if (names.length) {
-    doc._attachments = Object.fromEntries(names.map((n) => [n, {
-      content_type: attachments[n].content_type,
-      data: attachments[n].data.toString('base64'),
-    }]));
+    doc._attachments = Object.fromEntries(
+      names.map((n) => [
+        n,
+        {
+          content_type: attachments[n].content_type,
+          data: attachments[n].data.toString('base64'),
+        },
+      ]),
+    );
   }
   doc.couchstage = { version, hash };
-  return { db: spec.db, id: doc._id as string, doc, hash, indexes: spec.indexes || [] };
+  return { db: spec.db, id: doc._id as string, doc, hash };
 }
 
 const cache = new Map<string, Promise<BuiltDesign[]>>();

@@ -1,19 +1,12 @@
 import type { DbRole } from '../views/schema';
 
-/** CouchDB's builtin reduces; custom JS reduces are avoided (STYLE 3). */
+/** CouchDB's builtin reduces (Erlang, no JavaScript round trip per row); custom JS reduces are avoided. */
 export type BuiltinReduce = '_count' | '_sum' | '_stats' | '_approx_count_distinct';
 
 export interface ViewSpec {
   /** TypeScript module (from the project root) whose default export is the map function. */
   readonly map: string;
   readonly reduce?: BuiltinReduce;
-}
-
-/** A Mango index (`_index`): CouchDB builds these natively, without JavaScript. */
-export interface MangoIndexSpec {
-  readonly name: string;
-  readonly fields: readonly (string | Record<string, 'asc' | 'desc'>)[];
-  readonly partial_filter_selector?: Record<string, unknown>;
 }
 
 /** One design document: which database, which functions, which attachments. */
@@ -24,8 +17,6 @@ export interface DesignSpec {
   readonly views?: Readonly<Record<string, ViewSpec>>;
   /** Builds the attachments (the monitoring page). */
   readonly attachments?: (root: string) => Promise<Record<string, Attachment>>;
-  /** Mango indexes that belong with this design document's database. */
-  readonly indexes?: readonly MangoIndexSpec[];
 }
 
 export interface Attachment {
@@ -40,5 +31,4 @@ export interface BuiltDesign {
   readonly doc: Record<string, unknown>;
   /** Content hash of functions and attachments; a deploy with an equal hash is a no-op. */
   readonly hash: string;
-  readonly indexes: readonly MangoIndexSpec[];
 }

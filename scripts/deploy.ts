@@ -4,17 +4,26 @@
  * against the server and skips unchanged ones). Design documents go through our own step because
  * we compare content hashes (a new deploy version alone is not a change) and attachments are
  * inline: couchdb-bootstrap's `_attachments/` folder handling answers 500 on the embedded server.
+ * A design document is replaced when its content differs from what this code builds, even when its
+ * version stamp matches (design/content-hash.ts): the stamp is part of the document it vouches for.
  */
 import { promisify } from 'util';
 import { buildDesignDocs } from '../design';
+import { designIsCurrent } from '../design/content-hash';
 import { deployVersion } from '../design/version';
 import type { BuiltDesign } from '../design/types';
 import { Role, type DbRole } from '../views/schema';
-import { connect, statusOf, type Server } from '../agents/lib/couch';
-import { projectRoot } from '../agents/lib/config';
+import { connect, type Server } from '../agents/platform/couch';
+import { update, type RawDoc } from '../agents/platform/docs';
+import { projectRoot } from '../agents/platform/config';
+import { configureServer, type ServerConfigReport } from './ops/server-config';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const bootstrap = promisify(require('couchdb-bootstrap')) as (url: string, source: object, options: object) => Promise<unknown>;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- couchdb-bootstrap ships no type declarations
+const bootstrap = promisify(require('couchdb-bootstrap')) as (
+  url: string,
+  source: object,
+  options: object,
+) => Promise<unknown>;
 
 export interface UserSpec {
   readonly name: string;
@@ -37,14 +46,19 @@ export type DeployAction = 'created' | 'updated' | 'unchanged';
 export interface DeployReport {
   readonly version: string;
   readonly designs: { db: string; id: string; action: DeployAction }[];
-  readonly indexes: { db: string; name: string; result: string }[];
+  /** Server settings the page needs (CSP for attachments, the Basic challenge): see ops/server-config.ts. */
+  readonly server: ServerConfigReport;
 }
 
-/** Users read everything in the three databases; writes are decided by validate_doc_update. */
-export function securityObject() {
+/**
+ * Users read everything in transfers, catalog and config; writes are decided by
+ * validate_doc_update. The service database (the agents' checkpoints, `_local` documents no
+ * validation function sees) admits the agent role alone, and operators as its admins.
+ */
+export function securityObject(role?: DbRole) {
   return {
     admins: { names: [] as string[], roles: [Role.ops] },
-    members: { names: [] as string[], roles: [Role.user, Role.agent, Role.ops] },
+    members: { names: [] as string[], roles: role === 'service' ? [Role.agent] : [Role.user, Role.agent, Role.ops] },
   };
 }
 
@@ -53,17 +67,19 @@ export function userDoc(u: UserSpec) {
 }
 
 export async function pushDesign(server: Server, dbName: string, built: BuiltDesign): Promise<DeployAction> {
-  const db = server.use<Record<string, unknown>>(dbName);
-  type Existing = { _rev: string; couchstage?: { hash?: string } };
-  let existing: Existing | null = null;
-  try {
-    existing = (await db.get(built.id)) as unknown as Existing;
-  } catch (err) {
-    if (statusOf(err) !== 404) throw err;
-  }
-  if (existing && existing.couchstage?.hash === built.hash) return 'unchanged';
-  await db.insert({ ...built.doc, ...(existing ? { _rev: existing._rev } : {}) } as never);
-  return existing ? 'updated' : 'created';
+  let existed = false;
+  // One write: a 409 means another deploy changed it meanwhile, and is an error.
+  const written = await update<RawDoc>(
+    server.use(dbName),
+    built.id,
+    (existing) => {
+      existed = !!existing;
+      return designIsCurrent(existing, built) ? null : { ...built.doc, _id: built.id };
+    },
+    { attempts: 1, attachments: true },
+  );
+  if (!written) return 'unchanged';
+  return existed ? 'updated' : 'created';
 }
 
 export async function deploy(opts: DeployOptions): Promise<DeployReport> {
@@ -72,32 +88,23 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
   const version = opts.version || deployVersion(root);
   const server = connect(opts.url);
   const source: Record<string, object> = {};
-  for (const role of Object.keys(opts.dbs) as DbRole[]) source[opts.dbs[role]] = { _security: securityObject() };
+  for (const role of Object.keys(opts.dbs) as DbRole[]) source[opts.dbs[role]] = { _security: securityObject(role) };
   if (opts.users && opts.users.length) {
     source._users = Object.fromEntries(opts.users.map((u) => ['org.couchdb.user:' + u.name, userDoc(u)]));
   }
+  // First, so that a caller without server-admin rights reads what to set before the rest fails.
+  const serverSettings = await configureServer(opts.url, log);
   await bootstrap(opts.url, source, { concurrency: 4 });
   log(`databases ${Object.values(opts.dbs).join(', ')}: present and secured`);
   if (opts.users?.length) log(`users ${opts.users.map((u) => u.name).join(', ')}: present`);
 
   const built = await buildDesignDocs(root, version);
   const designs: DeployReport['designs'] = [];
-  const indexes: DeployReport['indexes'] = [];
   for (const b of built) {
     const dbName = opts.dbs[b.db];
     const action = await pushDesign(server, dbName, b);
     designs.push({ db: dbName, id: b.id, action });
     log(`${dbName}/${b.id}: ${action}`);
-    for (const idx of b.indexes) {
-      const res = (await server.use(dbName).createIndex({
-        index: { fields: idx.fields as never, ...(idx.partial_filter_selector ? { partial_filter_selector: idx.partial_filter_selector as never } : {}) },
-        ddoc: 'idx-' + idx.name,
-        name: idx.name,
-        type: 'json',
-      })) as { result: string };
-      indexes.push({ db: dbName, name: idx.name, result: res.result });
-      log(`${dbName} index ${idx.name}: ${res.result}`);
-    }
   }
-  return { version, designs, indexes };
+  return { version, designs, server: serverSettings };
 }

@@ -13,7 +13,7 @@ export class Adler32 {
   update(data: Uint8Array): this {
     let a = this.a;
     let b = this.b;
-    for (let i = 0; i < data.length; ) {
+    for (let i = 0; i < data.length;) {
       const end = Math.min(data.length, i + NMAX);
       for (; i < end; i++) {
         a += data[i];

@@ -54,10 +54,27 @@ const TRANSIENT_TEXT = [
   /unreachable/i,
   /connection reset/i,
 ];
-const TRANSIENT_ERRNO = new Set(['EILSEQ', 'ETIMEDOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EHOSTDOWN', 'ECOMM', 'ECANCELED', 'EAGAIN']);
+const TRANSIENT_ERRNO = new Set([
+  'EILSEQ',
+  'ETIMEDOUT',
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+  'EHOSTDOWN',
+  'ECOMM',
+  'ECANCELED',
+  'EAGAIN',
+]);
 
-const PERMISSION = { errno: ['EACCES', 'EPERM'], text: [/permission denied/i, /operation not permitted/i, /not authori[sz]ed/i] };
-const SPACE = { errno: ['ENOSPC', 'EDQUOT'], text: [/no space left/i, /quota exceeded/i, /disk quota/i, /over ?quota/i] };
+const PERMISSION = {
+  errno: ['EACCES', 'EPERM'],
+  text: [/permission denied/i, /operation not permitted/i, /not authori[sz]ed/i],
+};
+const SPACE = {
+  errno: ['ENOSPC', 'EDQUOT'],
+  text: [/no space left/i, /quota exceeded/i, /disk quota/i, /over ?quota/i],
+};
 const BAD_URL = {
   errno: ['EPROTONOSUPPORT', 'EPROTO'],
   text: [/unsupported protocol/i, /protocol not supported/i, /invalid url/i, /url invalid/i, /invalid adler32/i],
@@ -74,7 +91,8 @@ export function classifyError(f: ErrorFacts): ErrorClass {
   // Transient signals win: "checksum mismatch ... (source)" or "source ... unreachable" are not fatal.
   if (TRANSIENT_TEXT.some((re) => re.test(message))) return 'transient';
   if (name !== undefined && TRANSIENT_ERRNO.has(name)) return 'transient';
-  if (matches(PERMISSION, name, message) || matches(SPACE, name, message) || matches(BAD_URL, name, message)) return 'fatal';
+  if (matches(PERMISSION, name, message) || matches(SPACE, name, message) || matches(BAD_URL, name, message))
+    return 'fatal';
   // EINVAL is fatal only when it is about the request itself (a malformed URL or checksum).
   if (name === 'EINVAL' && /\burl\b|adler32|checksum/i.test(message)) return 'fatal';
   if (matches(MISSING, name, message)) {

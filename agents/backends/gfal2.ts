@@ -14,7 +14,17 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
 import { classifyError } from './errors';
-import { ADLER32_RE, type CopyOptions, type CopyRequest, type CopyResult, type RemoveResult, type StatResult, type TransferBackend } from './types';
+import {
+  ADLER32_RE,
+  type CopyOptions,
+  type CopyRequest,
+  type CopyResult,
+  type RemoveResult,
+  type StatResult,
+  type TransferBackend,
+} from './types';
+import { urlPathProblem } from './clean-url';
+import { fileUrlPath, insideRoot } from './native';
 
 export interface Gfal2Options {
   /** The Debian python that has the gfal2 binding (pyenv's python3 on PATH does not). */
@@ -43,9 +53,34 @@ const MIN_RATE = 5 * 1024 * 1024;
 /** How long close() waits for the helper to exit after stdin ends (it has no work left by then). */
 const CLOSE_WAIT_MS = 5000;
 
+/** One file's answer in the helper's JSON protocol (gfal2_helper.py). */
+interface HelperResult {
+  readonly ok?: boolean;
+  readonly error?: string;
+  readonly errno?: number;
+  readonly side?: 'source' | 'destination';
+  readonly seconds?: number;
+  readonly adler32?: string;
+  readonly bytes?: number | null;
+  readonly existed?: boolean;
+  readonly exists?: boolean;
+  readonly size?: number;
+}
+
+/** The helper's answer to one request: one line of JSON. */
+interface HelperReply {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly bulk?: string;
+  readonly streams?: string[];
+  readonly results: HelperResult[];
+  readonly gfal2?: string;
+}
+
 interface Pending {
   id: number;
-  resolve: (v: any) => void;
+  resolve: (v: HelperReply) => void;
   reject: (e: Error) => void;
 }
 
@@ -60,7 +95,9 @@ export function findHelper(from = __dirname): string {
       if (fs.existsSync(p)) return p;
     }
   }
-  throw new Error(`gfal2_helper.py not found beside ${from} nor in an agents/backends/ above it or the working directory`);
+  throw new Error(
+    `gfal2_helper.py not found beside ${from} nor in an agents/backends/ above it or the working directory`,
+  );
 }
 
 export class HelperDied extends Error {}
@@ -77,7 +114,8 @@ export class Gfal2Backend implements TransferBackend {
 
   constructor(private readonly opts: Gfal2Options = {}) {}
 
-  private readonly log = (line: string) => (this.opts.log ?? ((l: string) => process.stderr.write(`[gfal2-helper] ${l}\n`)))(line);
+  private readonly log = (line: string) =>
+    (this.opts.log ?? ((l: string) => process.stderr.write(`[gfal2-helper] ${l}\n`)))(line);
 
   /** The helper's pid, or null when not running (tests kill it to check recovery). */
   get pid(): number | null {
@@ -93,7 +131,7 @@ export class Gfal2Backend implements TransferBackend {
     });
     readline.createInterface({ input: proc.stdout! }).on('line', (line) => {
       const p = this.pending;
-      let msg: any;
+      let msg: HelperReply;
       try {
         msg = JSON.parse(line);
       } catch {
@@ -120,9 +158,9 @@ export class Gfal2Backend implements TransferBackend {
   }
 
   /** Sends one request and waits for its response; requests are serialised. */
-  private request(body: Record<string, unknown>, signal?: AbortSignal): Promise<any> {
+  private request(body: Record<string, unknown>, signal?: AbortSignal): Promise<HelperReply> {
     const run = () =>
-      new Promise<any>((resolve, reject) => {
+      new Promise<HelperReply>((resolve, reject) => {
         if (signal?.aborted) return reject(new Cancelled('cancelled'));
         const proc = this.proc ?? (this.starts++, this.start());
         const id = this.nextId++;
@@ -134,10 +172,12 @@ export class Gfal2Backend implements TransferBackend {
           reject(new Cancelled('cancelled'));
         };
         signal?.addEventListener('abort', onAbort, { once: true });
-        const done = <T>(f: (v: T) => void) => (v: T) => {
-          signal?.removeEventListener('abort', onAbort);
-          f(v);
-        };
+        const done =
+          <T>(f: (v: T) => void) =>
+          (v: T) => {
+            signal?.removeEventListener('abort', onAbort);
+            f(v);
+          };
         this.pending = { id, resolve: done(resolve), reject: done(reject) };
         proc.stdin!.write(JSON.stringify({ ...body, id }) + '\n');
       });
@@ -148,6 +188,30 @@ export class Gfal2Backend implements TransferBackend {
 
   async copy(batch: readonly CopyRequest[], opts: CopyOptions = {}): Promise<CopyResult[]> {
     if (!batch.length) return [];
+    const unclean: (string | null)[] = batch.map((r) => urlPathProblem(r.source) || urlPathProblem(r.destination));
+    // file:// ends are on this host: resolve their links against the sites' roots, as native does.
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i];
+      if (unclean[i]) continue;
+      try {
+        if (r.source.startsWith('file://')) await insideRoot(fileUrlPath(r.source), r.roots?.source, 'source');
+        if (r.destination.startsWith('file://'))
+          await insideRoot(path.dirname(fileUrlPath(r.destination)), r.roots?.destination, 'destination');
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code !== 'ENOENT') unclean[i] = `${e.code || 'error'}: ${e.message}`;
+      }
+    }
+    if (unclean.some((p) => p)) {
+      const rest = await this.copy(
+        batch.filter((_r, i) => !unclean[i]),
+        opts,
+      );
+      let k = 0;
+      return batch.map((r, i) =>
+        unclean[i] ? { id: r.id, ok: false, seconds: 0, error: unclean[i]!, errorClass: 'fatal' as const } : rest[k++],
+      );
+    }
     const t0 = Date.now();
     const whole = (error: string, errorClass: 'fatal' | 'transient' = 'transient') =>
       batch.map((r) => ({ id: r.id, ok: false, seconds: (Date.now() - t0) / 1000, error, errorClass }));
@@ -157,48 +221,97 @@ export class Gfal2Backend implements TransferBackend {
       destination: r.destination,
       // Lower-cased here; anything else malformed is refused by the helper before gfal2 sees it
       // (an empty or missing checksum in a bulk copy segfaults the binding).
-      adler32: ADLER32_RE.test(String(r.adler32).toLowerCase()) ? String(r.adler32).toLowerCase() : String(r.adler32 ?? ''),
+      adler32: ADLER32_RE.test(String(r.adler32).toLowerCase())
+        ? String(r.adler32).toLowerCase()
+        : String(r.adler32 ?? ''),
       // A hint only (the first read's length when streaming); the checksum decides.
       ...(Number.isSafeInteger(r.size) && (r.size as number) >= 0 ? { size: r.size } : {}),
     }));
-    let resp: any;
+    let resp: HelperReply;
     try {
       resp = await this.request(
-        { op: 'copy', files, mode: opts.mode ?? 'stream', overwrite: opts.overwrite !== false, timeout: BASE_TIMEOUT_S + Math.ceil(bytes / MIN_RATE) },
+        {
+          op: 'copy',
+          files,
+          mode: opts.mode ?? 'stream',
+          overwrite: opts.overwrite !== false,
+          timeout: BASE_TIMEOUT_S + Math.ceil(bytes / MIN_RATE),
+        },
         opts.signal,
       );
     } catch (e) {
       return whole(e instanceof Cancelled ? 'cancelled' : (e as Error).message);
     }
-    if (resp.bulk && resp.bulk !== 'exit 0') this.log(`bulk copy of ${batch.length} files ended with ${resp.bulk}; unfinished files were redone one per gfal2 call`);
+    if (resp.bulk && resp.bulk !== 'exit 0')
+      this.log(
+        `bulk copy of ${batch.length} files ended with ${resp.bulk}; unfinished files were redone one per gfal2 call`,
+      );
     for (const st of (resp.streams ?? []) as string[]) {
-      if (st !== 'exit 0') this.log(`a stream child of a ${batch.length}-file copy ended with ${st}; its unfinished files were redone one per gfal2 call`);
+      if (st !== 'exit 0')
+        this.log(
+          `a stream child of a ${batch.length}-file copy ended with ${st}; its unfinished files were redone one per gfal2 call`,
+        );
     }
     return batch.map((r, i): CopyResult => {
       const x = resp.results[i] ?? {};
       const seconds = x.seconds ?? (Date.now() - t0) / 1000;
       if (x.ok) return { id: r.id, ok: true, adler32: x.adler32, bytes: x.bytes ?? undefined, seconds };
       const error = String(x.error ?? 'no result from gfal2 helper');
-      return { id: r.id, ok: false, seconds, error, errorClass: classifyError({ errno: x.errno, message: error, side: x.side }) };
+      return {
+        id: r.id,
+        ok: false,
+        seconds,
+        error,
+        errorClass: classifyError({ errno: x.errno, message: error, side: x.side }),
+      };
     });
   }
 
   async remove(urls: readonly string[]): Promise<RemoveResult[]> {
     if (!urls.length) return [];
+    const unclean = urls.map(urlPathProblem);
+    if (unclean.some((p) => p)) {
+      const rest = await this.remove(urls.filter((_u, i) => !unclean[i]));
+      let k = 0;
+      return urls.map((url, i) =>
+        unclean[i] ? { url, ok: false, existed: false, error: unclean[i]!, errorClass: 'fatal' as const } : rest[k++],
+      );
+    }
     try {
       const resp = await this.request({ op: 'remove', urls });
       return urls.map((url, i): RemoveResult => {
         const x = resp.results[i] ?? { error: 'no result from gfal2 helper' };
         if (x.ok) return { url, ok: true, existed: !!x.existed };
-        return { url, ok: false, existed: false, error: x.error, errorClass: classifyError({ errno: x.errno, message: x.error, side: 'destination' }) };
+        return {
+          url,
+          ok: false,
+          existed: false,
+          error: x.error,
+          errorClass: classifyError({ errno: x.errno, message: x.error, side: 'destination' }),
+        };
       });
     } catch (e) {
-      return urls.map((url) => ({ url, ok: false, existed: false, error: (e as Error).message, errorClass: 'transient' as const }));
+      return urls.map((url) => ({
+        url,
+        ok: false,
+        existed: false,
+        error: (e as Error).message,
+        errorClass: 'transient' as const,
+      }));
     }
   }
 
   async stat(urls: readonly string[], withChecksum = false): Promise<StatResult[]> {
     if (!urls.length) return [];
+    const unclean = urls.map(urlPathProblem);
+    if (unclean.some((p) => p)) {
+      const rest = await this.stat(
+        urls.filter((_u, i) => !unclean[i]),
+        withChecksum,
+      );
+      let k = 0;
+      return urls.map((url, i) => (unclean[i] ? { url, exists: false, error: unclean[i]! } : rest[k++]));
+    }
     try {
       const resp = await this.request({ op: 'stat', urls, checksum: withChecksum });
       return urls.map((url, i): StatResult => {
@@ -215,7 +328,7 @@ export class Gfal2Backend implements TransferBackend {
   async ping(): Promise<string> {
     const r = await this.request({ op: 'ping' });
     if (r.error) throw new Error(r.error);
-    return r.gfal2;
+    return r.gfal2 ?? 'unknown';
   }
 
   async close(): Promise<void> {

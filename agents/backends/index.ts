@@ -6,10 +6,7 @@ import { Gfal2Backend, type Gfal2Options } from './gfal2';
 import { NativeBackend } from './native';
 import type { TransferBackend } from './types';
 
-export type { CopyOptions, CopyRequest, CopyResult, ErrorClass, RemoveResult, StatResult, TransferBackend } from './types';
-export { classifyError, checksumMismatch, errnoName, type ErrorFacts } from './errors';
-export { Gfal2Backend, type Gfal2Options } from './gfal2';
-export { NativeBackend, fileUrlPath, fileAdler32 } from './native';
+export { fileAdler32 } from './native';
 
 export type BackendOptions = Gfal2Options;
 

@@ -3,7 +3,7 @@
  * the Debian gfal2 bindings are present, else the native file backend (file:// only). `instant`
  * is the control-plane benchmark's backend.
  */
-import type { Logger } from '../lib/log';
+import type { Logger } from '../platform/log';
 import { createBackend, gfal2Available } from './index';
 import { InstantBackend } from './instant';
 import type { TransferBackend } from './types';

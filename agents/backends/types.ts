@@ -14,6 +14,12 @@ export interface CopyRequest {
   size?: number;
   /** Expected adler32 of the file: 8 lowercase hex digits. Checked on source and destination. */
   adler32: string;
+  /**
+   * The sites' storage roots (their endpoints for the protocol). A backend that sees the files
+   * itself (native) resolves symbolic links and refuses a source or destination that ends up
+   * outside its root; the URL check alone cannot see a link planted inside a user's area.
+   */
+  roots?: { readonly source?: string; readonly destination?: string };
 }
 
 export interface CopyResult {

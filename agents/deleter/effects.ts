@@ -11,21 +11,33 @@
  *            Recomputed from the catalogue over all targets on every pass, so idempotent.
  */
 import type { CatalogFileDoc, DatasetDoc, ReplicaDoc, RequestDoc, RequestError } from '../../views/schema';
-import { CatalogId, RequestLimits } from '../../views/schema';
+import { CatalogId, RequestLimits, RequestMachine, RequestState } from '../../views/schema';
 import type { TransferBackend } from '../backends/types';
-import { fetchDocs, saveAll } from '../lib/bulk';
+import { fetchDocs, saveAll } from '../platform/bulk';
 import { leaseHeldByOther, newLease } from '../lib/lease';
 import type { AgentContext } from '../lib/runner';
 import { cleanReason } from '../lib/transition';
-import { saveRequest, transitionRequest, type RequestBook } from '../requests/book';
-import { backendProtocols, fileId, filesOf, filesOfDatasets, pfnAt, replicaId, replicasAt } from '../requests/catalog';
+import { saveRequest, type RequestBook } from '../lib/request-book';
+import {
+  backendProtocols,
+  fileId,
+  filesOf,
+  filesOfDatasets,
+  pfnAt,
+  replicaId,
+  replicasAt,
+} from '../lib/catalog-access';
 import { endOfPass, resolveTargets } from './decide';
 
 /** Errors so far plus new ones, one per (file, site): a pass redone after a takeover adds no duplicate. */
 function mergeErrors(old: readonly RequestError[], more: readonly RequestError[]): RequestError[] {
   const seen = new Set(old.map((e) => `${e.lfn}\n${e.site}`));
   const out = [...old];
-  for (const e of more) if (!seen.has(`${e.lfn}\n${e.site}`)) out.push(e), seen.add(`${e.lfn}\n${e.site}`);
+  for (const e of more) {
+    if (seen.has(`${e.lfn}\n${e.site}`)) continue;
+    out.push(e);
+    seen.add(`${e.lfn}\n${e.site}`);
+  }
   return out.slice(0, RequestLimits.errorsMax);
 }
 
@@ -33,7 +45,7 @@ function mergeErrors(old: readonly RequestError[], more: readonly RequestError[]
 const BATCH = 100;
 
 export function claimable(req: RequestDoc, instance: string, now: Date): boolean {
-  if (req.state !== 'new' && req.state !== 'running') return false;
+  if (!RequestMachine.inGroup('open', req.state)) return false;
   if (req.next_attempt_at && Date.parse(req.next_attempt_at) > now.getTime()) return false;
   return !leaseHeldByOther(req.lease, instance, now);
 }
@@ -41,8 +53,11 @@ export function claimable(req: RequestDoc, instance: string, now: Date): boolean
 export async function claim(ctx: AgentContext, book: RequestBook, req: RequestDoc): Promise<RequestDoc | null> {
   const now = ctx.now();
   const lease = newLease(ctx.instance, now, ctx.config.settings.lease_seconds);
-  if (req.state === 'running') {
-    const redo = (cur: RequestDoc) => (cur.state === 'running' && claimable(cur, ctx.instance, ctx.now()) ? transitionRequest(cur, 'running', now, { lease }) : null);
+  if (req.state === RequestState.running) {
+    const redo = (cur: RequestDoc) =>
+      cur.state === RequestState.running && claimable(cur, ctx.instance, ctx.now())
+        ? RequestMachine.transition(cur, RequestState.running, now, { lease })
+        : null;
     return saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
   }
   const catalog = ctx.db('catalog');
@@ -50,24 +65,46 @@ export async function claim(ctx: AgentContext, book: RequestBook, req: RequestDo
   const lfns = req.lfns ? [...req.lfns] : [...files.keys()];
   const owners = new Map([...files.values()].map((f) => [f.lfn, f.owner]));
   const { targets, refused } = resolveTargets(req, await replicasAt(catalog, lfns, req.sites), owners);
-  const progress = { total: targets.length + refused.length, done: 0, failed: refused.length, ...(refused.length ? { unplaced: refused.length } : {}) };
+  const progress = {
+    total: targets.length + refused.length,
+    done: 0,
+    failed: refused.length,
+    ...(refused.length ? { unplaced: refused.length } : {}),
+  };
   const errors = refused.slice(0, RequestLimits.errorsMax);
-  const redo = (cur: RequestDoc) => (cur.state === 'new' && claimable(cur, ctx.instance, ctx.now())
-    ? transitionRequest(cur, 'running', now, { lease, targets, progress, errors, retries: 0, started_at: now.toISOString() })
-    : null);
+  const redo = (cur: RequestDoc) =>
+    cur.state === RequestState.new && claimable(cur, ctx.instance, ctx.now())
+      ? RequestMachine.transition(cur, RequestState.running, now, {
+          lease,
+          targets,
+          progress,
+          errors,
+          retries: 0,
+          started_at: now.toISOString(),
+        })
+      : null;
   const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
-  if (saved) ctx.log.info('delete request claimed', { request: req._id, targets: targets.length, refused: refused.length });
+  if (saved)
+    ctx.log.info('delete request claimed', { request: req._id, targets: targets.length, refused: refused.length });
   return saved;
 }
 
 /** One pass over a claimed request's targets; returns false when the lease was lost. */
-export async function runPass(ctx: AgentContext, book: RequestBook, claimed: RequestDoc, backend: TransferBackend): Promise<boolean> {
+export async function runPass(
+  ctx: AgentContext,
+  book: RequestBook,
+  claimed: RequestDoc,
+  backend: TransferBackend,
+): Promise<boolean> {
   const catalog = ctx.db('catalog');
   const targets = claimed.targets || [];
   const supported = backendProtocols(backend.name);
   let req = claimed;
   const cur0 = claimed;
-  const existing = await fetchDocs<ReplicaDoc>(catalog, targets.map((t) => replicaId(t.lfn, t.site)));
+  const existing = await fetchDocs<ReplicaDoc>(
+    catalog,
+    targets.map((t) => replicaId(t.lfn, t.site)),
+  );
   let gone = targets.length - existing.size;
   let fatal = 0;
   let transient = 0;
@@ -77,8 +114,15 @@ export async function runPass(ctx: AgentContext, book: RequestBook, claimed: Req
     const now = ctx.now();
     const lease = newLease(ctx.instance, now, ctx.config.settings.lease_seconds);
     const refused = cur0.progress?.unplaced || 0;
-    const fields = (cur: RequestDoc) => ({ lease, progress: { ...cur.progress!, total: targets.length + refused, done: gone, failed: refused }, errors: mergeErrors(cur.errors || [], errors) });
-    const redo = (cur: RequestDoc) => (cur.state === 'running' && !leaseHeldByOther(cur.lease, ctx.instance, now) ? transitionRequest(cur, 'running', now, fields(cur)) : null);
+    const fields = (cur: RequestDoc) => ({
+      lease,
+      progress: { ...cur.progress!, total: targets.length + refused, done: gone, failed: refused },
+      errors: mergeErrors(cur.errors || [], errors),
+    });
+    const redo = (cur: RequestDoc) =>
+      cur.state === RequestState.running && !leaseHeldByOther(cur.lease, ctx.instance, now)
+        ? RequestMachine.transition(cur, RequestState.running, now, fields(cur))
+        : null;
     const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
     if (!saved) return false;
     errors.length = 0;
@@ -94,7 +138,11 @@ export async function runPass(ctx: AgentContext, book: RequestBook, claimed: Req
     part.forEach((t, k) => {
       if (urls[k] === null) {
         fatal++;
-        errors.push({ lfn: t.lfn, site: t.site, error: `no PFN: site ${t.site} has no TFC rule for ${t.lfn} that backend ${backend.name} can reach` });
+        errors.push({
+          lfn: t.lfn,
+          site: t.site,
+          error: `no PFN: site ${t.site} has no TFC rule for ${t.lfn} below its storage root that backend ${backend.name} can reach`,
+        });
       }
     });
     const results = withUrl.length ? await backend.remove(urls.filter((u): u is string => u !== null)) : [];
@@ -107,23 +155,38 @@ export async function runPass(ctx: AgentContext, book: RequestBook, claimed: Req
         errors.push({ lfn: t.lfn, site: t.site, error: cleanReason(r.error || 'remove failed') });
       } else transient++;
     });
-    const tomb = (d: ReplicaDoc) => ({ _id: d._id, _rev: d._rev, _deleted: true }) as unknown as ReplicaDoc;
+    const tomb = (d: { _id: string; _rev?: string }) => ({ _id: d._id, _rev: d._rev, _deleted: true as const });
     const res = await saveAll(catalog, removed.map(tomb), (fresh) => tomb(fresh), ctx.log);
     // Saved, or already gone (the conflict re-read found nothing): the copy is gone either way.
     gone += res.saved.length + res.dropped.length;
     if (!(await progress())) return false;
   }
-  await finalize(ctx, req, targets.map((t) => t.lfn));
+  await finalize(
+    ctx,
+    req,
+    targets.map((t) => t.lfn),
+  );
   const now = ctx.now();
   const end = endOfPass(req, gone, fatal, transient, ctx.config.settings, now);
   const redo = (cur: RequestDoc) => {
-    if (cur.state !== 'running' || leaseHeldByOther(cur.lease, ctx.instance, now)) return null;
+    if (cur.state !== RequestState.running || leaseHeldByOther(cur.lease, ctx.instance, now)) return null;
     return end.kind === 'final'
-      ? transitionRequest(cur, end.state, now, { progress: end.progress })
-      : transitionRequest(cur, 'running', now, { progress: end.progress, retries: end.retries, next_attempt_at: end.next_attempt_at, lease: null });
+      ? RequestMachine.transition(cur, end.state, now, { progress: end.progress })
+      : RequestMachine.transition(cur, RequestState.running, now, {
+          progress: end.progress,
+          retries: end.retries,
+          next_attempt_at: end.next_attempt_at,
+          lease: null,
+        });
   };
   const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
-  if (saved) ctx.log.info(end.kind === 'final' ? 'delete request finished' : 'delete request will retry', { request: req._id, state: saved.state, ...saved.progress, transient });
+  if (saved)
+    ctx.log.info(end.kind === 'final' ? 'delete request finished' : 'delete request will retry', {
+      request: req._id,
+      state: saved.state,
+      ...saved.progress,
+      transient,
+    });
   return !!saved;
 }
 
@@ -135,9 +198,14 @@ async function finalize(ctx: AgentContext, req: RequestDoc, lfns: readonly strin
   const located = await replicasAt(catalog, unique, sites);
   const files = await fetchDocs<CatalogFileDoc>(catalog, unique.map(fileId));
   const now = ctx.now().toISOString();
-  const orphan = (f: CatalogFileDoc) => f.valid && !(located.get(f.lfn)?.size);
+  const orphan = (f: CatalogFileDoc) => f.valid && !located.get(f.lfn)?.size;
   const invalid = [...files.values()].filter(orphan).map((f) => ({ ...f, valid: false, last_update: now }));
-  await saveAll(catalog, invalid, (fresh) => (orphan(fresh) ? { ...fresh, valid: false, last_update: now } : null), ctx.log);
+  await saveAll(
+    catalog,
+    invalid,
+    (fresh) => (orphan(fresh) ? { ...fresh, valid: false, last_update: now } : null),
+    ctx.log,
+  );
   const datasets = new Set([...files.values()].map((f) => f.dataset));
   if (req.dataset) datasets.add(req.dataset);
   const members = await filesOfDatasets(catalog, [...datasets]);
@@ -146,7 +214,8 @@ async function finalize(ctx: AgentContext, req: RequestDoc, lfns: readonly strin
     if (left.size) continue;
     const ds = (await fetchDocs<DatasetDoc>(catalog, [CatalogId.dataset(name)])).get(CatalogId.dataset(name));
     if (!ds || ds.access_type === 'DELETED') continue;
-    const mark = (d: DatasetDoc) => (d.access_type === 'DELETED' ? null : { ...d, access_type: 'DELETED' as const, last_update: now });
+    const mark = (d: DatasetDoc) =>
+      d.access_type === 'DELETED' ? null : { ...d, access_type: 'DELETED' as const, last_update: now };
     await saveAll(catalog, [mark(ds)!], mark, ctx.log);
     ctx.log.info('dataset has no replica left: DELETED', { dataset: name });
   }

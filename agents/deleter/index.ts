@@ -1,12 +1,12 @@
 /**
- * The deleter: runs delete requests (views/schema.ts RequestDoc, kind delete). Removes the
+ * The deleter: runs delete requests (views/schema RequestDoc, kind delete). Removes the
  * physical copies through the storage backend (PFNs from the sites' TFC rules), deletes their
  * ReplicaDocs and marks files and datasets that lost their last replica. A lease in the request
  * lets several instances share the work and a dead instance's request be taken over.
  */
 import type { TransferBackend } from '../backends/types';
 import type { Agent, AgentContext } from '../lib/runner';
-import { RequestBook } from '../requests/book';
+import { RequestBook } from '../lib/request-book';
 import { claim, claimable, runPass } from './effects';
 
 export function deleterAgent(backend: TransferBackend): Agent {
@@ -22,7 +22,8 @@ export function deleterAgent(backend: TransferBackend): Agent {
     onChanges: (changes, ctx) => book.applyChanges(ctx.db('transfers'), changes),
     async tick(ctx: AgentContext): Promise<boolean> {
       const now = ctx.now();
-      const todo = [...book.requests.values()].filter((r) => claimable(r, ctx.instance, now))
+      const todo = [...book.requests.values()]
+        .filter((r) => claimable(r, ctx.instance, now))
         .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a._id < b._id ? -1 : 1));
       if (!todo.length) return false;
       const claimed = await claim(ctx, book, todo[0]);

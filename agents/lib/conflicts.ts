@@ -45,21 +45,28 @@
  */
 import validateTransfers from '../../views/transfers/validate_doc_update';
 import {
-  DocType, RETRYABLE_STATES, Role, isTerminal,
-  type TransferDoc, type TransferJobDoc, type TransferJobState, type TransferState,
+  Role,
+  TransferJobMachine,
+  TransferMachine,
+  ofTransfer,
+  ofTransferJob,
+  type TransferDoc,
+  type TransferJobDoc,
+  type TransferJobState,
+  type TransferState,
 } from '../../views/schema';
 import { sameJson } from '../../views/lib/vdu';
-import type { Change, Db } from './couch';
-import type { Logger } from './log';
+import type { Change, ChangesResult, Db } from '../platform/couch';
+import { docOf, get, type Stored } from '../platform/docs';
+import type { Logger } from '../platform/log';
 
 // ---------------------------------------------------------------------------------------------
 // The rule (pure)
 // ---------------------------------------------------------------------------------------------
 
-export const TRANSFER_RANK: Readonly<Record<TransferState, number>> = {
-  new: 0, acquired: 1, retry: 2, submitted: 3, expired: 4, killed: 5, failed: 6, done: 7,
-};
-export const JOB_RANK: Readonly<Record<TransferJobState, number>> = { queued: 0, active: 1, done: 2 };
+/** The machines' conflict ranks (views/schema/machines.ts): higher wins. */
+export const TRANSFER_RANK: Readonly<Record<TransferState, number>> = TransferMachine.ranks;
+export const JOB_RANK: Readonly<Record<TransferJobState, number>> = TransferJobMachine.ranks;
 
 export interface Resolved<D> {
   /** The winning revision's content, with carried-over requests; its `_rev` is the winning leaf. */
@@ -95,16 +102,20 @@ function compareNumbers(a: number, b: number): number {
 
 /** > 0 when `a` beats `b`. */
 export function compareTransfers(a: TransferDoc, b: TransferDoc): number {
-  return compareNumbers(TRANSFER_RANK[a.state] ?? -1, TRANSFER_RANK[b.state] ?? -1) ||
+  return (
+    compareNumbers(TRANSFER_RANK[a.state] ?? -1, TRANSFER_RANK[b.state] ?? -1) ||
     compareNumbers((a.attempts || []).length, (b.attempts || []).length) ||
     compareNumbers(time(a.last_update), time(b.last_update)) ||
-    compareRevs(a._rev, b._rev);
+    compareRevs(a._rev, b._rev)
+  );
 }
 
 export function compareJobs(a: TransferJobDoc, b: TransferJobDoc): number {
-  return compareNumbers(JOB_RANK[a.state] ?? -1, JOB_RANK[b.state] ?? -1) ||
+  return (
+    compareNumbers(JOB_RANK[a.state] ?? -1, JOB_RANK[b.state] ?? -1) ||
     compareNumbers(time(a.lease?.expires_at), time(b.lease?.expires_at)) ||
-    compareRevs(a._rev, b._rev);
+    compareRevs(a._rev, b._rev)
+  );
 }
 
 function best<D extends Revisioned>(revisions: readonly D[], compare: (a: D, b: D) => number, what: string): D {
@@ -119,11 +130,18 @@ function others(revisions: readonly Revisioned[], winner: Revisioned): string[] 
 
 export function resolveTransfer(revisions: TransferDoc[]): Resolved<TransferDoc> {
   const top = best(revisions, compareTransfers, 'resolveTransfer');
-  const kill = !top.kill_requested && !isTerminal(top.state) && revisions.some((r) => r.kill_requested === true);
+  const kill =
+    !top.kill_requested && !TransferMachine.isTerminal(top.state) && revisions.some((r) => r.kill_requested === true);
   const since = time(top.waiting_since);
-  const retry = !top.retry_requested && RETRYABLE_STATES.indexOf(top.state) >= 0 &&
+  const retry =
+    !top.retry_requested &&
+    TransferMachine.inGroup('retryable', top.state) &&
     revisions.some((r) => r.retry_requested === true || time(r.waiting_since) > since);
-  const winner: TransferDoc = { ...top, ...(kill ? { kill_requested: true } : {}), ...(retry ? { retry_requested: true } : {}) };
+  const winner: TransferDoc = {
+    ...top,
+    ...(kill ? { kill_requested: true } : {}),
+    ...(retry ? { retry_requested: true } : {}),
+  };
   return { winner, losers: others(revisions, top) };
 }
 
@@ -146,9 +164,9 @@ export interface ResolutionPlan<D> {
 const READ_ONLY_FIELDS = ['_conflicts', '_deleted_conflicts', '_revisions', '_revs_info', '_local_seq'];
 
 export function bodyOf<D extends object>(doc: D): D {
-  const out = { ...doc } as Record<string, unknown>;
-  for (const f of READ_ONLY_FIELDS) delete out[f];
-  return out as unknown as D;
+  const out = { ...doc };
+  for (const f of READ_ONLY_FIELDS) Reflect.deleteProperty(out, f);
+  return out;
 }
 
 /**
@@ -157,13 +175,16 @@ export function bodyOf<D extends object>(doc: D): D {
  * `next` on top of `base` from an agent (validate_doc_update, see `agentMayWrite`)?
  */
 export function planResolution<D extends Revisioned>(
-  current: D, revisions: readonly D[], resolve: (r: D[]) => Resolved<D>, mayWrite: (next: D, base: D) => boolean,
+  current: D,
+  revisions: readonly D[],
+  resolve: (r: D[]) => Resolved<D>,
+  mayWrite: (next: D, base: D) => boolean,
 ): ResolutionPlan<D> {
   const all = revisions.some((r) => r._rev === current._rev) ? [...revisions] : [current, ...revisions];
   const { winner: merged, losers } = resolve(all.map(bodyOf));
   const winner = bodyOf(merged);
   const original = bodyOf(all.find((r) => r._rev === winner._rev)!);
-  const changed = !sameJson(winner as never, original as never);
+  const changed = !sameJson(winner, original);
   const marked = { ...winner, resolved_conflict: winner._rev } as D;
   if (winner._rev === current._rev) return { winner, write: changed ? marked : null, remove: losers };
   const onCurrent = { ...marked, _rev: current._rev } as D;
@@ -176,23 +197,23 @@ export function planResolution<D extends Revisioned>(
 const AGENT = { name: 'couchstage-conflicts', roles: [Role.agent] };
 
 /** Whether validate_doc_update accepts `next` on top of `base` from an agent. */
-export function agentMayWrite(next: object, base: object): boolean {
+export function agentMayWrite(next: Revisioned, base: Revisioned): boolean {
   try {
-    validateTransfers(next as never, base as never, AGENT, {});
+    // Shallow copies: validate_doc_update reads any field by name, which a document's own type does not allow.
+    validateTransfers({ ...next }, { ...base }, AGENT, {});
     return true;
   } catch {
     return false;
   }
 }
 
-export function planFor(current: Record<string, unknown> & Revisioned, revisions: readonly (Record<string, unknown> & Revisioned)[]): ResolutionPlan<Record<string, unknown> & Revisioned> | null {
-  const same = revisions.filter((r) => r.type === current.type);
+export function planFor(current: Json, revisions: readonly Json[]): ResolutionPlan<Resolvable> | null {
   const strays = revisions.filter((r) => r.type !== current.type).map((r) => r._rev as string);
-  let plan: ResolutionPlan<Record<string, unknown> & Revisioned>;
-  if (current.type === DocType.transfer) {
-    plan = planResolution(current as unknown as TransferDoc, same as unknown as TransferDoc[], resolveTransfer, agentMayWrite) as never;
-  } else if (current.type === DocType.transferJob) {
-    plan = planResolution(current as unknown as TransferJobDoc, same as unknown as TransferJobDoc[], resolveJob, agentMayWrite) as never;
+  let plan: ResolutionPlan<Resolvable>;
+  if (ofTransfer(current)) {
+    plan = planResolution<TransferDoc>(current, revisions.filter(ofTransfer), resolveTransfer, agentMayWrite);
+  } else if (ofTransferJob(current)) {
+    plan = planResolution<TransferJobDoc>(current, revisions.filter(ofTransferJob), resolveJob, agentMayWrite);
   } else {
     return null;
   }
@@ -229,10 +250,14 @@ export class ConflictScan {
   /** Scans the next page into `conflicted`; returns true while pages remain. */
   async step(db: Db, conflicted: Set<string>): Promise<boolean> {
     if (this.done) return false;
-    const res = (await db.changes({ since: this.since, limit: this.page, style: 'all_docs' } as never)) as unknown as { results: Change[]; last_seq: string | number };
-    const candidates = res.results.filter((c) => !c.deleted && c.changes.length > 1 && !c.id.startsWith('_design/')).map((c) => c.id);
+    // nano's parameter type has no `style`; CouchDB reads it from the query string all the same.
+    const params = { since: this.since, limit: this.page, style: 'all_docs' };
+    const res: ChangesResult = await db.changes(params);
+    const candidates = res.results
+      .filter((c) => !c.deleted && c.changes.length > 1 && !c.id.startsWith('_design/'))
+      .map((c) => c.id);
     for (let i = 0; i < candidates.length; i += 1000) {
-      const rows = await db.fetch({ keys: candidates.slice(i, i + 1000) }, { conflicts: true } as never);
+      const rows = await db.fetch({ keys: candidates.slice(i, i + 1000) }, { conflicts: true });
       for (const row of rows.rows) {
         const doc = 'doc' in row ? (row.doc as { _id: string; _conflicts?: unknown } | null) : null;
         if (doc && Array.isArray(doc._conflicts) && doc._conflicts.length) conflicted.add(doc._id);
@@ -245,6 +270,9 @@ export class ConflictScan {
 }
 
 export type Json = Record<string, unknown> & { _id: string; _rev?: string };
+
+/** The kinds this rule resolves. */
+type Resolvable = TransferDoc | TransferJobDoc;
 
 export interface ResolveOutcome {
   /** Resolved now: each document's content as it reads afterwards, with its surviving revision. */
@@ -259,7 +287,7 @@ export interface ResolveOutcome {
 
 interface Pending {
   readonly id: string;
-  readonly plan: ResolutionPlan<Json>;
+  readonly plan: ResolutionPlan<Resolvable>;
   survivor?: string;
 }
 
@@ -267,19 +295,24 @@ interface Pending {
 export async function resolveConflicts(db: Db, ids: readonly string[], log?: Logger): Promise<ResolveOutcome> {
   const out = { resolved: [] as Json[], clean: [] as string[], retry: [] as string[], failed: [] as string[] };
   if (!ids.length) return out;
-  const res = await db.fetch({ keys: [...ids] }, { conflicts: true } as never);
+  const res = await db.fetch({ keys: [...ids] }, { conflicts: true });
   const work: Pending[] = [];
   for (const row of res.rows) {
-    const current = 'doc' in row ? (row.doc as unknown as (Json & { _conflicts?: string[] }) | null) : null;
+    const current = docOf<Json & { _conflicts?: string[] }>(row);
     if (!current || !current._conflicts || !current._conflicts.length) {
       out.clean.push(row.key as string);
       continue;
     }
-    const leaves = await Promise.all(current._conflicts.map((rev) => db.get(current._id, { rev }).then((d) => d as unknown as Json, () => null)));
-    const live = leaves.filter((d): d is Json => !!d && !d._deleted);
+    const leaves = await Promise.all(
+      current._conflicts.map((rev) => get<Json>(db, current._id, { rev }).catch(() => null)),
+    );
+    const live = leaves.filter((d): d is Stored<Json> => !!d && !d._deleted);
     const plan = planFor(current, [current, ...live]);
     if (!plan) {
-      log?.warn('conflict left as is: no resolution rule for this document type', { id: current._id, type: current.type });
+      log?.warn('conflict left as is: no resolution rule for this document type', {
+        id: current._id,
+        type: current.type,
+      });
       out.failed.push(current._id);
       continue;
     }
@@ -292,7 +325,7 @@ export async function resolveConflicts(db: Db, ids: readonly string[], log?: Log
   // 1. The writes that carry the winner's content or a user's request.
   const writes = work.filter((w) => w.plan.write);
   if (writes.length) {
-    const answers = await db.bulk({ docs: writes.map((w) => w.plan.write) as never[] });
+    const answers = await db.bulk({ docs: writes.map((w) => w.plan.write) });
     const byId = new Map(answers.map((a) => [a.id as string, a]));
     for (const w of writes) {
       const a = byId.get(w.id);
@@ -306,10 +339,12 @@ export async function resolveConflicts(db: Db, ids: readonly string[], log?: Log
   for (const w of work) if (!w.plan.write) w.survivor = w.plan.winner._rev;
   // 2. The tombstones of the losing leaves, once what they lose to is stored.
   const ready = work.filter((w) => w.survivor);
-  const tombstones = ready.flatMap((w) => w.plan.remove.map((rev) => ({ _id: w.id, _rev: rev, _deleted: true, resolved_conflict: w.survivor })));
+  const tombstones = ready.flatMap((w) =>
+    w.plan.remove.map((rev) => ({ _id: w.id, _rev: rev, _deleted: true, resolved_conflict: w.survivor })),
+  );
   const errors = new Map<string, { error: string; reason?: string }>();
   if (tombstones.length) {
-    for (const a of await db.bulk({ docs: tombstones as never[] })) {
+    for (const a of await db.bulk({ docs: tombstones })) {
       if (a.error && !errors.has(a.id as string)) errors.set(a.id as string, { error: a.error, reason: a.reason });
     }
   }
@@ -317,7 +352,13 @@ export async function resolveConflicts(db: Db, ids: readonly string[], log?: Log
     const e = errors.get(w.id);
     if (!e) {
       out.resolved.push({ ...(w.plan.write || w.plan.winner), _rev: w.survivor });
-      log?.info('conflict resolved', { id: w.id, winner: w.plan.winner._rev, state: w.plan.winner.state, survivor: w.survivor, deleted: w.plan.remove.length });
+      log?.info('conflict resolved', {
+        id: w.id,
+        winner: w.plan.winner._rev,
+        state: w.plan.winner.state,
+        survivor: w.survivor,
+        deleted: w.plan.remove.length,
+      });
     } else if (e.error === 'conflict') {
       out.retry.push(w.id);
     } else {

@@ -4,45 +4,49 @@
  * instances could break a limit (the scheduler and the links' max_active). The leader renews
  * only in the second half of its lease: a renewal is a write, and every write wakes the agents.
  */
-import type { Lease, LockDoc } from '../../views/schema';
-import { statusOf, type Db } from './couch';
+import { DocId, type Lease, type LockDoc } from '../../views/schema';
+import type { Db } from '../platform/couch';
+import { update } from '../platform/docs';
 import { leaseHeldByOther, newLease } from './lease';
 
 export class Leadership {
   private held: Lease | null = null;
 
-  constructor(private readonly db: Db, private readonly agent: string, private readonly instance: string) {}
+  private readonly id: string;
+
+  constructor(
+    private readonly db: Db,
+    agent: string,
+    private readonly instance: string,
+  ) {
+    this.id = DocId.lock(agent);
+  }
 
   async hold(now: Date, seconds: number): Promise<boolean> {
     if (this.held && Date.parse(this.held.expires_at) - now.getTime() > (seconds * 1000) / 2) return true;
-    const id = `lock:${this.agent}`;
-    let current: LockDoc | null = null;
-    try {
-      current = (await this.db.get(id)) as unknown as LockDoc;
-    } catch (err) {
-      if (statusOf(err) !== 404) throw err;
-    }
     this.held = null;
-    if (current && leaseHeldByOther(current.lease, this.instance, now)) return false;
     const lease = newLease(this.instance, now, seconds);
-    try {
-      await this.db.insert({ _id: id, ...(current?._rev ? { _rev: current._rev } : {}), type: 'lock', lease } as never);
-      this.held = lease;
-      return true;
-    } catch (err) {
-      if (statusOf(err) === 409) return false; // another instance renewed or took it first
-      throw err;
-    }
+    // A 409: another instance renewed or took it first, and its lease stands.
+    const taken = await update<LockDoc>(
+      this.db,
+      this.id,
+      (current) =>
+        current && leaseHeldByOther(current.lease, this.instance, now) ? null : { _id: this.id, type: 'lock', lease },
+      { onConflict: 'stop' },
+    );
+    if (taken) this.held = lease;
+    return !!taken;
   }
 
   async release(): Promise<void> {
     if (!this.held) return;
-    try {
-      const current = (await this.db.get(`lock:${this.agent}`)) as unknown as LockDoc;
-      if (current.lease?.owner === this.instance) await this.db.insert({ ...current, lease: null } as never);
-    } catch {
-      /* best effort: the lease expires anyway */
-    }
+    // Best effort: the lease expires anyway.
+    await update<LockDoc>(
+      this.db,
+      this.id,
+      (current) => (current?.lease?.owner === this.instance ? { ...current, lease: null } : null),
+      { onConflict: 'stop' },
+    ).catch(() => undefined);
     this.held = null;
   }
 }

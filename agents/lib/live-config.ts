@@ -1,10 +1,21 @@
 /**
  * Sites, links and settings from the `config` database, kept current by following its `_changes`
- * (longpoll), so operators change limits and retries without restarting agents (STYLE 17).
+ * (longpoll), so operators change limits and retries without restarting agents: a restart would
+ * drop the in-memory tracker and reload every transfer.
  */
-import { DEFAULT_SETTINGS, DocType, type LinkDoc, type Settings, type SiteDoc } from '../../views/schema';
-import { connect, fetchChanges, sleep, withRetry } from './couch';
-import type { Logger } from './log';
+import {
+  IdPrefix,
+  DEFAULT_SETTINGS,
+  ofLink,
+  ofSite,
+  type LinkDoc,
+  type Settings,
+  type SiteDoc,
+} from '../../views/schema';
+import { connect, fetchChanges, sleep, withRetry } from '../platform/couch';
+import type { Logger } from '../platform/log';
+import { linkKey } from '../../views/lib/link-key';
+import { docsOf, type RawDoc } from '../platform/docs';
 
 export class LiveConfig {
   settings: Settings = { ...DEFAULT_SETTINGS };
@@ -12,14 +23,14 @@ export class LiveConfig {
   readonly links = new Map<string, LinkDoc>();
   private seq: string | number = 0;
 
-  constructor(private readonly url: string, private readonly dbName: string, private readonly log: Logger) {}
-
-  static linkKey(source: string, destination: string): string {
-    return source + '\u0000' + destination;
-  }
+  constructor(
+    private readonly url: string,
+    private readonly dbName: string,
+    private readonly log: Logger,
+  ) {}
 
   link(source: string, destination: string): LinkDoc | undefined {
-    return this.links.get(LiveConfig.linkKey(source, destination));
+    return this.links.get(linkKey(source, destination));
   }
 
   maxActive(source: string, destination: string): number {
@@ -32,18 +43,17 @@ export class LiveConfig {
       this.settings = doc._deleted ? { ...DEFAULT_SETTINGS } : { ...DEFAULT_SETTINGS, ...pickSettings(doc) };
       return;
     }
-    if (doc._id.startsWith('site:')) {
+    if (doc._id.startsWith(IdPrefix.site)) {
       const name = doc._id.slice(5);
-      if (doc._deleted || doc.type !== DocType.site) this.sites.delete(name);
-      else this.sites.set(name, doc as unknown as SiteDoc);
+      if (doc._deleted || !ofSite(doc)) this.sites.delete(name);
+      else this.sites.set(name, doc);
       return;
     }
-    if (doc._id.startsWith('link:')) {
-      if (doc._deleted || doc.type !== DocType.link) {
+    if (doc._id.startsWith(IdPrefix.link)) {
+      if (doc._deleted || !ofLink(doc)) {
         for (const [k, l] of this.links) if (l._id === doc._id) this.links.delete(k);
       } else {
-        const l = doc as unknown as LinkDoc;
-        this.links.set(LiveConfig.linkKey(l.source, l.destination), l);
+        this.links.set(linkKey(doc.source, doc.destination), doc);
       }
     }
   }
@@ -51,9 +61,9 @@ export class LiveConfig {
   /** Reads everything once; returns the sequence to follow from. */
   async load(): Promise<void> {
     const db = connect(this.url).use(this.dbName);
-    const info = (await db.info()) as unknown as { update_seq: string | number };
+    const info = await db.info();
     const all = await db.list({ include_docs: true });
-    for (const row of all.rows) if (row.doc && !row.id.startsWith('_design/')) this.apply(row.doc as never);
+    for (const doc of docsOf<RawDoc>(all.rows)) if (!doc._id.startsWith('_design/')) this.apply(doc);
     this.seq = info.update_seq;
   }
 
@@ -61,9 +71,21 @@ export class LiveConfig {
   async follow(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        const res = await withRetry(() => fetchChanges<Record<string, unknown>>(this.url, this.dbName, {
-          since: this.seq, feed: 'longpoll', timeout: 25_000, include_docs: true,
-        }, signal), { signal });
+        const res = await withRetry(
+          () =>
+            fetchChanges<Record<string, unknown>>(
+              this.url,
+              this.dbName,
+              {
+                since: this.seq,
+                feed: 'longpoll',
+                timeout: 25_000,
+                include_docs: true,
+              },
+              signal,
+            ),
+          { signal },
+        );
         for (const r of res.results) if (r.doc && !r.id.startsWith('_design/')) this.apply(r.doc);
         this.seq = res.last_seq;
       } catch (err) {

@@ -7,31 +7,32 @@
  * full load: every effect is idempotent, so replaying the history is safe.
  */
 import { dbNames, type DbRole } from '../../views/schema';
-import { withCredentials } from './config';
-import { authParts, sleep } from './couch';
-import type { Logger } from './log';
-
-export const READONLY_DDOC = '_design/readonly';
+import { withCredentials } from '../platform/config';
+import { READONLY_DDOC_ID, type ReadonlyDesignDoc, type ReadonlyInfo } from '../../views/schema';
+import { authParts, sleep } from '../platform/couch';
+import type { Logger } from '../platform/log';
 
 export class DatabaseMovedError extends Error {}
 
-interface ReadonlyDoc {
-  couchstage_readonly?: { reason: string; moved_to_prefix?: string; moved_to_url?: string };
-}
-
-async function readonlyOf(url: string, db: string, signal?: AbortSignal): Promise<ReadonlyDoc['couchstage_readonly'] | null> {
+async function readonlyOf(url: string, db: string, signal?: AbortSignal): Promise<ReadonlyInfo | null> {
   const { base, headers } = authParts(url);
-  const res = await fetch(`${base}/${encodeURIComponent(db)}/_design/readonly`, { headers, signal });
+  const res = await fetch(`${base}/${encodeURIComponent(db)}/${READONLY_DDOC_ID}`, { headers, signal });
   if (res.status === 404) return null;
-  if (!res.ok) throw Object.assign(new Error(`reading ${db}/_design/readonly: ${res.status}`), { statusCode: res.status });
-  return ((await res.json()) as ReadonlyDoc).couchstage_readonly || null;
+  if (!res.ok)
+    throw Object.assign(new Error(`reading ${db}/${READONLY_DDOC_ID}: ${res.status}`), { statusCode: res.status });
+  return ((await res.json()) as ReadonlyDesignDoc).couchstage_readonly || null;
 }
 
 /**
  * Where the databases are now: follows "moved" markers (at most 5 hops) and waits while a
  * migration has paused writes. The credentials of `url` are kept for a new server.
  */
-export async function followMoves(url: string, dbs: Record<DbRole, string>, log: Logger, signal?: AbortSignal): Promise<{ url: string; dbs: Record<DbRole, string> }> {
+export async function followMoves(
+  url: string,
+  dbs: Record<DbRole, string>,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<{ url: string; dbs: Record<DbRole, string> }> {
   for (let hop = 0; hop < 5; hop++) {
     const ro = await readonlyOf(url, dbs.transfers, signal);
     if (!ro || ro.reason === 'archive') return { url, dbs };
@@ -45,7 +46,9 @@ export async function followMoves(url: string, dbs: Record<DbRole, string>, log:
     let next = url;
     if (ro.moved_to_url) {
       const u = new URL(url);
-      next = u.username ? withCredentials(ro.moved_to_url, decodeURIComponent(u.username), decodeURIComponent(u.password)) : ro.moved_to_url;
+      next = u.username
+        ? withCredentials(ro.moved_to_url, decodeURIComponent(u.username), decodeURIComponent(u.password))
+        : ro.moved_to_url;
     }
     log.info('databases moved: following', { prefix, server: ro.moved_to_url || 'same' });
     url = next;

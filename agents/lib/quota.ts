@@ -1,13 +1,13 @@
 /**
- * Per-user quotas (views/schema.ts QuotaDoc, `quota:<user>` in the catalogue). Usage = the bytes
+ * Per-user quotas (views/schema QuotaDoc, `quota:<user>` in the catalogue). Usage = the bytes
  * and files of the user's catalogue replicas (ReplicaDoc.owner) + the user's pending transfers.
  * Checked in two places: `couchstage submit` refuses a batch that would exceed it and writes
  * nothing; jobs that PUT directly are failed by the scheduler with a `quota:` failure_reason
  * (validate_doc_update cannot read another database).
  */
 import { CatalogId, type QuotaDoc } from '../../views/schema';
-import type { Db } from './couch';
-import { statusOf } from './couch';
+import type { Db } from '../platform/couch';
+import { docsOf, find, get } from '../platform/docs';
 
 export interface Usage {
   readonly bytes: number;
@@ -15,32 +15,28 @@ export interface Usage {
 }
 
 export async function readQuota(catalog: Db, user: string): Promise<QuotaDoc | null> {
-  try {
-    return (await catalog.get(CatalogId.quota(user))) as unknown as QuotaDoc;
-  } catch (err) {
-    if (statusOf(err) === 404) return null;
-    throw err;
-  }
+  return get<QuotaDoc>(catalog, CatalogId.quota(user));
 }
 
 /** Every quota document, by user (one `_all_docs` key range). */
 export async function readQuotas(catalog: Db): Promise<Map<string, QuotaDoc>> {
   const prefix = CatalogId.quota('');
-  const res = await catalog.list({ include_docs: true, startkey: prefix, endkey: prefix + '\ufff0' } as never);
+  const res = await catalog.list({ include_docs: true, startkey: prefix, endkey: prefix + '\ufff0' });
   const out = new Map<string, QuotaDoc>();
-  for (const row of res.rows) {
-    const d = row.doc as unknown as QuotaDoc | undefined;
-    if (d && d.type === 'quota') out.set(d.user, d);
-  }
+  for (const d of docsOf<QuotaDoc>(res.rows)) if (d.type === 'quota') out.set(d.user, d);
   return out;
 }
 
 /** Bytes and files of the user's replicas in the catalogue (a Mango scan: no index cost on writes). */
 export async function catalogUsage(catalog: Db, user: string): Promise<Usage> {
-  const res = await catalog.find({ selector: { type: 'replica', owner: user }, fields: ['size'], limit: 10_000_000 } as never);
+  const docs = await find<{ size?: number }>(catalog, {
+    selector: { type: 'replica', owner: user },
+    fields: ['size'],
+    limit: 10_000_000,
+  });
   let bytes = 0;
-  for (const d of res.docs as unknown as { size?: number }[]) bytes += d.size || 0;
-  return { bytes, files: res.docs.length };
+  for (const d of docs) bytes += d.size || 0;
+  return { bytes, files: docs.length };
 }
 
 export function addUsage(a: Usage, b: Usage): Usage {
@@ -52,6 +48,9 @@ export function quotaProblem(quota: QuotaDoc, used: Usage, adding: Usage): strin
   const bytes = used.bytes + adding.bytes;
   const files = used.files + adding.files;
   if (bytes <= quota.max_bytes && files <= quota.max_files) return null;
-  const what = bytes > quota.max_bytes ? `${bytes} bytes > max_bytes ${quota.max_bytes}` : `${files} files > max_files ${quota.max_files}`;
+  const what =
+    bytes > quota.max_bytes
+      ? `${bytes} bytes > max_bytes ${quota.max_bytes}`
+      : `${files} files > max_files ${quota.max_files}`;
   return `quota: ${quota.user} would use ${what} (in use: ${used.bytes} bytes, ${used.files} files; this adds ${adding.bytes} bytes, ${adding.files} files)`;
 }

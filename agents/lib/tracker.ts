@@ -9,8 +9,18 @@
  * index per update. The feed costs nothing extra per update on either server, and a slim copy of
  * 100k transfers is ~20 MB. CouchDB 3 is fine either way; this way the hot path is the same on both.
  */
-import { DocType, isTerminal, type Lease, type TransferDoc, type TransferJobDoc, type TransferJobState, type TransferState } from '../../views/schema';
-import type { Change, Db } from './couch';
+import {
+  TransferJobMachine,
+  TransferState,
+  isTerminal,
+  type Lease,
+  type TransferDoc,
+  type TransferJobState,
+  ofTransfer,
+  ofTransferJob,
+} from '../../views/schema';
+import type { Change, Db } from '../platform/couch';
+import { loadPrefix, type AnyDoc } from '../platform/docs';
 
 export interface SlimTransfer {
   readonly id: string;
@@ -38,10 +48,6 @@ export interface SlimJob {
   readonly files: number;
 }
 
-export function linkKey(source: string, destination: string): string {
-  return source + '\u0000' + destination;
-}
-
 export class Tracker {
   readonly transfers = new Map<string, SlimTransfer>();
   readonly jobs = new Map<string, SlimJob>();
@@ -51,33 +57,50 @@ export class Tracker {
   /** A worker only needs the jobs; the scheduler and the retrier need the transfers. */
   constructor(private readonly track: { transfers: boolean; jobs: boolean } = { transfers: true, jobs: true }) {}
 
-  apply(doc: { _id: string; _deleted?: boolean; type?: unknown } & Record<string, unknown>): void {
+  apply(doc: AnyDoc): void {
     if (doc._deleted) {
       this.transfers.delete(doc._id);
       this.jobs.delete(doc._id);
       this.waitingDocs.delete(doc._id);
       return;
     }
-    if (doc.type === DocType.transfer && this.track.transfers) {
-      const d = doc as unknown as TransferDoc;
-      if (d.state === 'new') this.waitingDocs.set(d._id, d);
+    if (ofTransfer(doc) && this.track.transfers) {
+      const d = doc;
+      if (d.state === TransferState.new) this.waitingDocs.set(d._id, d);
       else this.waitingDocs.delete(d._id);
       this.transfers.set(d._id, {
-        id: d._id, state: d.state, user: d.user, source: d.source, destination: d.destination,
-        priority: d.priority || 3, created_at: d.created_at, waiting_since: d.waiting_since || null,
-        last_update: d.last_update || null, next_attempt_at: d.next_attempt_at || null,
-        kill_requested: !!d.kill_requested, retry_requested: !!d.retry_requested, transfer_job: d.transfer_job || null,
+        id: d._id,
+        state: d.state,
+        user: d.user,
+        source: d.source,
+        destination: d.destination,
+        priority: d.priority || 3,
+        created_at: d.created_at,
+        waiting_since: d.waiting_since || null,
+        last_update: d.last_update || null,
+        next_attempt_at: d.next_attempt_at || null,
+        kill_requested: !!d.kill_requested,
+        retry_requested: !!d.retry_requested,
+        transfer_job: d.transfer_job || null,
         size: d.size,
       });
-    } else if (doc.type === DocType.transferJob && this.track.jobs) {
-      const j = doc as unknown as TransferJobDoc;
-      if (j.state === 'done') this.jobs.delete(j._id); // finished jobs are not work
-      else this.jobs.set(j._id, { id: j._id, state: j.state, lease: j.lease || null, created_at: j.created_at, files: j.files.length });
+    } else if (ofTransferJob(doc) && this.track.jobs) {
+      const j = doc;
+      if (TransferJobMachine.isTerminal(j.state))
+        this.jobs.delete(j._id); // finished jobs are not work
+      else
+        this.jobs.set(j._id, {
+          id: j._id,
+          state: j.state,
+          lease: j.lease || null,
+          created_at: j.created_at,
+          files: j.files.length,
+        });
     }
   }
 
   applyChanges(changes: readonly Change[]): void {
-    for (const c of changes) if (c.doc) this.apply(c.doc as never);
+    for (const c of changes) if (c.doc) this.apply(c.doc);
   }
 
   private loaded = false;
@@ -89,14 +112,7 @@ export class Tracker {
   async load(db: Db, signal?: AbortSignal): Promise<void> {
     if (this.loaded) return;
     this.loaded = true;
-    let startkey: string | undefined;
-    for (;;) {
-      if (signal?.aborted) return;
-      const res = await db.list({ include_docs: true, limit: 2000, ...(startkey ? { startkey, skip: 1 } : {}) } as never);
-      for (const row of res.rows) if (row.doc && !row.id.startsWith('_design/')) this.apply(row.doc as never);
-      if (res.rows.length < 2000) return;
-      startkey = res.rows[res.rows.length - 1].id;
-    }
+    await loadPrefix(db, { pageSize: 2000, skipDesign: true, signal }, (doc) => this.apply(doc));
   }
 
   /** Non-terminal transfers in one pass, for agents that scan. */

@@ -9,8 +9,16 @@
  * the first transfer put into the block (views/lib/catalog-ids.ts), so they never depend on timing.
  */
 import {
-  CatalogId, isTerminal, type BlockDoc, type CatalogFileDoc, type DatasetDoc, type PublicationState, type ReplicaDoc,
-  type Settings, type TransferDoc, type TransferState,
+  CatalogId,
+  PublicationState,
+  TransferState,
+  isTerminal,
+  type BlockDoc,
+  type CatalogFileDoc,
+  type DatasetDoc,
+  type ReplicaDoc,
+  type Settings,
+  type TransferDoc,
 } from '../../views/schema';
 import { blockNameOf, fileIdOf, guidOf, replicaIdOf } from '../../views/lib/catalog-ids';
 
@@ -41,21 +49,36 @@ export interface BlockInfo {
 
 export function slimOf(d: TransferDoc): PubSlim {
   return {
-    id: d._id, user: d.user, workflow: d.workflow, state: d.state, publish: d.publish === true, dataset: d.dataset || null,
-    publication_state: d.publication_state || null, block: d.block || null, last_update: d.last_update || null,
-    size: d.size, destination: d.destination,
+    id: d._id,
+    user: d.user,
+    workflow: d.workflow,
+    state: d.state,
+    publish: d.publish === true,
+    dataset: d.dataset || null,
+    publication_state: d.publication_state || null,
+    block: d.block || null,
+    last_update: d.last_update || null,
+    size: d.size,
+    destination: d.destination,
   };
 }
 
 /** Done, to be published, not yet in a block (a killed or failed file is never done). */
 export function isCandidate(t: PubSlim): boolean {
-  return t.state === 'done' && t.publish && !!t.dataset && !t.block &&
-    (t.publication_state === null || t.publication_state === 'not_published');
+  return (
+    t.state === TransferState.done &&
+    t.publish &&
+    !!t.dataset &&
+    !t.block &&
+    (t.publication_state === null || t.publication_state === PublicationState.notPublished)
+  );
 }
 
 /** Put into a block, catalogue documents not yet confirmed. */
 export function isPublishing(t: PubSlim): boolean {
-  return t.state === 'done' && t.publish && !!t.block && t.publication_state === 'publishing';
+  return (
+    t.state === TransferState.done && t.publish && !!t.block && t.publication_state === PublicationState.publishing
+  );
 }
 
 export function groupKey(user: string, dataset: string): string {
@@ -72,7 +95,13 @@ export interface Assignment {
  * max_files_per_block, then new blocks named after their first transfer. `members` counts the
  * transfers already in each block (publishing or published).
  */
-export function planAssignments(candidates: readonly PubSlim[], blocks: ReadonlyMap<string, BlockInfo>, members: ReadonlyMap<string, number>, settings: Settings, now: Date): { assignments: Assignment[]; created: BlockInfo[] } {
+export function planAssignments(
+  candidates: readonly PubSlim[],
+  blocks: ReadonlyMap<string, BlockInfo>,
+  members: ReadonlyMap<string, number>,
+  settings: Settings,
+  now: Date,
+): { assignments: Assignment[]; created: BlockInfo[] } {
   const max = Math.max(1, settings.max_files_per_block);
   const groups = new Map<string, PubSlim[]>();
   for (const c of candidates) {
@@ -100,7 +129,12 @@ export function planAssignments(candidates: readonly PubSlim[], blocks: Readonly
         room = max - (members.get(block.name) || 0);
       }
       if (!block || room <= 0) {
-        block = { name: blockNameOf(c.dataset!, c.user, c.id), dataset: c.dataset!, owner: c.user, open: true, createdAt: now.getTime() };
+        // Named after its first transfer; a name already taken (a block that transfer was put into
+        // by a pass whose writes have not arrived) gets a counter.
+        let name = blockNameOf(c.dataset!, c.user, c.id);
+        for (let n = 1; blocks.has(name) || created.some((b) => b.name === name); n++)
+          name = blockNameOf(c.dataset!, c.user, c.id + '\u0000' + n);
+        block = { name, dataset: c.dataset!, owner: c.user, open: true, createdAt: now.getTime() };
         created.push(block);
         room = max;
       }
@@ -115,40 +149,82 @@ export function planAssignments(candidates: readonly PubSlim[], blocks: Readonly
 export function catalogDocsOf(t: TransferDoc): { file: CatalogFileDoc; replica: ReplicaDoc } {
   const at = t.finished_at || t.last_update || t.created_at;
   const file: CatalogFileDoc = {
-    _id: fileIdOf(t.destination_lfn), type: 'file', lfn: t.destination_lfn, guid: guidOf(t.destination_lfn), size: t.size,
-    adler32: t.checksums.adler32.toLowerCase(), valid: true, block: t.block!, dataset: t.dataset!, owner: t.user,
-    ...(t.parents && t.parents.length ? { parents: t.parents } : {}), created_at: at,
+    _id: fileIdOf(t.destination_lfn),
+    type: 'file',
+    lfn: t.destination_lfn,
+    guid: guidOf(t.destination_lfn),
+    size: t.size,
+    adler32: t.checksums.adler32.toLowerCase(),
+    valid: true,
+    block: t.block!,
+    dataset: t.dataset!,
+    owner: t.user,
+    ...(t.parents && t.parents.length ? { parents: t.parents } : {}),
+    created_at: at,
   };
   const replica: ReplicaDoc = {
-    _id: replicaIdOf(t.destination_lfn, t.destination), type: 'replica', lfn: t.destination_lfn, site: t.destination,
-    block: t.block!, dataset: t.dataset!, size: t.size, created_at: at, owner: t.user,
+    _id: replicaIdOf(t.destination_lfn, t.destination),
+    type: 'replica',
+    lfn: t.destination_lfn,
+    site: t.destination,
+    block: t.block!,
+    dataset: t.dataset!,
+    size: t.size,
+    created_at: at,
+    owner: t.user,
   };
   return { file, replica };
 }
 
 /** Is a stored catalogue document the one we would write (a replay), or someone else's? */
 export function sameEntry(stored: Record<string, unknown>, wanted: CatalogFileDoc | ReplicaDoc): boolean {
-  const keys: string[] = wanted.type === 'file' ? ['lfn', 'guid', 'size', 'adler32', 'block', 'dataset', 'owner'] : ['lfn', 'site', 'block', 'dataset', 'size'];
-  return keys.every((k) => stored[k] === (wanted as unknown as Record<string, unknown>)[k]);
+  const keys: string[] =
+    wanted.type === 'file'
+      ? ['lfn', 'guid', 'size', 'adler32', 'block', 'dataset', 'owner']
+      : ['lfn', 'site', 'block', 'dataset', 'size'];
+  const fields: Record<string, unknown> = Object.fromEntries(Object.entries(wanted));
+  return keys.every((k) => stored[k] === fields[k]);
 }
 
 export function datasetDocOf(t: TransferDoc, now: Date): DatasetDoc {
   const name = t.dataset!;
   return {
-    _id: CatalogId.dataset(name), type: 'dataset', name, data_tier: name.slice(name.lastIndexOf('/') + 1), access_type: 'VALID',
-    owner: t.user, created_at: now.toISOString(), ...(t.inputdataset ? { parents: [t.inputdataset] } : {}),
+    _id: CatalogId.dataset(name),
+    type: 'dataset',
+    name,
+    data_tier: name.slice(name.lastIndexOf('/') + 1),
+    access_type: 'VALID',
+    owner: t.user,
+    created_at: now.toISOString(),
+    ...(t.inputdataset ? { parents: [t.inputdataset] } : {}),
     processing: { workflow: t.workflow },
   };
 }
 
 /** The block document for its published files; `closing` seals it. */
-export function blockDocOf(info: BlockInfo, files: readonly { size: number; site: string }[], existing: BlockDoc | null, now: Date, closing: BlockDoc['closed_by'] | null): BlockDoc {
+export function blockDocOf(
+  info: BlockInfo,
+  files: readonly { size: number; site: string }[],
+  existing: BlockDoc | null,
+  now: Date,
+  closing: BlockDoc['closed_by'] | null,
+): BlockDoc {
   const iso = now.toISOString();
   return {
-    _id: CatalogId.block(info.name), ...(existing?._rev ? { _rev: existing._rev } : {}), type: 'block', name: info.name, dataset: info.dataset,
-    owner: info.owner, open: !closing, origin_site: existing?.origin_site || files[0].site, file_count: files.length,
-    total_size: files.reduce((a, f) => a + f.size, 0), created_at: existing?.created_at || new Date(info.createdAt).toISOString(),
-    closed_at: closing ? iso : null, last_update: iso, ...(closing ? { closed_by: closing } : {}),
+    _id: CatalogId.block(info.name),
+    ...(existing?._rev ? { _rev: existing._rev } : {}),
+    type: 'block',
+    name: info.name,
+    dataset: info.dataset,
+    owner: info.owner,
+    open: !closing,
+    origin_site: existing?.origin_site || files[0].site,
+    file_count: files.length,
+    total_size: files.reduce((a, f) => a + f.size, 0),
+    created_at: existing?.created_at || new Date(info.createdAt).toISOString(),
+    closed_at: closing ? iso : null,
+    last_update: iso,
+    ...(closing ? { closed_by: closing } : {}),
   };
 }
 
@@ -157,7 +233,15 @@ export function blockDocOf(info: BlockInfo, files: readonly { size: number; site
  * nothing more can come for it (no pending transfer in its workflows, no waiting candidate of its
  * group). Only blocks whose files are all settled (none publishing) close.
  */
-export function closureReason(b: BlockInfo, count: number, publishing: number, waitingInGroup: number, pendingWorkflows: number, settings: Settings, now: Date): BlockDoc['closed_by'] | null {
+export function closureReason(
+  b: BlockInfo,
+  count: number,
+  publishing: number,
+  waitingInGroup: number,
+  pendingWorkflows: number,
+  settings: Settings,
+  now: Date,
+): BlockDoc['closed_by'] | null {
   if (!b.open || count === 0 || publishing > 0) return null;
   if (count >= settings.max_files_per_block) return 'full';
   if (now.getTime() - b.createdAt >= settings.block_closure_timeout * 1000) return 'timeout';

@@ -20,20 +20,25 @@ export function publisherAgent(): Agent {
     tickMs: 1_000,
     load: (ctx) => loadState(ctx, state),
     onChanges: async (changes) => {
-      for (const c of changes) if (c.doc) applyDoc(state, c.doc as never);
+      for (const c of changes) if (c.doc) applyDoc(state, c.doc);
     },
     async tick(ctx: AgentContext): Promise<boolean> {
       leadership ||= new Leadership(ctx.db('transfers'), 'publisher', ctx.instance);
       leading = await leadership.hold(ctx.now(), ctx.config.settings.lease_seconds);
       if (!leading) return false;
+      const t0 = Date.now();
       const a = await assignPass(ctx, state);
+      const t1 = Date.now();
       const p = await publishPass(ctx, state);
+      const t2 = Date.now();
       const closed = await closePass(ctx, state);
+      const ms = { assign: t1 - t0, publish: t2 - t1, close: Date.now() - t2 };
       totals.assigned += a.assigned;
       totals.published += p.published;
       totals.publication_failed += p.failed;
       totals.blocks_closed += closed;
-      if (a.assigned || p.published || p.failed || closed) ctx.log.info('publisher pass', { assigned: a.assigned, published: p.published, failed: p.failed, closed });
+      if (a.assigned || p.published || p.failed || closed)
+        ctx.log.info('publisher pass', { assigned: a.assigned, published: p.published, failed: p.failed, closed, ms });
       return a.more || p.more || a.assigned > 0;
     },
     close: async () => {

@@ -4,21 +4,32 @@
  */
 import { createHash } from 'crypto';
 import {
-  DEFAULT_PRIORITY, REQUEST_TRANSFER_PREFIX, REQUEST_WORKFLOW_PREFIX, RequestLimits, uuidFromHex, CatalogId,
-  type BlockDoc, type CatalogFileDoc, type DatasetDoc, type ReplicaDoc, type RequestDoc, type RequestError,
-  type RequestProgress, type RequestState, type TransferDoc, type TransferState,
+  DEFAULT_PRIORITY,
+  DocId,
+  REQUEST_WORKFLOW_PREFIX,
+  RequestLimits,
+  RequestState,
+  TransferMachine,
+  TransferState,
+  uuidFromHex,
+  CatalogId,
+  type BlockDoc,
+  type CatalogFileDoc,
+  type DatasetDoc,
+  type ReplicaDoc,
+  type RequestDoc,
+  type RequestError,
+  type RequestProgress,
+  type TransferDoc,
 } from '../../views/schema';
-import { fileId, guidOf, replicaId } from './catalog';
+import { fileId, guidOf, replicaId } from '../lib/catalog-access';
+import { finalState, type Member } from '../lib/request-book';
 
 const sha224 = (s: string) => createHash('sha224').update(s, 'utf8').digest('hex');
 
 /** `rt-<sha224(request id, lfn, site)>`: a replayed plan finds its transfers (409) instead of copying twice. */
 export function requestTransferId(requestId: string, lfn: string, site: string): string {
-  return REQUEST_TRANSFER_PREFIX + sha224(requestId + '\n' + lfn + '\n' + site);
-}
-
-export function requestOfWorkflow(workflow: string): string | null {
-  return workflow.indexOf(REQUEST_WORKFLOW_PREFIX) === 0 ? workflow.slice(REQUEST_WORKFLOW_PREFIX.length) : null;
+  return DocId.requestTransfer(sha224(requestId + '\n' + lfn + '\n' + site));
 }
 
 export interface ReplicatePlan {
@@ -35,7 +46,10 @@ export interface ReplicatePlan {
  * request's `source` if that site holds the file, else the first site (by name) that does.
  */
 export function planReplicate(
-  req: RequestDoc, files: ReadonlyMap<string, CatalogFileDoc>, replicas: ReadonlyMap<string, ReadonlyMap<string, ReplicaDoc>>, now: Date,
+  req: RequestDoc,
+  files: ReadonlyMap<string, CatalogFileDoc>,
+  replicas: ReadonlyMap<string, ReadonlyMap<string, ReplicaDoc>>,
+  now: Date,
 ): ReplicatePlan {
   const lfns = req.lfns ? [...req.lfns] : [...files.keys()].filter((l) => files.get(l)!.valid).sort();
   const transfers: TransferDoc[] = [];
@@ -57,51 +71,68 @@ export function planReplicate(
       const holders = [...at.keys()].filter((s) => req.sites.indexOf(s) < 0).sort();
       const source = req.source && at.has(req.source) ? req.source : holders[0];
       if (!source) {
-        errors.push({ lfn, site, error: req.source ? `no replica at ${req.source} nor elsewhere to copy from` : 'no replica to copy from' });
+        errors.push({
+          lfn,
+          site,
+          error: req.source ? `no replica at ${req.source} nor elsewhere to copy from` : 'no replica to copy from',
+        });
         continue;
       }
       transfers.push({
-        _id: requestTransferId(req._id, lfn, site), type: 'transfer', user: req.user, workflow: REQUEST_WORKFLOW_PREFIX + req._id,
-        jobid: req._id, job_retry_count: 0, file_type: 'output', source, destination: site, source_lfn: lfn, destination_lfn: lfn,
-        size: file.size, checksums: { adler32: file.adler32.toLowerCase() }, publish: false, priority: DEFAULT_PRIORITY,
-        state: 'new', created_at: iso,
+        _id: requestTransferId(req._id, lfn, site),
+        type: 'transfer',
+        user: req.user,
+        workflow: REQUEST_WORKFLOW_PREFIX + req._id,
+        jobid: req._id,
+        job_retry_count: 0,
+        file_type: 'output',
+        source,
+        destination: site,
+        source_lfn: lfn,
+        destination_lfn: lfn,
+        size: file.size,
+        checksums: { adler32: file.adler32.toLowerCase() },
+        publish: false,
+        priority: DEFAULT_PRIORITY,
+        state: TransferMachine.initial,
+        created_at: iso,
       });
     }
   }
-  return { transfers, already, errors: errors.slice(0, RequestLimits.errorsMax), total: lfns.length * req.sites.length };
+  return {
+    transfers,
+    already,
+    errors: errors.slice(0, RequestLimits.errorsMax),
+    total: lfns.length * req.sites.length,
+  };
 }
-
-export interface Member {
-  readonly id: string;
-  readonly state: TransferState;
-  readonly lfn: string;
-  readonly destination: string;
-  readonly failure_reason: string | null;
-}
-
-const FAILED: readonly TransferState[] = ['failed', 'killed', 'expired'];
 
 /** Progress of a running replicate request from its stored counters and its transfers' states. */
-export function replicateProgress(req: RequestDoc, members: readonly Member[]): { progress: RequestProgress; settled: boolean; state: RequestState; failedMembers: Member[] } {
+export function replicateProgress(
+  req: RequestDoc,
+  members: readonly Member[],
+): { progress: RequestProgress; settled: boolean; state: RequestState; failedMembers: Member[] } {
   const p = req.progress || { total: 0, done: 0, failed: 0 };
   const already = p.already || 0;
   const unplaced = p.unplaced || 0;
-  const done = members.filter((m) => m.state === 'done').length;
-  const failedMembers = members.filter((m) => FAILED.indexOf(m.state) >= 0);
+  const done = members.filter((m) => m.state === TransferState.done).length;
+  const failedMembers = members.filter((m) => TransferMachine.inGroup('failure', m.state));
   const expected = p.total - already - unplaced;
   const settled = members.length >= expected && done + failedMembers.length === members.length;
   const progress = { ...p, done: already + done, failed: unplaced + failedMembers.length };
-  return { progress, settled, state: settled ? finalState(progress) : 'running', failedMembers };
-}
-
-export function finalState(p: RequestProgress): RequestState {
-  if (p.failed === 0) return 'done';
-  return p.done === 0 ? 'failed' : 'partially_failed';
+  return { progress, settled, state: settled ? finalState(progress) : RequestState.running, failedMembers };
 }
 
 /** The catalogue documents of an upload: dataset, one closed block, files and replicas. */
-export function uploadDocs(req: RequestDoc, verified: readonly { lfn: string; size: number; adler32: string }[], now: Date): {
-  dataset: DatasetDoc; block: BlockDoc; files: CatalogFileDoc[]; replicas: ReplicaDoc[];
+export function uploadDocs(
+  req: RequestDoc,
+  verified: readonly { lfn: string; size: number; adler32: string }[],
+  now: Date,
+): {
+  dataset: DatasetDoc;
+  block: BlockDoc;
+  files: CatalogFileDoc[];
+  replicas: ReplicaDoc[];
 } {
   const iso = now.toISOString();
   const name = req.dataset!;
@@ -109,24 +140,51 @@ export function uploadDocs(req: RequestDoc, verified: readonly { lfn: string; si
   const site = req.sites[0];
   return {
     dataset: {
-      _id: CatalogId.dataset(name), type: 'dataset', name, data_tier: name.split('/')[3], access_type: 'VALID', owner: req.user,
-      created_at: iso, processing: { request: req._id },
+      _id: CatalogId.dataset(name),
+      type: 'dataset',
+      name,
+      data_tier: name.split('/')[3],
+      access_type: 'VALID',
+      owner: req.user,
+      created_at: iso,
+      processing: { request: req._id },
     },
     block: {
-      _id: CatalogId.block(blockName), type: 'block', name: blockName, dataset: name, owner: req.user, open: false, origin_site: site,
-      file_count: verified.length, total_size: verified.reduce((a, f) => a + f.size, 0), created_at: iso, closed_at: iso,
+      _id: CatalogId.block(blockName),
+      type: 'block',
+      name: blockName,
+      dataset: name,
+      owner: req.user,
+      open: false,
+      origin_site: site,
+      file_count: verified.length,
+      total_size: verified.reduce((a, f) => a + f.size, 0),
+      created_at: iso,
+      closed_at: iso,
     },
     files: verified.map((f) => ({
-      _id: fileId(f.lfn), type: 'file', lfn: f.lfn, guid: guidOf(f.lfn), size: f.size, adler32: f.adler32.toLowerCase(), valid: true,
-      block: blockName, dataset: name, owner: req.user, created_at: iso,
+      _id: fileId(f.lfn),
+      type: 'file',
+      lfn: f.lfn,
+      guid: guidOf(f.lfn),
+      size: f.size,
+      adler32: f.adler32.toLowerCase(),
+      valid: true,
+      block: blockName,
+      dataset: name,
+      owner: req.user,
+      created_at: iso,
     })),
     replicas: verified.map((f) => ({
-      _id: replicaId(f.lfn, site), type: 'replica', lfn: f.lfn, site, block: blockName, dataset: name, size: f.size, created_at: iso, owner: req.user,
+      _id: replicaId(f.lfn, site),
+      type: 'replica',
+      lfn: f.lfn,
+      site,
+      block: blockName,
+      dataset: name,
+      size: f.size,
+      created_at: iso,
+      owner: req.user,
     })),
   };
-}
-
-/** Capped exponential cooloff between passes of a request with transient failures (seconds). */
-export function requestCooloff(retries: number, cooloff: number, maxCooloff: number): number {
-  return Math.min(maxCooloff, cooloff * 2 ** Math.max(0, retries - 1));
 }

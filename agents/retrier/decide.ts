@@ -1,11 +1,19 @@
 /**
- * The retrier's decisions, pure: serve user requests (kill, resubmit), end cooloffs
+ * The retrier's decisions, pure: act on user flags (kill, retry), end cooloffs
  * (retry -> new), expire transfers that waited too long without starting (AliEn's
  * MaxWaitingTime -> expired), and return files whose transfer job ended without them.
  */
-import type { Lease, Settings, TransferDoc, TransferJobDoc } from '../../views/schema';
+import {
+  TransferJobState,
+  TransferMachine,
+  TransferState,
+  type Lease,
+  type Settings,
+  type TransferDoc,
+  type TransferJobDoc,
+} from '../../views/schema';
 import { leaseHeld } from '../lib/lease';
-import { attemptsSinceResubmit, transition, withAttempt } from '../lib/transition';
+import { attemptsSinceResubmit, withAttempt } from '../lib/transition';
 
 export type TimerKind = 'kill' | 'resubmit' | 'retry' | 'waiting' | 'active';
 
@@ -14,36 +22,55 @@ export type TimerKind = 'kill' | 'resubmit' | 'retry' | 'waiting' | 'active';
  * holds (an active job with a live lease): that worker, or its successor, kills it and removes
  * any copy it made.
  */
-export function decideKill(doc: TransferDoc, now: Date, job?: { state: string; lease?: Lease | null }): TransferDoc | null {
+export function decideKill(
+  doc: TransferDoc,
+  now: Date,
+  job?: { state: string; lease?: Lease | null },
+): TransferDoc | null {
   if (!doc.kill_requested) return null;
-  if (doc.state === 'acquired' && job && job.state === 'active' && leaseHeld(job.lease, now)) return null;
-  if (doc.state === 'new' || doc.state === 'retry' || doc.state === 'acquired') {
-    return transition(doc, 'killed', now, { finished_at: now.toISOString(), failure_reason: 'killed on request', transfer_job: null, next_attempt_at: null });
+  if (doc.state === TransferState.acquired && job && job.state === TransferJobState.active && leaseHeld(job.lease, now))
+    return null;
+  if (TransferMachine.inGroup('killable', doc.state)) {
+    return TransferMachine.transition(doc, TransferState.killed, now, {
+      finished_at: now.toISOString(),
+      failure_reason: 'killed on request',
+      transfer_job: null,
+      next_attempt_at: null,
+    });
   }
   return null;
 }
 
 /** The same document goes back to new: history kept, service state cleared. */
 export function decideResubmit(doc: TransferDoc, now: Date): TransferDoc | null {
-  if (!doc.retry_requested || (doc.state !== 'failed' && doc.state !== 'killed' && doc.state !== 'expired')) return null;
-  return transition(doc, 'new', now, {
-    retry_requested: undefined, kill_requested: undefined, failure_reason: null, transfer_job: null, next_attempt_at: null,
-    started_at: null, finished_at: null, lease: null, publication_state: undefined, waiting_since: now.toISOString(),
+  if (!doc.retry_requested || !TransferMachine.inGroup('retryable', doc.state)) return null;
+  return TransferMachine.transition(doc, TransferState.new, now, {
+    retry_requested: undefined,
+    kill_requested: undefined,
+    failure_reason: null,
+    transfer_job: null,
+    next_attempt_at: null,
+    started_at: null,
+    finished_at: null,
+    lease: null,
+    publication_state: undefined,
+    waiting_since: now.toISOString(),
   });
 }
 
 export function decideRetryDue(doc: TransferDoc, now: Date): TransferDoc | null {
-  if (doc.state !== 'retry' || doc.kill_requested) return null;
+  if (doc.state !== TransferState.retry || doc.kill_requested) return null;
   if (doc.next_attempt_at && Date.parse(doc.next_attempt_at) > now.getTime()) return null;
-  return transition(doc, 'new', now, { transfer_job: null, next_attempt_at: null });
+  return TransferMachine.transition(doc, TransferState.new, now, { transfer_job: null, next_attempt_at: null });
 }
 
 export function decideExpiry(doc: TransferDoc, settings: Settings, now: Date): TransferDoc | null {
-  if (doc.state !== 'new') return null;
+  if (doc.state !== TransferState.new) return null;
   const since = Date.parse(doc.waiting_since || doc.created_at);
   if (now.getTime() - since <= settings.max_waiting_time * 1000) return null;
-  return transition(doc, 'expired', now, {
-    finished_at: now.toISOString(), failure_reason: `waited more than ${settings.max_waiting_time} s without starting`,
+  return TransferMachine.transition(doc, TransferState.expired, now, {
+    finished_at: now.toISOString(),
+    failure_reason: `waited more than ${settings.max_waiting_time} s without starting`,
   });
 }
 
@@ -51,15 +78,39 @@ export function decideExpiry(doc: TransferDoc, settings: Settings, now: Date): T
  * A file acquired or submitted for a job that is finished or gone (its worker crashed between
  * two writes) goes back to the queue; a submitted one counts the lost attempt.
  */
-export function decideOrphan(doc: TransferDoc, job: TransferJobDoc | undefined, settings: Settings, now: Date): TransferDoc | null {
-  if (doc.state !== 'acquired' && doc.state !== 'submitted') return null;
-  if (job && job.state !== 'done') return null;
-  if (doc.kill_requested) return transition(doc, 'killed', now, { finished_at: now.toISOString(), failure_reason: 'killed on request', transfer_job: null });
-  if (doc.state === 'acquired') return transition(doc, 'new', now, { transfer_job: null });
+export function decideOrphan(
+  doc: TransferDoc,
+  job: TransferJobDoc | undefined,
+  settings: Settings,
+  now: Date,
+): TransferDoc | null {
+  if (!TransferMachine.inGroup('active', doc.state)) return null;
+  if (job && job.state !== TransferJobState.done) return null;
+  if (doc.kill_requested)
+    return TransferMachine.transition(doc, TransferState.killed, now, {
+      finished_at: now.toISOString(),
+      failure_reason: 'killed on request',
+      transfer_job: null,
+    });
+  if (doc.state === TransferState.acquired)
+    return TransferMachine.transition(doc, TransferState.new, now, { transfer_job: null });
   const error = `transfer job ${doc.transfer_job} ended without a result for this file`;
-  const attempts = withAttempt(doc, { at: now.toISOString(), error, error_class: 'transient', transfer_job: doc.transfer_job || null });
+  const attempts = withAttempt(doc, {
+    at: now.toISOString(),
+    error,
+    error_class: 'transient',
+    transfer_job: doc.transfer_job || null,
+  });
   if (attemptsSinceResubmit(doc) + 1 >= settings.max_retry) {
-    return transition(doc, 'failed', now, { attempts, failure_reason: error, finished_at: now.toISOString() });
+    return TransferMachine.transition(doc, TransferState.failed, now, {
+      attempts,
+      failure_reason: error,
+      finished_at: now.toISOString(),
+    });
   }
-  return transition(doc, 'retry', now, { attempts, failure_reason: error, next_attempt_at: now.toISOString() });
+  return TransferMachine.transition(doc, TransferState.retry, now, {
+    attempts,
+    failure_reason: error,
+    next_attempt_at: now.toISOString(),
+  });
 }

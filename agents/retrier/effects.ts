@@ -3,8 +3,8 @@
  * non-terminal transfers); their current documents are fetched, decided again, and saved with
  * the rule "re-read and decide again" on conflict.
  */
-import type { TransferDoc, TransferJobDoc } from '../../views/schema';
-import { fetchDocs, saveAll } from '../lib/bulk';
+import { TransferMachine, TransferState, type TransferDoc, type TransferJobDoc } from '../../views/schema';
+import { fetchDocs, saveAll } from '../platform/bulk';
 import { resolveConflicts } from '../lib/conflicts';
 import type { AgentContext } from '../lib/runner';
 import type { SlimTransfer, Tracker } from '../lib/tracker';
@@ -15,15 +15,21 @@ const PER_KIND = 500;
 
 function kindsOf(t: SlimTransfer, now: number, maxWaitMs: number, leaseMs: number): TimerKind[] {
   const out: TimerKind[] = [];
-  if (t.kill_requested && (t.state === 'new' || t.state === 'retry' || t.state === 'acquired')) out.push('kill');
-  if (t.retry_requested && (t.state === 'failed' || t.state === 'killed' || t.state === 'expired')) out.push('resubmit');
-  if (t.state === 'retry' && (!t.next_attempt_at || Date.parse(t.next_attempt_at) <= now)) out.push('retry');
-  if (t.state === 'new' && now - Date.parse(t.waiting_since || t.created_at) > maxWaitMs) out.push('waiting');
-  if ((t.state === 'acquired' || t.state === 'submitted') && now - Date.parse(t.last_update || t.created_at) > leaseMs) out.push('active');
+  if (t.kill_requested && TransferMachine.inGroup('killable', t.state)) out.push('kill');
+  if (t.retry_requested && TransferMachine.inGroup('retryable', t.state)) out.push('resubmit');
+  if (t.state === TransferState.retry && (!t.next_attempt_at || Date.parse(t.next_attempt_at) <= now))
+    out.push('retry');
+  if (t.state === TransferState.new && now - Date.parse(t.waiting_since || t.created_at) > maxWaitMs)
+    out.push('waiting');
+  if (TransferMachine.inGroup('active', t.state) && now - Date.parse(t.last_update || t.created_at) > leaseMs)
+    out.push('active');
   return out;
 }
 
-export async function retrierPass(ctx: AgentContext, tracker: Tracker): Promise<{ counts: Record<string, number>; more: boolean }> {
+export async function retrierPass(
+  ctx: AgentContext,
+  tracker: Tracker,
+): Promise<{ counts: Record<string, number>; more: boolean }> {
   const now = ctx.now();
   const settings = ctx.config.settings;
   const due = new Map<TimerKind, string[]>();
@@ -53,11 +59,16 @@ export async function retrierPass(ctx: AgentContext, tracker: Tracker): Promise<
   const done = new Set<string>();
   for (const [kind, list] of due) {
     const decide = deciders[kind];
-    const updates = list.filter((id) => !done.has(id)).map((id) => docs.get(id)).filter((d): d is TransferDoc => !!d).map(decide).filter((d): d is TransferDoc => d !== null);
+    const updates = list
+      .filter((id) => !done.has(id))
+      .map((id) => docs.get(id))
+      .filter((d): d is TransferDoc => !!d)
+      .map(decide)
+      .filter((d): d is TransferDoc => d !== null);
     if (!updates.length) continue;
     const res = await saveAll(db, updates, decide, ctx.log);
     for (const d of res.saved) {
-      tracker.apply(d as never);
+      tracker.apply(d);
       done.add(d._id);
     }
     counts[kind === 'active' ? 'orphan' : kind] = res.saved.length;
@@ -73,11 +84,15 @@ const CONFLICTS_PER_PASS = 200;
  * Runs before the other decisions, so that they see the resolved documents (and carried-over
  * requests) in the same pass.
  */
-export async function conflictPass(ctx: AgentContext, tracker: Tracker, conflicted: Set<string>): Promise<{ resolved: number; more: boolean }> {
+export async function conflictPass(
+  ctx: AgentContext,
+  tracker: Tracker,
+  conflicted: Set<string>,
+): Promise<{ resolved: number; more: boolean }> {
   if (!conflicted.size) return { resolved: 0, more: false };
   const ids = [...conflicted].slice(0, CONFLICTS_PER_PASS);
   const out = await resolveConflicts(ctx.db('transfers'), ids, ctx.log);
-  for (const d of out.resolved) tracker.apply(d as never);
+  for (const d of out.resolved) tracker.apply(d);
   // Resolved, clean or refused ones leave the set (the feed brings back any new conflict);
   // the ones a concurrent write got in the way of stay for the next pass.
   for (const id of [...out.resolved.map((d) => d._id), ...out.clean, ...out.failed]) conflicted.delete(id);

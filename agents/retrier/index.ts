@@ -1,5 +1,5 @@
 /**
- * The retrier: user requests (kill, resubmit), cooloffs, expiry, files orphaned by a crashed
+ * The retrier: user flags (kill, retry), cooloffs, expiry, files orphaned by a crashed
  * worker, and conflicted documents (agents/lib/conflicts.ts). Idempotent per document (write
  * conflicts re-decide), so several instances may run.
  */

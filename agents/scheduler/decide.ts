@@ -9,9 +9,19 @@
  * user on one link with one protocol.
  */
 import { createHash } from 'crypto';
-import { JOB_ID_PREFIX, type Settings, type SiteDoc, type TransferDoc, type TransferJobDoc, type TransferJobFile } from '../../views/schema';
-import { choosePfns } from '../lib/pfn';
-import { transition, withAttempt } from '../lib/transition';
+import {
+  DocId,
+  TransferJobMachine,
+  TransferMachine,
+  TransferState,
+  type Settings,
+  type SiteDoc,
+  type TransferDoc,
+  type TransferJobDoc,
+  type TransferJobFile,
+} from '../../views/schema';
+import { transferPfns } from '../lib/pfn';
+import { withAttempt } from '../lib/transition';
 
 export interface LinkQueue {
   readonly source: string;
@@ -56,16 +66,24 @@ export function fairShare(slots: number, wanted: readonly number[]): number[] {
 export function jobId(files: readonly TransferDoc[]): string {
   const h = createHash('sha224');
   for (const f of files) h.update(`${f._id}@${f._rev}\n`);
-  return JOB_ID_PREFIX + h.digest('hex').slice(0, 40);
+  return DocId.job(h.digest('hex'));
 }
 
-export function planLink(q: LinkQueue, sites: ReadonlyMap<string, SiteDoc>, settings: Settings, now: Date): SchedulePlan {
+export function planLink(
+  q: LinkQueue,
+  sites: ReadonlyMap<string, SiteDoc>,
+  settings: Settings,
+  now: Date,
+): SchedulePlan {
   const jobs: TransferJobDoc[] = [];
   const acquire: TransferDoc[] = [];
   const fail: TransferDoc[] = [];
   const users = [...q.users.keys()].sort();
   const free = Math.max(0, q.maxActive - q.active);
-  const shares = fairShare(free, users.map((u) => q.users.get(u)!.length));
+  const shares = fairShare(
+    free,
+    users.map((u) => q.users.get(u)!.length),
+  );
   const iso = now.toISOString();
   let more = false;
   users.forEach((user, i) => {
@@ -75,12 +93,15 @@ export function planLink(q: LinkQueue, sites: ReadonlyMap<string, SiteDoc>, sett
     const chosen = waiting.slice(0, shares[i]);
     const byProtocol = new Map<string, { doc: TransferDoc; file: TransferJobFile }[]>();
     for (const doc of chosen) {
-      const pfn = choosePfns(sites, doc.source, doc.destination, doc.source_lfn, doc.destination_lfn);
+      const pfn = transferPfns(doc, sites);
       if (!pfn.ok) {
-        fail.push(transition(doc, 'failed', now, {
-          failure_reason: pfn.reason, finished_at: iso,
-          attempts: withAttempt(doc, { at: iso, error: pfn.reason, error_class: 'fatal', transfer_job: null }),
-        }));
+        fail.push(
+          TransferMachine.transition(doc, TransferState.failed, now, {
+            failure_reason: pfn.reason,
+            finished_at: iso,
+            attempts: withAttempt(doc, { at: iso, error: pfn.reason, error_class: 'fatal', transfer_job: null }),
+          }),
+        );
         continue;
       }
       const list = byProtocol.get(pfn.protocol) || [];
@@ -92,17 +113,33 @@ export function planLink(q: LinkQueue, sites: ReadonlyMap<string, SiteDoc>, sett
         const part = list.slice(k, k + settings.max_files_per_transfer);
         const id = jobId(part.map((p) => p.doc));
         jobs.push({
-          _id: id, type: 'transfer_job', user, source: q.source, destination: q.destination, protocol, mode: q.mode,
-          files: part.map((p) => p.file), state: 'queued', created_at: iso, lease: null, claims: 0,
+          _id: id,
+          type: 'transfer_job',
+          user,
+          source: q.source,
+          destination: q.destination,
+          protocol,
+          mode: q.mode,
+          files: part.map((p) => p.file),
+          state: TransferJobMachine.initial,
+          created_at: iso,
+          lease: null,
+          claims: 0,
         });
-        for (const p of part) acquire.push(transition(p.doc, 'acquired', now, { transfer_job: id }));
+        for (const p of part)
+          acquire.push(TransferMachine.transition(p.doc, TransferState.acquired, now, { transfer_job: id }));
       }
     }
   });
   return { jobs, acquire, fail, more };
 }
 
-export function planSchedule(queues: readonly LinkQueue[], sites: ReadonlyMap<string, SiteDoc>, settings: Settings, now: Date): SchedulePlan {
+export function planSchedule(
+  queues: readonly LinkQueue[],
+  sites: ReadonlyMap<string, SiteDoc>,
+  settings: Settings,
+  now: Date,
+): SchedulePlan {
   const out = { jobs: [] as TransferJobDoc[], acquire: [] as TransferDoc[], fail: [] as TransferDoc[], more: false };
   for (const q of queues) {
     const p = planLink(q, sites, settings, now);

@@ -7,11 +7,11 @@
  * leaves acquired files without a job, which the retrier returns to new), then the files that
  * cannot be scheduled -> failed.
  */
-import type { TransferDoc } from '../../views/schema';
-import { createOnce, saveAll } from '../lib/bulk';
+import { TransferMachine, TransferState, type TransferDoc } from '../../views/schema';
+import { createOnce, saveAll } from '../platform/bulk';
 import type { AgentContext } from '../lib/runner';
-import { linkKey, type SlimTransfer, type Tracker } from '../lib/tracker';
-import { transition } from '../lib/transition';
+import { linkKey, linkOfKey } from '../../views/lib/link-key';
+import type { SlimTransfer, Tracker } from '../lib/tracker';
 import type { LinkQueue, SchedulePlan } from './decide';
 
 /** Most files read per user per pass: a user's share rarely exceeds a few jobs' worth. */
@@ -19,7 +19,9 @@ const MAX_PER_USER = 1000;
 
 /** Queue order: higher priority first, then older first. */
 function before(a: SlimTransfer, b: SlimTransfer): boolean {
-  return a.priority !== b.priority ? a.priority > b.priority : a.created_at < b.created_at || (a.created_at === b.created_at && a.id < b.id);
+  return a.priority !== b.priority
+    ? a.priority > b.priority
+    : a.created_at < b.created_at || (a.created_at === b.created_at && a.id < b.id);
 }
 
 /** The first `k` of `items` in queue order, without sorting them all (k is small, items many). */
@@ -41,8 +43,8 @@ export async function readQueues(ctx: AgentContext, tracker: Tracker): Promise<L
   const waiting = new Map<string, Map<string, SlimTransfer[]>>();
   for (const t of tracker.transfers.values()) {
     const k = linkKey(t.source, t.destination);
-    if (t.state === 'acquired' || t.state === 'submitted') active.set(k, (active.get(k) || 0) + 1);
-    else if (t.state === 'new' && !t.kill_requested) {
+    if (TransferMachine.inGroup('active', t.state)) active.set(k, (active.get(k) || 0) + 1);
+    else if (t.state === TransferState.new && !t.kill_requested) {
       const users = waiting.get(k) || new Map<string, SlimTransfer[]>();
       const list = users.get(t.user) || [];
       list.push(t);
@@ -52,7 +54,7 @@ export async function readQueues(ctx: AgentContext, tracker: Tracker): Promise<L
   }
   const queues: LinkQueue[] = [];
   for (const [k, users] of waiting) {
-    const [source, destination] = k.split('\u0000');
+    const { source, destination } = linkOfKey(k);
     const maxActive = ctx.config.maxActive(source, destination);
     const busy = active.get(k) || 0;
     const free = maxActive - busy;
@@ -68,31 +70,66 @@ export async function readQueues(ctx: AgentContext, tracker: Tracker): Promise<L
     // saveAll re-reads it and decides again.
     const perUser = new Map<string, TransferDoc[]>();
     for (const [user, list] of chosen) {
-      perUser.set(user, list.map((t) => tracker.waitingDocs.get(t.id)).filter((d): d is TransferDoc => !!d && !d.kill_requested));
+      perUser.set(
+        user,
+        list.map((t) => tracker.waitingDocs.get(t.id)).filter((d): d is TransferDoc => !!d && !d.kill_requested),
+      );
     }
-    queues.push({ source, destination, users: perUser, active: busy, maxActive, mode: ctx.config.link(source, destination)?.mode || 'stream', truncated });
+    queues.push({
+      source,
+      destination,
+      users: perUser,
+      active: busy,
+      maxActive,
+      mode: ctx.config.link(source, destination)?.mode || 'stream',
+      truncated,
+    });
   }
   return queues;
 }
 
-export async function applyPlan(ctx: AgentContext, tracker: Tracker, plan: SchedulePlan): Promise<{ acquired: number; failed: number }> {
+export async function applyPlan(
+  ctx: AgentContext,
+  tracker: Tracker,
+  plan: SchedulePlan,
+): Promise<{ acquired: number; failed: number }> {
   const db = ctx.db('transfers');
   const jobOf = new Map(plan.acquire.map((d) => [d._id, d.transfer_job]));
   const now = ctx.now();
-  const acquired = await saveAll(db, plan.acquire, (fresh) =>
-    fresh.state === 'new' && !fresh.kill_requested ? transition(fresh, 'acquired', now, { transfer_job: jobOf.get(fresh._id) }) : null, ctx.log);
+  const acquired = await saveAll(
+    db,
+    plan.acquire,
+    (fresh) =>
+      fresh.state === TransferState.new && !fresh.kill_requested
+        ? TransferMachine.transition(fresh, TransferState.acquired, now, { transfer_job: jobOf.get(fresh._id) })
+        : null,
+    ctx.log,
+  );
   // Jobs only now, listing only the files actually acquired: a worker that sees a job finds all
   // its files ready. (Written first, a job could be claimed and finished before its files were
   // acquired, leaving them orphaned until the retrier noticed a lease later.)
   const got = new Set(acquired.saved.map((d) => d._id));
-  const jobs = plan.jobs.map((j) => ({ ...j, files: j.files.filter((f) => got.has(f.id)) })).filter((j) => j.files.length);
+  const jobs = plan.jobs
+    .map((j) => ({ ...j, files: j.files.filter((f) => got.has(f.id)) }))
+    .filter((j) => j.files.length);
   await createOnce(db, jobs);
-  for (const j of jobs) tracker.apply(j as never);
+  for (const j of jobs) tracker.apply(j);
   const planned = new Map(plan.fail.map((d) => [d._id, d]));
-  const failed = await saveAll(db, plan.fail, (fresh) => {
-    const p = planned.get(fresh._id)!;
-    return fresh.state === 'new' ? transition(fresh, 'failed', now, { failure_reason: p.failure_reason, finished_at: p.finished_at, attempts: p.attempts }) : null;
-  }, ctx.log);
-  for (const d of [...acquired.saved, ...failed.saved]) tracker.apply(d as never);
+  const failed = await saveAll(
+    db,
+    plan.fail,
+    (fresh) => {
+      const p = planned.get(fresh._id)!;
+      return fresh.state === TransferState.new
+        ? TransferMachine.transition(fresh, TransferState.failed, now, {
+            failure_reason: p.failure_reason,
+            finished_at: p.finished_at,
+            attempts: p.attempts,
+          })
+        : null;
+    },
+    ctx.log,
+  );
+  for (const d of [...acquired.saved, ...failed.saved]) tracker.apply(d);
   return { acquired: acquired.saved.length, failed: failed.saved.length };
 }

@@ -42,10 +42,16 @@ export function schedulerAgent(tracker = new Tracker()): Agent {
       const plan = planSchedule(queues, ctx.config.sites, settings, ctx.now());
       const t1 = performance.now();
       const res = await applyPlan(ctx, tracker, plan);
-      if (plan.jobs.length) ctx.log.debug('scheduling timing', { decide_ms: Math.round(t1 - t0), write_ms: Math.round(performance.now() - t1), tracked: tracker.transfers.size });
+      if (plan.jobs.length)
+        ctx.log.debug('scheduling timing', {
+          decide_ms: Math.round(t1 - t0),
+          write_ms: Math.round(performance.now() - t1),
+          tracked: tracker.transfers.size,
+        });
       scheduled += res.acquired;
       failed += res.failed;
-      if (res.acquired || res.failed) ctx.log.info('scheduled', { jobs: plan.jobs.length, acquired: res.acquired, failed: res.failed });
+      if (res.acquired || res.failed)
+        ctx.log.info('scheduled', { jobs: plan.jobs.length, acquired: res.acquired, failed: res.failed });
       return plan.more;
     },
     // A cleanly stopped leader hands over at once instead of after its lease (lease_seconds).

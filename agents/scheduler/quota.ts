@@ -6,19 +6,24 @@
  * directly are caught here; `couchstage submit` refuses before writing.
  */
 import type { QuotaDoc, TransferDoc } from '../../views/schema';
-import { isTerminal } from '../../views/schema';
-import { saveAll } from '../lib/bulk';
+import { TransferMachine, TransferState, isTerminal } from '../../views/schema';
+import { saveAll } from '../platform/bulk';
 import { addUsage, catalogUsage, quotaProblem, readQuotas, type Usage } from '../lib/quota';
 import type { AgentContext } from '../lib/runner';
 import type { SlimTransfer, Tracker } from '../lib/tracker';
-import { transition, withAttempt } from '../lib/transition';
+import { withAttempt } from '../lib/transition';
 import { head } from './effects';
 
 /** Quota documents are re-read at most this often (ms): a change applies within seconds. */
 const QUOTA_REFRESH_MS = 5_000;
 
 /** Pure: which waiting transfers of one user exceed the quota, with the reason for each. */
-export function overQuota(quota: QuotaDoc, catalog: Usage, admitted: readonly SlimTransfer[], waiting: readonly SlimTransfer[]): Map<string, string> {
+export function overQuota(
+  quota: QuotaDoc,
+  catalog: Usage,
+  admitted: readonly SlimTransfer[],
+  waiting: readonly SlimTransfer[],
+): Map<string, string> {
   let used = admitted.reduce((u, t) => addUsage(u, { bytes: t.size, files: 1 }), catalog);
   const out = new Map<string, string>();
   for (const t of waiting) {
@@ -45,7 +50,7 @@ export class QuotaGuard {
     const admitted = new Map<string, SlimTransfer[]>();
     for (const t of tracker.transfers.values()) {
       if (!this.quotas.has(t.user) || isTerminal(t.state)) continue;
-      const into = t.state === 'new' && !t.kill_requested ? waiting : admitted;
+      const into = t.state === TransferState.new && !t.kill_requested ? waiting : admitted;
       const list = into.get(t.user) || [];
       list.push(t);
       into.set(t.user, list);
@@ -63,13 +68,26 @@ export class QuotaGuard {
     }
     if (!reasons.size) return 0;
     const now = ctx.now();
-    const fail = (d: TransferDoc) => (d.state === 'new' && reasons.has(d._id) ? transition(d, 'failed', now, {
-      failure_reason: reasons.get(d._id), finished_at: now.toISOString(),
-      attempts: withAttempt(d, { at: now.toISOString(), error: reasons.get(d._id)!, error_class: 'fatal', transfer_job: null }),
-    }) : null);
-    const docs = [...reasons.keys()].map((id) => tracker.waitingDocs.get(id)).filter((d): d is TransferDoc => !!d).map(fail).filter((d): d is TransferDoc => !!d);
+    const fail = (d: TransferDoc) =>
+      d.state === TransferState.new && reasons.has(d._id)
+        ? TransferMachine.transition(d, TransferState.failed, now, {
+            failure_reason: reasons.get(d._id),
+            finished_at: now.toISOString(),
+            attempts: withAttempt(d, {
+              at: now.toISOString(),
+              error: reasons.get(d._id)!,
+              error_class: 'fatal',
+              transfer_job: null,
+            }),
+          })
+        : null;
+    const docs = [...reasons.keys()]
+      .map((id) => tracker.waitingDocs.get(id))
+      .filter((d): d is TransferDoc => !!d)
+      .map(fail)
+      .filter((d): d is TransferDoc => !!d);
     const res = await saveAll(ctx.db('transfers'), docs, fail, ctx.log);
-    for (const d of res.saved) tracker.apply(d as never);
+    for (const d of res.saved) tracker.apply(d);
     if (res.saved.length) ctx.log.info('over quota: failed', { files: res.saved.length });
     return res.saved.length;
   }

@@ -5,10 +5,25 @@
  * plus the `totals` and `by_user` views' [state] and [user, state], so the page shows the same
  * numbers whether it reads views or this roll-up.
  */
-import { DocType, MONITOR_STATS_ID, type FilesBytes, type LinkStats, type MonitorStatsDoc, type TimeRow, type TransferDoc } from '../../views/schema';
+import {
+  DocType,
+  MONITOR_STATS_ID,
+  TransferMachine,
+  TransferState,
+  type FilesBytes,
+  type LinkStats,
+  type MonitorStatsDoc,
+  type TimeRow,
+  type TransferDoc,
+} from '../../views/schema';
+import { linkKey } from '../../views/lib/link-key';
 import { OverviewKind, overviewKeys, type OverviewKey } from '../../views/lib/monitor';
 
-interface Agg { key: OverviewKey; count: number; sum: number }
+interface Agg {
+  key: OverviewKey;
+  count: number;
+  sum: number;
+}
 
 /** Time windows the summary carries (the page's three charts): why these: a screen's width of bars. */
 export const WINDOWS = { minute: 120, hour: 48, day: 30 } as const;
@@ -25,7 +40,13 @@ export function bucketLabels(now: Date, unit: keyof typeof WINDOWS): string[] {
   for (let i = WINDOWS[unit] - 1; i >= 0; i--) {
     const d = new Date(now.getTime() - i * step);
     const day = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
-    out.push(unit === 'day' ? day : unit === 'hour' ? `${day}T${pad(d.getUTCHours())}` : `${day}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`);
+    out.push(
+      unit === 'day'
+        ? day
+        : unit === 'hour'
+          ? `${day}T${pad(d.getUTCHours())}`
+          : `${day}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`,
+    );
   }
   return out;
 }
@@ -76,7 +97,11 @@ export class Rollup {
     const failures = new Map<string, { reason: string; files: number; bytes: number; users: Record<string, number> }>();
     const publication: Record<string, [number, number]> = {};
     const publicationUsers: Record<string, Record<string, [number, number]>> = {};
-    const labels = { minute: bucketLabels(now, 'minute'), hour: bucketLabels(now, 'hour'), day: bucketLabels(now, 'day') };
+    const labels = {
+      minute: bucketLabels(now, 'minute'),
+      hour: bucketLabels(now, 'hour'),
+      day: bucketLabels(now, 'day'),
+    };
     const rows = {
       minute: new Map(labels.minute.map((l) => [l, [l, 0, 0, 0, 0] as [string, number, number, number, number]])),
       hour: new Map(labels.hour.map((l) => [l, [l, 0, 0, 0, 0] as [string, number, number, number, number]])),
@@ -84,9 +109,23 @@ export class Rollup {
     };
     const hourAgo = labels.minute[WINDOWS.minute - 60];
     const link = (src: string, dst: string) => {
-      const id = src + '\u0000' + dst;
+      const id = linkKey(src, dst);
       let l = links.get(id);
-      if (!l) links.set(id, (l = { source: src, destination: dst, active: 0, done: 0, failed: 0, files: 0, done_bytes: 0, hour_files: 0, hour_bytes: 0 }));
+      if (!l)
+        links.set(
+          id,
+          (l = {
+            source: src,
+            destination: dst,
+            active: 0,
+            done: 0,
+            failed: 0,
+            files: 0,
+            done_bytes: 0,
+            hour_files: 0,
+            hour_bytes: 0,
+          }),
+        );
       return l;
     };
     const fb = (o: Record<string, [number, number]>, k: string, a: Agg) => {
@@ -101,17 +140,27 @@ export class Rollup {
       else if (k[0] === OverviewKind.link) {
         const l = link(k[1], k[2]);
         l.files += a.count;
-        if (k[3] === 'acquired' || k[3] === 'submitted') l.active += a.count;
-        if (k[3] === 'done') { l.done += a.count; l.done_bytes += a.sum; }
-        if (k[3] === 'failed') l.failed += a.count;
+        if (TransferMachine.inGroup('active', k[3] as TransferState)) l.active += a.count;
+        if (k[3] === TransferState.done) {
+          l.done += a.count;
+          l.done_bytes += a.sum;
+        }
+        if (k[3] === TransferState.failed) l.failed += a.count;
       } else if (k[0] === OverviewKind.time) {
         const minute = `${k[2]}T${k[3]}:${k[4]}`;
-        const col = k[1] === 'done' ? 1 : 3;
-        for (const [unit, label] of [['minute', minute], ['hour', `${k[2]}T${k[3]}`], ['day', k[2]]] as const) {
+        const col = k[1] === TransferState.done ? 1 : 3;
+        for (const [unit, label] of [
+          ['minute', minute],
+          ['hour', `${k[2]}T${k[3]}`],
+          ['day', k[2]],
+        ] as const) {
           const r = rows[unit].get(label);
-          if (r) { (r[col] as number) += a.count; (r[col + 1] as number) += a.sum; }
+          if (r) {
+            (r[col] as number) += a.count;
+            (r[col + 1] as number) += a.sum;
+          }
         }
-        if (k[1] === 'done' && minute >= hourAgo) {
+        if (k[1] === TransferState.done && minute >= hourAgo) {
           const l = link(k[5], k[6]);
           l.hour_files += a.count;
           l.hour_bytes += a.sum;
@@ -127,17 +176,33 @@ export class Rollup {
         fb(publicationUsers[k[1]] || (publicationUsers[k[1]] = {}), k[3], a);
       }
     }
-    const sortedLinks = [...links.values()].filter((l) => l.files > 0 || l.hour_files > 0)
-      .sort((a, b) => a.source < b.source ? -1 : a.source > b.source ? 1 : a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0);
+    const sortedLinks = [...links.values()]
+      .filter((l) => l.files > 0 || l.hour_files > 0)
+      .sort((a, b) =>
+        a.source < b.source
+          ? -1
+          : a.source > b.source
+            ? 1
+            : a.destination < b.destination
+              ? -1
+              : a.destination > b.destination
+                ? 1
+                : 0,
+      );
     return {
       _id: MONITOR_STATS_ID,
+      type: DocType.monitorStats,
       updated_at: now.toISOString(),
       seq,
       transfers: this.byId.size,
       states: states as Record<string, FilesBytes>,
       users,
       links: sortedLinks,
-      time: { minute: [...rows.minute.values()] as TimeRow[], hour: [...rows.hour.values()] as TimeRow[], day: [...rows.day.values()] as TimeRow[] },
+      time: {
+        minute: [...rows.minute.values()] as TimeRow[],
+        hour: [...rows.hour.values()] as TimeRow[],
+        day: [...rows.day.values()] as TimeRow[],
+      },
       failures: [...failures.values()].sort((a, b) => b.files - a.files || (a.reason < b.reason ? -1 : 1)),
       publication,
       publication_users: publicationUsers,

@@ -1,5 +1,5 @@
 /**
- * The stats agent: keeps the monitoring page's roll-up (`_local/monitor-stats`) current from the
+ * The stats agent: keeps the monitoring page's roll-up (`monitor-stats`) current from the
  * transfers feed, so the page's overview is one small read instead of reduces over every row
  * (the embedded server recomputes a reduce on every query: ~7 s per 100k rows).
  *
@@ -8,6 +8,7 @@
  * the summary at most every WRITE_MS while things change, and every REFRESH_MS regardless (the
  * time windows slide). Several instances may run: each writes the same snapshot.
  */
+import { loadPrefix } from '../platform/docs';
 import { seqNumber } from '../lib/checkpoint';
 import type { Agent, AgentContext } from '../lib/runner';
 import { Rollup } from './decide';
@@ -34,19 +35,14 @@ export function statsAgent(): Agent {
       const db = ctx.db('transfers');
       const info = await db.info();
       seq = seqNumber(info.update_seq as string | number);
-      let startkey: string | undefined;
-      for (;;) {
-        if (ctx.signal.aborted) return;
-        const res = await db.list({ include_docs: true, limit: PAGE, ...(startkey ? { startkey, skip: 1 } : {}) } as never);
-        for (const row of res.rows) if (row.doc && !row.id.startsWith('_design/')) rollup.apply(row.doc as never);
-        if (res.rows.length < PAGE) break;
-        startkey = res.rows[res.rows.length - 1].id;
-      }
+      // Its own roll-up document is in the list too: not a transfer, so it counts for nothing.
+      await loadPrefix(db, { pageSize: PAGE, skipDesign: true, signal: ctx.signal }, (doc) => rollup.apply(doc));
+      if (ctx.signal.aborted) return;
       ctx.log.info('stats loaded', { transfers: rollup.size });
     },
     async onChanges(changes) {
       for (const c of changes) {
-        if (c.doc) dirty = rollup.apply(c.doc as never) || dirty;
+        if (c.doc) dirty = rollup.apply(c.doc) || dirty;
         else if (c.deleted) dirty = rollup.apply({ _id: c.id, _deleted: true }) || dirty;
         seq = Math.max(seq, seqNumber(c.seq));
       }

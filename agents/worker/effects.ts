@@ -11,14 +11,22 @@
  */
 import { lifecycleMetrics } from '../lib/lifecycle-metrics';
 import { performance } from 'perf_hooks';
-import { REQUEST_WORKFLOW_PREFIX, type TransferDoc, type TransferJobDoc } from '../../views/schema';
+import {
+  REQUEST_WORKFLOW_PREFIX,
+  TransferJobMachine,
+  TransferJobState,
+  TransferState,
+  type TransferDoc,
+  type TransferJobDoc,
+} from '../../views/schema';
 import type { CopyRequest, CopyResult, TransferBackend } from '../backends/types';
-import { fetchDocs, saveAll } from '../lib/bulk';
-import { statusOf } from '../lib/couch';
+import { fetchDocs, saveAll } from '../platform/bulk';
+import type { Db } from '../platform/couch';
+import { ConflictsExhausted, update } from '../platform/docs';
 import { leaseHeld, leaseHeldByOther, newLease } from '../lib/lease';
 import type { Tracker } from '../lib/tracker';
 import type { AgentContext } from '../lib/runner';
-import { killed, outcome, splitFiles, started, belongsTo } from './decide';
+import { killed, outcome, refusals, splitFiles, started, belongsTo } from './decide';
 
 /**
  * Jobs tried per claim, oldest first. Each try reads one job document (up to ~30 KB with its
@@ -35,132 +43,257 @@ const TRIES = 5;
  */
 export async function claimJob(ctx: AgentContext, tracker: Tracker): Promise<TransferJobDoc | null> {
   const now = ctx.now();
-  const open = [...tracker.jobs.values()].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1));
-  const queued = open.filter((j) => j.state === 'queued');
-  const stale = open.filter((j) => j.state === 'active' && !leaseHeld(j.lease, now));
+  const open = [...tracker.jobs.values()].sort((a, b) =>
+    a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1,
+  );
+  const queued = open.filter((j) => j.state === TransferJobState.queued);
+  const stale = open.filter((j) => j.state === TransferJobState.active && !leaseHeld(j.lease, now));
   const candidates = queued.length ? queued : stale;
   if (!candidates.length) return null;
   for (let i = 0; i < Math.min(TRIES, candidates.length); i++) {
     const id = candidates[i].id;
     const job = (await fetchDocs<TransferJobDoc>(ctx.db('transfers'), [id])).get(id);
-    if (!job || job.state === 'done' || leaseHeldByOther(job.lease, ctx.instance, now)) {
-      if (job) tracker.apply(job as never);
+    if (!job || TransferJobMachine.isTerminal(job.state) || leaseHeldByOther(job.lease, ctx.instance, now)) {
+      if (job) tracker.apply(job);
       else tracker.jobs.delete(id);
       continue;
     }
-    const claimed: TransferJobDoc = { ...job, state: 'active', lease: newLease(ctx.instance, now, ctx.config.settings.lease_seconds), claims: (job.claims || 0) + 1 };
-    try {
-      const res = await ctx.db('transfers').insert(claimed as never);
-      const mine = { ...claimed, _rev: res.rev };
-      tracker.apply(mine as never);
+    const claimed = TransferJobMachine.transition(job, TransferJobState.active, now, {
+      lease: newLease(ctx.instance, now, ctx.config.settings.lease_seconds),
+      claims: (job.claims || 0) + 1,
+    });
+    // A 409: another worker claimed it first; try the next one.
+    const mine = await update<TransferJobDoc>(ctx.db('transfers'), id, () => claimed, {
+      from: job,
+      onConflict: 'stop',
+    });
+    if (mine) {
+      tracker.apply(mine);
       return mine;
-    } catch (err) {
-      if (statusOf(err) !== 409) throw err;
     }
   }
   return null;
 }
 
-
 /** Renews the job's lease every third of its length; reports a lost lease. */
 function keepLease(ctx: AgentContext, job: { doc: TransferJobDoc }, lost: AbortController): () => void {
   const seconds = ctx.config.settings.lease_seconds;
-  const timer = setInterval(async () => {
-    try {
-      const renewed = { ...job.doc, lease: newLease(ctx.instance, ctx.now(), seconds) };
-      const res = await ctx.db('transfers').insert(renewed as never);
-      job.doc = { ...renewed, _rev: res.rev };
-    } catch (err) {
-      if (statusOf(err) === 409) {
-        ctx.log.warn('lost the lease of a transfer job', { job: job.doc._id });
-        lost.abort();
+  const timer = setInterval(
+    async () => {
+      try {
+        const renewed = await update<TransferJobDoc>(
+          ctx.db('transfers'),
+          job.doc._id,
+          (current) => ({ ...current!, lease: newLease(ctx.instance, ctx.now(), seconds) }),
+          { from: job.doc, onConflict: 'stop' },
+        );
+        if (renewed) job.doc = renewed;
+        else {
+          // A 409: the job changed under us (another worker took it over); its new owner decides.
+          ctx.log.warn('lost the lease of a transfer job', { job: job.doc._id });
+          lost.abort();
+        }
+      } catch {
+        /* a failed renewal (the server restarting) is tried again at the next interval */
       }
-    }
-  }, Math.max(1000, (seconds * 1000) / 3));
+    },
+    Math.max(1000, (seconds * 1000) / 3),
+  );
   return () => clearInterval(timer);
 }
 
-export async function runJob(ctx: AgentContext, claimed: TransferJobDoc, backend: TransferBackend): Promise<Record<string, number>> {
-  const db = ctx.db('transfers');
-  const job = { doc: claimed };
-  const lost = new AbortController();
-  const stopLease = keepLease(ctx, job, lost);
-  const summary: Record<string, number> = { done: 0, retry: 0, failed: 0, killed: 0, skipped: 0 };
-  const timing: Record<string, number> = {};
-  let mark = performance.now();
-  const lap = (name: string) => {
-    const t = performance.now();
-    timing[name] = Math.round(t - mark);
-    mark = t;
-  };
+/** One job being run: what its steps share. */
+interface JobRun {
+  readonly ctx: AgentContext;
+  readonly db: Db;
+  readonly claimed: TransferJobDoc;
+  /** The job document as last written (lease renewals update it). */
+  readonly job: { doc: TransferJobDoc };
+  readonly lost: AbortController;
+  readonly summary: Record<string, number>;
+  readonly timing: Record<string, number>;
+  /** Records the time since the previous lap under `name`. */
+  readonly lap: (name: string) => void;
+  /** The latest revision known of each file to copy; marking them submitted updates it. */
+  readonly current: Map<string, TransferDoc>;
+}
+
+/** What the copy step hands to the recording step. */
+interface Copied {
+  readonly results: CopyResult[];
+  readonly pfns: Map<string, { source_pfn: string; destination_pfn: string }>;
+  readonly copyStarted: string;
+}
+
+export async function runJob(
+  ctx: AgentContext,
+  claimed: TransferJobDoc,
+  backend: TransferBackend,
+): Promise<Record<string, number>> {
+  const run = jobRun(ctx, claimed);
+  const stopLease = keepLease(ctx, run.job, run.lost);
   try {
-    const ids = claimed.files.map((f) => f.id);
-    const docs = await fetchDocs<TransferDoc>(db, ids);
-    lap('fetch_ms');
-    const { run, kill } = splitFiles(claimed, docs);
-    summary.skipped = claimed.files.length - run.length - kill.length;
-    const now = ctx.now();
-    const k = await saveAll(db, kill.map((d) => killed(d, now)), (f) => (belongsTo(f, claimed) ? killed(f, ctx.now()) : null), ctx.log);
-    summary.killed += k.saved.length;
-    // The latest revision known of each file to copy; marking them submitted updates it.
-    const current = new Map(run.map((d) => [d._id, d]));
-    const markSubmitted = async () => {
-      const s = await saveAll(db, [...current.values()].map((d) => started(d, ctx.now())),
-        (f) => (belongsTo(f, claimed) ? (f.kill_requested ? null : started(f, ctx.now())) : null), ctx.log);
-      for (const d of s.saved) current.set(d._id, d);
-      return s;
-    };
-    const markAfter = ctx.config.settings.mark_submitted_after;
-    if (markAfter === 0 && current.size) {
-      const s = await markSubmitted();
-      const ok = new Set(s.saved.filter((d) => d.state === 'submitted').map((d) => d._id));
-      for (const id of [...current.keys()]) if (!ok.has(id)) current.delete(id);
+    await startFiles(run);
+    if (run.current.size && !run.lost.signal.aborted) {
+      const copied = await copyFiles(run, backend);
+      if (run.lost.signal.aborted) return run.summary; // the new owner of the job decides
+      await recordOutcomes(run, backend, copied);
     }
-    lap('start_ms');
-    if (current.size && !lost.signal.aborted) {
-      const pfns = new Map(claimed.files.map((f) => [f.id, f]));
-      const requests: CopyRequest[] = [...current.values()].map((d) => ({
-        id: d._id, source: pfns.get(d._id)!.source_pfn, destination: pfns.get(d._id)!.destination_pfn,
-        size: d.size, adler32: d.checksums.adler32.toLowerCase(),
-      }));
-      const signal = AbortSignal.any([lost.signal, ctx.signal]);
-      const copyStarted = ctx.now().toISOString();
-      let marking: Promise<unknown> | null = null;
-      const timer = markAfter > 0 ? setTimeout(() => { marking = markSubmitted().catch((err) => ctx.log.warn('marking files submitted failed', { job: claimed._id, error: (err as Error).message })); }, markAfter * 1000) : null;
-      let results: CopyResult[];
-      try {
-        results = await backend.copy(requests, { mode: claimed.mode, overwrite: true, signal });
-      } finally {
-        if (timer) clearTimeout(timer);
-        if (marking) await marking;
-      }
-      lap('copy_ms');
-      if (lost.signal.aborted) return summary; // the new owner of the job decides
-      const byId = new Map<string, CopyResult>(results.map((r) => [r.id, r]));
-      const settings = ctx.config.settings;
-      const decide = (d: TransferDoc) => outcome(d.started_at ? d : { ...d, started_at: copyStarted }, byId.get(d._id)!, claimed, settings, ctx.now());
-      const o = await saveAll(db, [...current.values()].map(decide), (fresh) => (belongsTo(fresh, claimed) ? decide(fresh) : null), ctx.log);
-      for (const d of o.saved) summary[d.state] = (summary[d.state] || 0) + 1;
-      const m = lifecycleMetrics(ctx.metrics.registry);
-      for (const d of o.saved) {
-        m.transferSeconds.observe({ outcome: d.state }, timing.copy_ms / 1000);
-        const last = d.attempts?.[d.attempts.length - 1];
-        if (last?.error) m.transferErrors.inc({ class: last.error_class || 'unknown' });
-      }
-      lap('record_ms');
-      await cleanUp(ctx, backend, o.saved, results, pfns, o.dropped);
-    }
-    await finishJob(ctx, job, summary);
-    lap('finish_ms');
-    ctx.log.debug('transfer job timing', { job: claimed._id, ...timing });
-    return summary;
+    await finishJob(ctx, run.job, run.summary);
+    run.lap('finish_ms');
+    ctx.log.debug('transfer job timing', { job: claimed._id, ...run.timing });
+    return run.summary;
   } finally {
     stopLease();
   }
 }
 
+function jobRun(ctx: AgentContext, claimed: TransferJobDoc): JobRun {
+  const timing: Record<string, number> = {};
+  let mark = performance.now();
+  return {
+    ctx,
+    db: ctx.db('transfers'),
+    claimed,
+    job: { doc: claimed },
+    lost: new AbortController(),
+    summary: { done: 0, retry: 0, failed: 0, killed: 0, skipped: 0 },
+    timing,
+    current: new Map(),
+    lap: (name) => {
+      const t = performance.now();
+      timing[name] = Math.round(t - mark);
+      mark = t;
+    },
+  };
+}
+
+/** Reads the job's files, writes the kill-requested ones killed, and (mark_submitted_after 0) marks the rest submitted. */
+async function startFiles(run: JobRun): Promise<void> {
+  const { ctx, db, claimed, summary } = run;
+  const docs = await fetchDocs<TransferDoc>(
+    db,
+    claimed.files.map((f) => f.id),
+  );
+  run.lap('fetch_ms');
+  const { run: toCopy, kill } = splitFiles(claimed, docs);
+  summary.skipped = claimed.files.length - toCopy.length - kill.length;
+  const now = ctx.now();
+  const k = await saveAll(
+    db,
+    kill.map((d) => killed(d, now)),
+    (f) => (belongsTo(f, claimed) ? killed(f, ctx.now()) : null),
+    ctx.log,
+  );
+  summary.killed += k.saved.length;
+  for (const d of toCopy) run.current.set(d._id, d);
+  if (ctx.config.settings.mark_submitted_after === 0 && run.current.size) {
+    const s = await markSubmitted(run);
+    const ok = new Set(s.saved.filter((d) => d.state === TransferState.submitted).map((d) => d._id));
+    for (const id of [...run.current.keys()]) if (!ok.has(id)) run.current.delete(id);
+  }
+  run.lap('start_ms');
+}
+
+async function markSubmitted(run: JobRun) {
+  const { ctx, db, claimed, current } = run;
+  const s = await saveAll(
+    db,
+    [...current.values()].map((d) => started(d, ctx.now())),
+    (f) => (belongsTo(f, claimed) ? (f.kill_requested ? null : started(f, ctx.now())) : null),
+    ctx.log,
+  );
+  for (const d of s.saved) current.set(d._id, d);
+  return s;
+}
+
+/** One bulk copy of the files still to copy (files outside their namespace refused), marking them
+ * submitted if it is still running after mark_submitted_after seconds. */
+async function copyFiles(run: JobRun, backend: TransferBackend): Promise<Copied> {
+  const { ctx, claimed, current } = run;
+  const markAfter = ctx.config.settings.mark_submitted_after;
+  const pfns = new Map(claimed.files.map((f) => [f.id, f]));
+  const refused = refusals(claimed, [...current.values()], ctx.config.sites);
+  const roots = {
+    source: ctx.config.sites.get(claimed.source)?.endpoints[claimed.protocol],
+    destination: ctx.config.sites.get(claimed.destination)?.endpoints[claimed.protocol],
+  };
+  if (refused.size)
+    ctx.log.warn('refused files outside their namespace or storage root', {
+      job: claimed._id,
+      files: refused.size,
+      first: [...refused.values()][0],
+    });
+  const requests: CopyRequest[] = [...current.values()]
+    .filter((d) => !refused.has(d._id))
+    .map((d) => ({
+      id: d._id,
+      source: pfns.get(d._id)!.source_pfn,
+      destination: pfns.get(d._id)!.destination_pfn,
+      size: d.size,
+      adler32: d.checksums.adler32.toLowerCase(),
+      roots,
+    }));
+  const signal = AbortSignal.any([run.lost.signal, ctx.signal]);
+  const copyStarted = ctx.now().toISOString();
+  let marking: Promise<unknown> | null = null;
+  const timer =
+    markAfter > 0
+      ? setTimeout(() => {
+          marking = markSubmitted(run).catch((err) =>
+            ctx.log.warn('marking files submitted failed', { job: claimed._id, error: (err as Error).message }),
+          );
+        }, markAfter * 1000)
+      : null;
+  let results: CopyResult[];
+  try {
+    results = requests.length ? await backend.copy(requests, { mode: claimed.mode, overwrite: true, signal }) : [];
+    for (const [id, error] of refused) results.push({ id, ok: false, seconds: 0, error, errorClass: 'fatal' });
+  } finally {
+    if (timer) clearTimeout(timer);
+    if (marking) await marking;
+  }
+  run.lap('copy_ms');
+  return { results, pfns, copyStarted };
+}
+
+/** Writes each file's outcome (done / retry / failed), counts it, then cleans up. */
+async function recordOutcomes(
+  run: JobRun,
+  backend: TransferBackend,
+  { results, pfns, copyStarted }: Copied,
+): Promise<void> {
+  const { ctx, db, claimed, summary, timing } = run;
+  const byId = new Map<string, CopyResult>(results.map((r) => [r.id, r]));
+  const settings = ctx.config.settings;
+  const decide = (d: TransferDoc) =>
+    outcome(d.started_at ? d : { ...d, started_at: copyStarted }, byId.get(d._id)!, claimed, settings, ctx.now());
+  const o = await saveAll(
+    db,
+    [...run.current.values()].map(decide),
+    (fresh) => (belongsTo(fresh, claimed) ? decide(fresh) : null),
+    ctx.log,
+  );
+  for (const d of o.saved) summary[d.state] = (summary[d.state] || 0) + 1;
+  const m = lifecycleMetrics(ctx.metrics.registry);
+  for (const d of o.saved) {
+    m.transferSeconds.observe({ outcome: d.state }, timing.copy_ms / 1000);
+    const last = d.attempts?.[d.attempts.length - 1];
+    if (last?.error) m.transferErrors.inc({ class: last.error_class || 'unknown' });
+  }
+  run.lap('record_ms');
+  await cleanUp(ctx, backend, o.saved, results, pfns, o.dropped);
+}
+
 /** Best effort: remove copies of files killed meanwhile, and sources of sites that ask for it. */
-async function cleanUp(ctx: AgentContext, backend: TransferBackend, saved: readonly TransferDoc[], results: readonly CopyResult[], pfns: Map<string, { source_pfn: string; destination_pfn: string }>, dropped: readonly string[]): Promise<void> {
+async function cleanUp(
+  ctx: AgentContext,
+  backend: TransferBackend,
+  saved: readonly TransferDoc[],
+  results: readonly CopyResult[],
+  pfns: Map<string, { source_pfn: string; destination_pfn: string }>,
+  dropped: readonly string[],
+): Promise<void> {
   const ok = new Set(results.filter((r) => r.ok).map((r) => r.id));
   const urls: string[] = [];
   // A file whose result was not written because it was killed meanwhile (by the retrier, while
@@ -168,9 +301,14 @@ async function cleanUp(ctx: AgentContext, backend: TransferBackend, saved: reado
   const gone = dropped.filter((id) => ok.has(id));
   const others = gone.length ? await fetchDocs<TransferDoc>(ctx.db('transfers'), gone) : new Map<string, TransferDoc>();
   for (const d of [...saved, ...others.values()]) {
-    if (d.state === 'killed' && ok.has(d._id)) urls.push(pfns.get(d._id)!.destination_pfn);
+    if (d.state === TransferState.killed && ok.has(d._id)) urls.push(pfns.get(d._id)!.destination_pfn);
     // A replicate request copies from a catalogued replica, never from temporary storage: keep it.
-    if (d.state === 'done' && ctx.config.sites.get(d.source)?.cleanup_source && !d.workflow.startsWith(REQUEST_WORKFLOW_PREFIX)) urls.push(pfns.get(d._id)!.source_pfn);
+    if (
+      d.state === TransferState.done &&
+      ctx.config.sites.get(d.source)?.cleanup_source &&
+      !d.workflow.startsWith(REQUEST_WORKFLOW_PREFIX)
+    )
+      urls.push(pfns.get(d._id)!.source_pfn);
   }
   if (!urls.length) return;
   try {
@@ -182,17 +320,34 @@ async function cleanUp(ctx: AgentContext, backend: TransferBackend, saved: reado
   }
 }
 
-async function finishJob(ctx: AgentContext, job: { doc: TransferJobDoc }, summary: Record<string, number>): Promise<void> {
+async function finishJob(
+  ctx: AgentContext,
+  job: { doc: TransferJobDoc },
+  summary: Record<string, number>,
+): Promise<void> {
   const db = ctx.db('transfers');
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      await db.insert({ ...job.doc, state: 'done', lease: null, finished_at: ctx.now().toISOString(), summary } as never);
-      return;
-    } catch (err) {
-      if (statusOf(err) !== 409) throw err;
-      const fresh = (await db.get(job.doc._id)) as unknown as TransferJobDoc;
-      if (fresh.state === 'done' || leaseHeldByOther(fresh.lease, ctx.instance, ctx.now())) return;
-      job.doc = fresh;
-    }
+  const mine = job.doc;
+  try {
+    await update<TransferJobDoc>(
+      db,
+      job.doc._id,
+      (current) => {
+        // Re-read after a 409: finished already, or taken over by another worker: theirs stands.
+        if (
+          current !== mine &&
+          (!current ||
+            TransferJobMachine.isTerminal(current.state) ||
+            leaseHeldByOther(current.lease, ctx.instance, ctx.now()))
+        )
+          return null;
+        job.doc = current!;
+        return TransferJobMachine.transition(current!, TransferJobState.done, ctx.now(), { summary });
+      },
+      { from: mine },
+    );
+  } catch (err) {
+    // Still in conflict after five writes: the job stays active, its lease expires, and the worker
+    // that takes it over finishes it.
+    if (!(err instanceof ConflictsExhausted)) throw err;
   }
 }

@@ -1,12 +1,13 @@
 /**
- * The worker: claims transfer jobs (Mango queue, lease in the job), runs them through a storage
- * backend, and records each file's result. Several instances share the queue; a dead instance's
- * jobs are taken over when their lease expires.
+ * The worker: claims transfer jobs (kept in memory from `_all_docs` at start and the feed after,
+ * claimed by a lease in the job document), runs them through a storage backend, and records each
+ * file's result. Several instances see the same jobs; the lease decides who runs one, and a dead
+ * instance's jobs are taken over when their lease expires.
  */
 import type { TransferBackend } from '../backends/types';
 import type { Agent, AgentContext } from '../lib/runner';
 import { JOB_ID_PREFIX, type TransferJobDoc } from '../../views/schema';
-import { fetchDocs } from '../lib/bulk';
+import { fetchDocs } from '../platform/bulk';
 import { Tracker } from '../lib/tracker';
 import { claimJob, runJob } from './effects';
 
@@ -28,17 +29,22 @@ export function workerAgent(backend: TransferBackend, opts: WorkerOptions = {}):
   /** Errors of jobs that ended while the runner was elsewhere: thrown by the next tick (backoff). */
   const failures: Error[] = [];
   const start = (ctx: AgentContext, job: TransferJobDoc): void => {
-    const done = runJob(ctx, job, backend).then((summary) => {
-      totals.jobs++;
-      for (const [k, v] of Object.entries(summary)) totals[k] = (totals[k] || 0) + v;
-      ctx.log.info('transfer job finished', { job: job._id, files: job.files.length, ...summary });
-    }, (err: Error) => {
-      // The job stays active under this instance's lease: it is taken over when the lease expires.
-      failures.push(err);
-    }).finally(() => {
-      tracker.jobs.delete(job._id);
-      running.delete(job._id);
-    });
+    const done = runJob(ctx, job, backend)
+      .then(
+        (summary) => {
+          totals.jobs++;
+          for (const [k, v] of Object.entries(summary)) totals[k] = (totals[k] || 0) + v;
+          ctx.log.info('transfer job finished', { job: job._id, files: job.files.length, ...summary });
+        },
+        (err: Error) => {
+          // The job stays active under this instance's lease: it is taken over when the lease expires.
+          failures.push(err);
+        },
+      )
+      .finally(() => {
+        tracker.jobs.delete(job._id);
+        running.delete(job._id);
+      });
     running.set(job._id, done);
   };
   return {
@@ -56,7 +62,7 @@ export function workerAgent(backend: TransferBackend, opts: WorkerOptions = {}):
       for (const c of gone) tracker.jobs.delete(c.id);
       if (!ids.length) return;
       const docs = await fetchDocs<TransferJobDoc>(ctx.db('transfers'), ids);
-      for (const d of docs.values()) tracker.apply(d as never);
+      for (const d of docs.values()) tracker.apply(d);
     },
     /**
      * Fills the free slots with claimed jobs. With every slot busy, waits until one job ends and

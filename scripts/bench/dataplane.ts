@@ -36,8 +36,23 @@ export interface DataPlaneOptions {
 }
 
 export interface DataPlaneResult {
-  small: { files: number; sizeBytes: number; gfal2StreamMsPerFile: number; xrdcpMsPerFile: number; ratio: number; gfal2TpcSecondsPerFile?: number; gfal2TpcBatchSeconds?: number };
-  large?: { bytes: number; gfal2Seconds: number; xrdcpSeconds: number; gfal2MBps: number; xrdcpMBps: number; ratio: number };
+  small: {
+    files: number;
+    sizeBytes: number;
+    gfal2StreamMsPerFile: number;
+    xrdcpMsPerFile: number;
+    ratio: number;
+    gfal2TpcSecondsPerFile?: number;
+    gfal2TpcBatchSeconds?: number;
+  };
+  large?: {
+    bytes: number;
+    gfal2Seconds: number;
+    xrdcpSeconds: number;
+    gfal2MBps: number;
+    xrdcpMBps: number;
+    ratio: number;
+  };
 }
 
 /** Writes `bytes` of random data in 1 MiB blocks and returns its adler32. */
@@ -45,7 +60,7 @@ function writeRandom(p: string, bytes: number): string {
   const sum = new Adler32();
   const fd = fs.openSync(p, 'w');
   try {
-    for (let left = bytes; left > 0; ) {
+    for (let left = bytes; left > 0;) {
       const block = randomBytes(Math.min(left, 1 << 20));
       sum.update(block);
       fs.writeSync(fd, block);
@@ -79,36 +94,127 @@ export async function benchDataPlane(opts: DataPlaneOptions = {}): Promise<DataP
   const backend = new Gfal2Backend();
   const env = { ...process.env, ...XRD_ENV };
   try {
-    const ses: SE[] = await startStorageElements({ count: 2, baseDir: seDir, ownerPid: process.pid });
+    const ses: SE[] = await startStorageElements({
+      count: 2,
+      baseDir: seDir,
+      ownerPid: process.pid,
+      exports: ['/in', '/gfal', '/tpc', '/xrdcp'],
+    });
     const src = path.join(base, 'src');
     fs.mkdirSync(src, { recursive: true });
-    const files = Array.from({ length: n }, (_, i) => ({ name: `f${i}`, adler32: writeRandom(path.join(src, `f${i}`), size) }));
-    const upload = await backend.copy(files.map((f) => ({ id: f.name, source: `file://${src}/${f.name}`, destination: pfn(ses[0], `in/${f.name}`), size, adler32: f.adler32 })));
+    const files = Array.from({ length: n }, (_, i) => ({
+      name: `f${i}`,
+      adler32: writeRandom(path.join(src, `f${i}`), size),
+    }));
+    const upload = await backend.copy(
+      files.map((f) => ({
+        id: f.name,
+        source: `file://${src}/${f.name}`,
+        destination: pfn(ses[0], `in/${f.name}`),
+        size,
+        adler32: f.adler32,
+      })),
+    );
     assertOk(upload, 'upload to se0');
-    const req = (f: { name: string; adler32: string }, dir: string): CopyRequest => ({ id: f.name, source: pfn(ses[0], `in/${f.name}`), destination: pfn(ses[1], `${dir}/${f.name}`), size, adler32: f.adler32 });
+    const req = (f: { name: string; adler32: string }, dir: string): CopyRequest => ({
+      id: f.name,
+      source: pfn(ses[0], `in/${f.name}`),
+      destination: pfn(ses[1], `${dir}/${f.name}`),
+      size,
+      adler32: f.adler32,
+    });
 
-    const [stream, gfalS] = await timed(() => backend.copy(files.map((f) => req(f, 'gfal')), { mode: 'stream' }));
+    const [stream, gfalS] = await timed(() =>
+      backend.copy(
+        files.map((f) => req(f, 'gfal')),
+        { mode: 'stream' },
+      ),
+    );
     assertOk(stream, 'gfal2 stream');
     // xrdcp: all sources to one destination directory, streamed through this host (no --tpc).
-    const [, xrdS] = await timed(() => run('/usr/bin/xrdcp', ['-s', '-f', '--path', '-C', 'adler32', '--parallel', String(parallel), ...files.map((f) => pfn(ses[0], `in/${f.name}`)), pfn(ses[1], 'xrdcp/')], { env, maxBuffer: 1 << 24 }));
+    const [, xrdS] = await timed(() =>
+      run(
+        '/usr/bin/xrdcp',
+        [
+          '-s',
+          '-f',
+          '--path',
+          '-C',
+          'adler32',
+          '--parallel',
+          String(parallel),
+          ...files.map((f) => pfn(ses[0], `in/${f.name}`)),
+          pfn(ses[1], 'xrdcp/'),
+        ],
+        { env, maxBuffer: 1 << 24 },
+      ),
+    );
     const result: DataPlaneResult = {
-      small: { files: n, sizeBytes: size, gfal2StreamMsPerFile: (gfalS * 1000) / n, xrdcpMsPerFile: (xrdS * 1000) / n, ratio: gfalS / xrdS },
+      small: {
+        files: n,
+        sizeBytes: size,
+        gfal2StreamMsPerFile: (gfalS * 1000) / n,
+        xrdcpMsPerFile: (xrdS * 1000) / n,
+        ratio: gfalS / xrdS,
+      },
     };
     if (tpcFiles > 0) {
-      const [tpc, tpcS] = await timed(() => backend.copy(files.slice(0, tpcFiles).map((f) => req(f, 'tpc')), { mode: 'tpc' }));
+      const [tpc, tpcS] = await timed(() =>
+        backend.copy(
+          files.slice(0, tpcFiles).map((f) => req(f, 'tpc')),
+          { mode: 'tpc' },
+        ),
+      );
       assertOk(tpc, 'gfal2 tpc');
       Object.assign(result.small, { gfal2TpcSecondsPerFile: tpcS / tpcFiles, gfal2TpcBatchSeconds: tpcS });
     }
     if (large > 0) {
       const sum = writeRandom(path.join(src, 'large'), large);
-      assertOk(await backend.copy([{ id: 'large', source: `file://${src}/large`, destination: pfn(ses[0], 'in/large'), size: large, adler32: sum }]), 'large upload');
+      assertOk(
+        await backend.copy([
+          {
+            id: 'large',
+            source: `file://${src}/large`,
+            destination: pfn(ses[0], 'in/large'),
+            size: large,
+            adler32: sum,
+          },
+        ]),
+        'large upload',
+      );
       fs.rmSync(path.join(src, 'large')); // keep the disk footprint at the SEs' two copies
-      const [big, gfalL] = await timed(() => backend.copy([{ id: 'large', source: pfn(ses[0], 'in/large'), destination: pfn(ses[1], 'gfal/large'), size: large, adler32: sum }], { mode: 'stream' }));
+      const [big, gfalL] = await timed(() =>
+        backend.copy(
+          [
+            {
+              id: 'large',
+              source: pfn(ses[0], 'in/large'),
+              destination: pfn(ses[1], 'gfal/large'),
+              size: large,
+              adler32: sum,
+            },
+          ],
+          { mode: 'stream' },
+        ),
+      );
       assertOk(big, 'gfal2 large');
       fs.rmSync(path.join(ses[1].dataDir, 'gfal/large'));
-      const [, xrdL] = await timed(() => run('/usr/bin/xrdcp', ['-s', '-f', '--path', '-C', `adler32:${sum}`, pfn(ses[0], 'in/large'), pfn(ses[1], 'xrdcp/large')], { env }));
+      const [, xrdL] = await timed(() =>
+        run(
+          '/usr/bin/xrdcp',
+          ['-s', '-f', '--path', '-C', `adler32:${sum}`, pfn(ses[0], 'in/large'), pfn(ses[1], 'xrdcp/large')],
+          { env },
+        ),
+      );
       const mbps = (s: number) => large / s / 1e6;
-      result.large = { bytes: large, gfal2Seconds: gfalL, xrdcpSeconds: xrdL, gfal2MBps: mbps(gfalL), xrdcpMBps: mbps(xrdL), ratio: gfalL / xrdL };
+      result.large = {
+        bytes: large,
+        gfal2Seconds: gfalL,
+        xrdcpSeconds: xrdL,
+        gfal2MBps: mbps(gfalL),
+        xrdcpMBps: mbps(xrdL),
+        ratio: gfalL / xrdL,
+      };
     }
     return result;
   } finally {
@@ -120,8 +226,14 @@ export async function benchDataPlane(opts: DataPlaneOptions = {}): Promise<DataP
 
 // Run as a program only under its own name (bundled into another entry, require.main === module holds too).
 if (require.main === module && /dataplane\.[cm]?[jt]s$/.test(process.argv[1] ?? '')) {
-  const arg = (k: string) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? Number(process.argv[i + 1]) : undefined; };
+  const arg = (k: string) => {
+    const i = process.argv.indexOf(`--${k}`);
+    return i > 0 ? Number(process.argv[i + 1]) : undefined;
+  };
   benchDataPlane({ files: arg('files'), sizeBytes: arg('size'), largeBytes: arg('large'), tpcFiles: arg('tpc') })
     .then((r) => console.log(JSON.stringify(r, null, 2)))
-    .catch((e) => { console.error(e); process.exit(1); });
+    .catch((e) => {
+      console.error(e);
+      process.exit(1);
+    });
 }

@@ -10,9 +10,11 @@ import { spawn, type ChildProcess } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
-import { projectRoot, withCredentials, withoutCredentials } from '../../agents/lib/config';
-import { connect } from '../../agents/lib/couch';
-import { dbNames, Role, type TransferDoc } from '../../views/schema';
+import { logLevel, projectRoot, withCredentials, withoutCredentials } from '../../agents/platform/config';
+import { connect, type Db } from '../../agents/platform/couch';
+import { fetchDocs } from '../../agents/platform/bulk';
+import { docsOf } from '../../agents/platform/docs';
+import { DocId, dbNames, Role, type TransferDoc } from '../../views/schema';
 import { deploy, securityObject } from '../deploy';
 import { benchServer } from './server';
 
@@ -22,10 +24,23 @@ function docs(n: number, user: string, tag: string) {
   return Array.from({ length: n }, (_, i) => {
     const source_lfn = `/store/temp/user/${user}/${tag}/out_${i}.root`;
     return {
-      _id: createHash('sha224').update(source_lfn).digest('hex'), type: 'transfer', user, workflow: tag, jobid: String(i),
-      job_retry_count: 0, file_type: 'output', source: i % 2 ? 'T2_CH_CERN' : 'T2_DE_DESY', destination: 'T1_US_FNAL', source_lfn,
-      destination_lfn: source_lfn.replace('/temp/', '/'), size: 1000, checksums: { adler32: '0badcafe' }, publish: false,
-      priority: 3, state: 'new', created_at: '',
+      _id: createHash('sha224').update(source_lfn).digest('hex'),
+      type: 'transfer',
+      user,
+      workflow: tag,
+      jobid: String(i),
+      job_retry_count: 0,
+      file_type: 'output',
+      source: i % 2 ? 'T2_CH_CERN' : 'T2_DE_DESY',
+      destination: 'T1_US_FNAL',
+      source_lfn,
+      destination_lfn: source_lfn.replace('/temp/', '/'),
+      size: 1000,
+      checksums: { adler32: '0badcafe' },
+      publish: false,
+      priority: 3,
+      state: 'new',
+      created_at: '',
     };
   });
 }
@@ -47,13 +62,45 @@ async function main(): Promise<void> {
   const base = withoutCredentials(server.url);
   const children: ChildProcess[] = [];
   try {
-    await deploy({ url: server.url, dbs, version: 'bench', users: [
-      { name: users.submit, password: tag, roles: [Role.user] }, { name: users.agent, password: tag, roles: [Role.agent] }, { name: users.ops, password: tag, roles: [Role.ops] }] });
+    await deploy({
+      url: server.url,
+      dbs,
+      version: 'bench',
+      users: [
+        { name: users.submit, password: tag, roles: [Role.user] },
+        { name: users.agent, password: tag, roles: [Role.agent] },
+        { name: users.ops, password: tag, roles: [Role.ops] },
+      ],
+    });
     const ops = connect(withCredentials(base, users.ops, tag)).use(dbs.config);
-    const site = (name: string) => ({ _id: 'site:' + name, type: 'site', name, endpoints: { file: `file:///bench/${name}` }, tfc: [{ protocol: 'file', path_match: '/+(.*)', result: `file:///bench/${name}/$1` }] });
-    await ops.bulk({ docs: [site('T2_CH_CERN'), site('T2_DE_DESY'), site('T1_US_FNAL'),
-      { _id: 'link:T2_CH_CERN:T1_US_FNAL', type: 'link', source: 'T2_CH_CERN', destination: 'T1_US_FNAL', max_active: 5000 },
-      { _id: 'link:T2_DE_DESY:T1_US_FNAL', type: 'link', source: 'T2_DE_DESY', destination: 'T1_US_FNAL', max_active: 5000 }] as never[] });
+    const site = (name: string) => ({
+      _id: DocId.site(name),
+      type: 'site',
+      name,
+      endpoints: { file: `file:///bench/${name}` },
+      tfc: [{ protocol: 'file', path_match: '/+(.*)', result: `file:///bench/${name}/$1` }],
+    });
+    await ops.bulk({
+      docs: [
+        site('T2_CH_CERN'),
+        site('T2_DE_DESY'),
+        site('T1_US_FNAL'),
+        {
+          _id: 'link:T2_CH_CERN:T1_US_FNAL',
+          type: 'link',
+          source: 'T2_CH_CERN',
+          destination: 'T1_US_FNAL',
+          max_active: 5000,
+        },
+        {
+          _id: 'link:T2_DE_DESY:T1_US_FNAL',
+          type: 'link',
+          source: 'T2_DE_DESY',
+          destination: 'T1_US_FNAL',
+          max_active: 5000,
+        },
+      ],
+    });
 
     // 1. Raw _bulk_docs rate of the same documents, no validation, no agents.
     const rawDb = prefix + 'raw';
@@ -61,21 +108,38 @@ async function main(): Promise<void> {
     await admin.request({ db: rawDb, method: 'PUT', path: '_security', body: securityObject() });
     const raw = docs(n, users.submit, 'raw');
     let t0 = performance.now();
-    for (let i = 0; i < n; i += BATCH) await admin.use(rawDb).bulk({ docs: raw.slice(i, i + BATCH).map((d) => ({ ...d, created_at: new Date().toISOString() })) as never[] });
+    for (let i = 0; i < n; i += BATCH)
+      await admin
+        .use(rawDb)
+        .bulk({ docs: raw.slice(i, i + BATCH).map((d) => ({ ...d, created_at: new Date().toISOString() })) });
     const rawRate = n / ((performance.now() - t0) / 1000);
 
     // 2. Agents, then the same number of transfers submitted by a user as fast as the server takes them.
-    const env = { ...process.env, COUCHDB_URL: withCredentials(base, users.agent, tag), COUCHSTAGE_DB_PREFIX: prefix, COUCHSTAGE_LOG_LEVEL: process.env.COUCHSTAGE_LOG_LEVEL || 'warn' };
+    const env = {
+      ...process.env,
+      COUCHDB_URL: withCredentials(base, users.agent, tag),
+      COUCHSTAGE_DB_PREFIX: prefix,
+      COUCHSTAGE_LOG_LEVEL: logLevel(process.env, 'warn'),
+    };
     const cli = path.join(projectRoot(), 'dist', 'cli.js');
     const names = ['scheduler,retrier', ...Array.from({ length: workers }, () => 'worker')];
-    for (const name of names) children.push(spawn(process.execPath, [cli, 'agent', name, ...(name === 'worker' ? ['--backend', 'instant', '--jobs', String(jobs)] : [])], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+    for (const name of names)
+      children.push(
+        spawn(
+          process.execPath,
+          [cli, 'agent', name, ...(name === 'worker' ? ['--backend', 'instant', '--jobs', String(jobs)] : [])],
+          { env, stdio: ['ignore', 'ignore', 'inherit'] },
+        ),
+      );
     await new Promise((r) => setTimeout(r, 3000)); // agents load and start following the feed
     const userDb = connect(withCredentials(base, users.submit, tag)).use(dbs.transfers);
     const batch = docs(n, users.submit, 'run');
     t0 = performance.now();
     const t0wall = Date.now();
     for (let i = 0; i < n; i += BATCH) {
-      const res = await userDb.bulk({ docs: batch.slice(i, i + BATCH).map((d) => ({ ...d, created_at: new Date().toISOString() })) as never[] });
+      const res = await userDb.bulk({
+        docs: batch.slice(i, i + BATCH).map((d) => ({ ...d, created_at: new Date().toISOString() })),
+      });
       const bad = res.find((r) => r.error);
       if (bad) throw new Error(`submit refused: ${bad.error} ${bad.reason}`);
     }
@@ -84,14 +148,14 @@ async function main(): Promise<void> {
     // with documents here would cost the server as much as an agent and slow down the run it
     // measures. While the oldest one is pending only it is read again (every 500 ms); once it is
     // done, the next 200 are read at once.
-    const agentDb = admin.use(dbs.transfers);
+    const agentDb: Db = admin.use(dbs.transfers);
     const outstanding = batch.map((d) => d._id);
     let checked = 0;
     let waiting = false;
     while (checked < n) {
       const keys = outstanding.slice(checked, checked + (waiting ? 1 : 200));
-      const res = await agentDb.fetch({ keys });
-      const firstPending = res.rows.findIndex((r) => !('doc' in r) || (r.doc as unknown as TransferDoc).state !== 'done');
+      const found = await fetchDocs<TransferDoc>(agentDb, keys);
+      const firstPending = keys.findIndex((k) => found.get(k)?.state !== 'done');
       waiting = firstPending >= 0;
       if (firstPending < 0) checked += keys.length;
       else {
@@ -105,25 +169,34 @@ async function main(): Promise<void> {
     process.stderr.write('\n');
     const latencies: number[] = [];
     const all = await agentDb.list({ include_docs: true });
-    for (const r of all.rows) {
-      const d = r.doc as unknown as TransferDoc;
-      if (d && d.type === 'transfer' && d.finished_at) latencies.push(Date.parse(d.finished_at) - Date.parse(d.created_at));
+    for (const d of docsOf<TransferDoc>(all.rows)) {
+      if (d.type === 'transfer' && d.finished_at) latencies.push(Date.parse(d.finished_at) - Date.parse(d.created_at));
     }
     latencies.sort((a, b) => a - b);
     const rate = n / seconds;
-    console.log(`server: ${server.kind}; ${n} transfers; ${workers} worker process(es) x ${jobs} jobs in flight (instant backend); started ${new Date(t0wall).toISOString()}`);
+    console.log(
+      `server: ${server.kind}; ${n} transfers; ${workers} worker process(es) x ${jobs} jobs in flight (instant backend); started ${new Date(t0wall).toISOString()}`,
+    );
     console.log(`raw _bulk_docs rate:                 ${rawRate.toFixed(0)} docs/s`);
     console.log(`user submission rate (validated):    ${(n / submitSeconds).toFixed(0)} docs/s`);
     console.log(`control plane, PUT to done:          ${rate.toFixed(0)} files/s (${seconds.toFixed(1)} s)`);
     console.log(`ratio control plane / raw bulk_docs: ${(rate / rawRate).toFixed(3)}`);
-    console.log(`PUT-to-done latency:                 p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${(percentile(latencies, 99) / 1000).toFixed(2)} s`);
-    console.log(`ASO reference (seed 002):            600k files/day = ${(600000 / 86400).toFixed(1)} files/s; target 100x = 694 files/s`);
+    console.log(
+      `PUT-to-done latency:                 p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${(percentile(latencies, 99) / 1000).toFixed(2)} s`,
+    );
+    console.log(
+      `ASO reference (seed 002):            600k files/day = ${(600000 / 86400).toFixed(1)} files/s; target 100x = 694 files/s`,
+    );
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1500));
     for (const name of [...Object.values(dbs), prefix + 'raw']) await admin.db.destroy(name).catch(() => undefined);
     for (const u of Object.values(users)) {
-      await admin.use<{ _rev: string }>('_users').get('org.couchdb.user:' + u).then((d) => admin.use('_users').destroy(d._id, d._rev)).catch(() => undefined);
+      await admin
+        .use<{ _rev: string }>('_users')
+        .get('org.couchdb.user:' + u)
+        .then((d) => admin.use('_users').destroy(d._id, d._rev))
+        .catch(() => undefined);
     }
     await server.close();
   }

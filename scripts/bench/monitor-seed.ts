@@ -5,14 +5,45 @@
  * Written as a server admin (documents past `new` cannot be created by users).
  */
 import { createHash } from 'crypto';
-import type { TransferDoc, TransferState } from '../../views/schema';
-import type { Db } from '../../agents/lib/couch';
+import { DocId, PUBLICATION_STATES, TransferMachine, type TransferDoc, type TransferState } from '../../views/schema';
+import type { Db } from '../../agents/platform/couch';
 
 export const SEED_SITES = ['T2_CH_CERN', 'T2_IT_Pisa', 'T1_US_FNAL'] as const;
 
+/** Config documents for the seeded sites (the page sets links to unconfigured sites apart). */
+export function seedSiteDocs(): Record<string, unknown>[] {
+  return SEED_SITES.map((name) => ({
+    _id: DocId.site(name),
+    type: 'site',
+    name,
+    endpoints: { root: `root://${name.toLowerCase()}.example:1094` },
+    tfc: [{ protocol: 'root', path_match: '/+(.*)', result: `root://${name.toLowerCase()}.example:1094//$1` }],
+  }));
+}
+
 /** One cycle of 20 files: 9 done, 1 done to publish, 2 failed, 1 expired, 1 killed, 4 new, 1 acquired, 1 submitted. */
-const CYCLE: readonly TransferState[] = ['done', 'done', 'done', 'done', 'done', 'done', 'done', 'done', 'done', 'done',
-  'failed', 'failed', 'expired', 'killed', 'new', 'new', 'new', 'new', 'acquired', 'submitted'];
+const CYCLE: readonly TransferState[] = [
+  'done',
+  'done',
+  'done',
+  'done',
+  'done',
+  'done',
+  'done',
+  'done',
+  'done',
+  'done',
+  'failed',
+  'failed',
+  'expired',
+  'killed',
+  'new',
+  'new',
+  'new',
+  'new',
+  'acquired',
+  'submitted',
+];
 export const FAILURE_REASONS = [
   'checksum mismatch: expected 0badcafe, source has 12345678',
   'no such file or directory (source)',
@@ -44,21 +75,42 @@ export function seedDoc(i: number, o: SeedOptions): TransferDoc {
   const destination = SEED_SITES[(i + 1 + (i % 2)) % 3];
   const lfn = `/store/temp/user/${user}/${workflow}/out_${i}.root`;
   const finished = new Date(o.now.getTime() - Math.floor((i * 7919) % (o.spreadSeconds * 1000))).toISOString();
-  const terminal = state === 'done' || state === 'failed' || state === 'expired' || state === 'killed';
-  const reason = state === 'failed' ? FAILURE_REASONS[i % FAILURE_REASONS.length]
-    : state === 'expired' ? 'waited more than 604800 s without starting' : state === 'killed' ? 'killed on request' : null;
+  const terminal = TransferMachine.isTerminal(state);
+  const reason =
+    state === 'failed'
+      ? FAILURE_REASONS[i % FAILURE_REASONS.length]
+      : state === 'expired'
+        ? 'waited more than 604800 s without starting'
+        : state === 'killed'
+          ? 'killed on request'
+          : null;
   const doc: Record<string, unknown> = {
-    _id: lfnId(lfn), type: 'transfer', user, workflow, jobid: String(i), job_retry_count: 0, file_type: 'output',
-    source, destination, source_lfn: lfn, destination_lfn: lfn.replace('/store/temp/user/', '/store/user/'),
-    size: 1000 + (i % 97) * 100, checksums: { adler32: '0badcafe' }, publish, priority: 3, state,
+    _id: lfnId(lfn),
+    type: 'transfer',
+    user,
+    workflow,
+    jobid: String(i),
+    job_retry_count: 0,
+    file_type: 'output',
+    source,
+    destination,
+    source_lfn: lfn,
+    destination_lfn: lfn.replace('/store/temp/user/', '/store/user/'),
+    size: 1000 + (i % 97) * 100,
+    checksums: { adler32: '0badcafe' },
+    publish,
+    priority: 3,
+    state,
     created_at: new Date(o.now.getTime() - o.spreadSeconds * 1000 - 60_000).toISOString(),
   };
   if (publish) {
     doc.dataset = '/Demo/seed-v1/USER';
-    doc.publication_state = ['not_published', 'publishing', 'published', 'publication_failed'][i % 4];
+    doc.publication_state = PUBLICATION_STATES[i % PUBLICATION_STATES.length];
   }
   if (state === 'done' || state === 'failed') {
-    doc.attempts = [{ at: finished, error: reason, error_class: state === 'failed' ? 'fatal' : null, transfer_job: null }];
+    doc.attempts = [
+      { at: finished, error: reason, error_class: state === 'failed' ? 'fatal' : null, transfer_job: null },
+    ];
   }
   if (terminal) {
     doc.finished_at = finished;
@@ -73,7 +125,7 @@ export async function seedTransfers(db: Db, o: SeedOptions, batch = 2000, from =
   for (let i = from; i < from + o.n; i += batch) {
     const docs: TransferDoc[] = [];
     for (let j = i; j < Math.min(from + o.n, i + batch); j++) docs.push(seedDoc(j, o));
-    const res = await db.bulk({ docs: docs as never[] });
+    const res = await db.bulk({ docs: docs });
     const bad = res.find((r) => r.error);
     if (bad) throw new Error(`seed: ${bad.id}: ${bad.error} ${bad.reason}`);
     all.push(...docs);

@@ -58,7 +58,15 @@ export class AgentFleet {
   start(specs: readonly AgentSpec[]): void {
     for (const spec of specs) {
       const logFile = path.join(this.opts.logDir, `${spec.name}.log`);
-      const a: Running = { spec, logFile, log: fs.createWriteStream(logFile, { flags: 'a' }), child: null, exited: Promise.resolve(), restarts: 0, timer: null };
+      const a: Running = {
+        spec,
+        logFile,
+        log: fs.createWriteStream(logFile, { flags: 'a' }),
+        child: null,
+        exited: Promise.resolve(),
+        restarts: 0,
+        timer: null,
+      };
       this.agents.push(a);
       this.spawn(a);
     }
@@ -66,15 +74,25 @@ export class AgentFleet {
 
   get info(): AgentInfo[] {
     return this.agents.map((a) => ({
-      name: a.spec.name, pid: a.child?.pid ?? null, metrics_url: `http://127.0.0.1:${a.spec.metricsPort}/metrics`, log: a.logFile, restarts: a.restarts,
+      name: a.spec.name,
+      pid: a.child?.pid ?? null,
+      metrics_url: `http://127.0.0.1:${a.spec.metricsPort}/metrics`,
+      log: a.logFile,
+      restarts: a.restarts,
     }));
   }
 
   private spawn(a: Running): void {
     const { name, metricsPort, args = [] } = a.spec;
-    const child = spawn(process.execPath, [this.opts.entry, 'agent', name, '--metrics-port', String(metricsPort), ...args], {
-      env: this.opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-    });
+    const child = spawn(
+      process.execPath,
+      [this.opts.entry, 'agent', name, '--metrics-port', String(metricsPort), ...args],
+      {
+        env: this.opts.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
     a.child = child;
     const prefix = (line: string) => void (a.log.writableEnded || a.log.write(`${name} ${line}\n`));
     readline.createInterface({ input: child.stdout! }).on('line', prefix);
@@ -90,7 +108,9 @@ export class AgentFleet {
         a.restarts++;
         const delay = this.opts.restartDelayMs ?? 1000;
         prefix(`[couchstage start] ${why}; restarting in ${delay} ms`);
-        this.opts.notice(`agent ${name} ${why}; restarting in ${delay / 1000} s (restart ${a.restarts}, log ${a.logFile})`);
+        this.opts.notice(
+          `agent ${name} ${why}; restarting in ${delay / 1000} s (restart ${a.restarts}, log ${a.logFile})`,
+        );
         a.timer = setTimeout(() => {
           a.timer = null;
           if (!this.stopping) this.spawn(a);
@@ -104,7 +124,9 @@ export class AgentFleet {
   }
 
   private running(): Running[] {
-    return this.agents.filter((a) => a.child && a.child.exitCode === null && a.child.signalCode === null && a.child.pid);
+    return this.agents.filter(
+      (a) => a.child && a.child.exitCode === null && a.child.signalCode === null && a.child.pid,
+    );
   }
 
   /** SIGTERM every agent, SIGKILL what is still running after `graceMs`; resolves when all exited. */
@@ -115,7 +137,10 @@ export class AgentFleet {
     for (const a of running) a.child!.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const all = Promise.all(running.map((a) => a.exited));
-    const late = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+    const late = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+    ]);
     clearTimeout(timer);
     if (late) {
       for (const a of this.running()) {
@@ -125,6 +150,12 @@ export class AgentFleet {
       await all;
     }
     await Promise.all(this.agents.map((a) => new Promise<void>((r) => a.log.end(() => r()))));
+  }
+
+  /** No agent that exits from now on is restarted (the system is stopping). */
+  holdRestarts(): void {
+    this.stopping = true;
+    for (const a of this.agents) if (a.timer) clearTimeout(a.timer);
   }
 
   /** Last resort from a process 'exit' hook (synchronous): ask whatever still runs to stop. */

@@ -5,7 +5,8 @@
  * Operators' changes are kept: a document is only created when missing; a site document is
  * rewritten (other fields kept) only when its storage endpoints moved, e.g. to a new port.
  */
-import { connect, statusOf } from '../../agents/lib/couch';
+import { connect, type Db } from '../../agents/platform/couch';
+import { get, put } from '../../agents/platform/docs';
 import { DocId, DocType } from '../../views/schema';
 import type { DemoSite } from './storage';
 
@@ -17,7 +18,9 @@ type Doc = Record<string, unknown> & { _id: string; _rev?: string };
 
 export function siteDoc(site: DemoSite): Doc {
   return {
-    _id: DocId.site(site.name), type: DocType.site, name: site.name,
+    _id: DocId.site(site.name),
+    type: DocType.site,
+    name: site.name,
     endpoints: { [site.protocol]: site.endpoint },
     tfc: [{ protocol: site.protocol, path_match: '/+(.*)', result: site.tfcResult }],
   };
@@ -27,7 +30,14 @@ export function demoConfigDocs(sites: readonly DemoSite[]): Doc[] {
   const docs = sites.map(siteDoc);
   for (const a of sites) {
     for (const b of sites) {
-      if (a !== b) docs.push({ _id: DocId.link(a.name, b.name), type: DocType.link, source: a.name, destination: b.name, max_active: DEMO_LINK_MAX_ACTIVE });
+      if (a !== b)
+        docs.push({
+          _id: DocId.link(a.name, b.name),
+          type: DocType.link,
+          source: a.name,
+          destination: b.name,
+          max_active: DEMO_LINK_MAX_ACTIVE,
+        });
     }
   }
   docs.push({ _id: DocId.settings, type: DocType.settings, ...DEMO_SETTINGS });
@@ -42,20 +52,15 @@ export interface ConfigReport {
 
 /** `url`: the server as an operator (or admin); `db`: the config database's name. */
 export async function writeDemoConfig(url: string, db: string, sites: readonly DemoSite[]): Promise<ConfigReport> {
-  const config = connect(url).use<Doc>(db);
+  const config: Db = connect(url).use(db);
   const report: ConfigReport = { created: [], updated: [], kept: [] };
   for (const doc of demoConfigDocs(sites)) {
-    let existing: Doc | null = null;
-    try {
-      existing = (await config.get(doc._id)) as unknown as Doc;
-    } catch (err) {
-      if (statusOf(err) !== 404) throw err;
-    }
+    const existing = await get<Doc>(config, doc._id);
     if (!existing) {
-      await config.insert(doc as never);
+      await put(config, doc);
       report.created.push(doc._id);
     } else if (doc.type === DocType.site && JSON.stringify(existing.endpoints) !== JSON.stringify(doc.endpoints)) {
-      await config.insert({ ...existing, endpoints: doc.endpoints, tfc: doc.tfc } as never);
+      await put(config, { ...existing, endpoints: doc.endpoints, tfc: doc.tfc });
       report.updated.push(doc._id);
     } else {
       report.kept.push(doc._id);

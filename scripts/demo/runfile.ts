@@ -16,7 +16,10 @@ export interface RunRecord {
   readonly stopped_at?: string;
   readonly server: { readonly url: string; readonly pid: number | null };
   readonly agents: readonly AgentInfo[];
-  readonly storage: { readonly mode: string; readonly sites: readonly { name: string; endpoint: string; pid: number | null }[] } | null;
+  readonly storage: {
+    readonly mode: string;
+    readonly sites: readonly { name: string; endpoint: string; pid: number | null }[];
+  } | null;
 }
 
 const startedAt = new Date(Date.now() - process.uptime() * 1000).toISOString();
@@ -29,14 +32,25 @@ export function readRunFile(file: string): RunRecord | null {
   }
 }
 
-export function writeRunFile(file: string, s: { server: { url: string; supervisor: { pid?: number } | null }; fleet: AgentFleet | null; storage: DemoStorage | null; stopped?: boolean }): void {
+export function writeRunFile(
+  file: string,
+  s: {
+    server: { url: string; supervisor: { pid?: number } | null };
+    fleet: AgentFleet | null;
+    storage: DemoStorage | null;
+    stopped?: boolean;
+  },
+): void {
   const record: RunRecord = {
     pid: process.pid,
     started_at: startedAt,
     ...(s.stopped ? { stopped_at: new Date().toISOString() } : {}),
     server: { url: s.server.url, pid: s.server.supervisor?.pid ?? null },
     agents: s.fleet?.info ?? [],
-    storage: s.storage && { mode: s.storage.mode, sites: s.storage.sites.map((x) => ({ name: x.name, endpoint: x.endpoint, pid: x.se?.pid ?? null })) },
+    storage: s.storage && {
+      mode: s.storage.mode,
+      sites: s.storage.sites.map((x) => ({ name: x.name, endpoint: x.endpoint, pid: x.se?.pid ?? null })),
+    },
   };
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
@@ -62,13 +76,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Refuses to start beside a live start on the same data; stops what a start that was killed left
  * running (its agents, and its embedded server if `serverEntry` is given): SIGTERM, SIGKILL after 10 s.
  */
-export async function stopLeftovers(prev: RunRecord | null, entry: string, serverEntry: string | null, log: (line: string) => void): Promise<void> {
+export async function stopLeftovers(
+  prev: RunRecord | null,
+  entry: string,
+  serverEntry: string | null,
+  log: (line: string) => void,
+): Promise<void> {
   if (!prev || prev.stopped_at) return;
   if (prev.pid !== process.pid && /cli\.js\0start(\0|$)/.test(cmdline(prev.pid))) {
     throw new Error(`another couchstage start (pid ${prev.pid}) is running on this data directory; stop it first`);
   }
-  const left = prev.agents.map((a) => ({ what: a.name, pid: a.pid, ours: (pid: number | null) => isAgentProcess(pid, entry) }));
-  if (serverEntry) left.push({ what: 'embedded server', pid: prev.server.pid, ours: (pid) => !!pid && cmdline(pid).startsWith(process.execPath + '\0' + serverEntry + '\0') });
+  const left = prev.agents.map((a) => ({
+    what: a.name,
+    pid: a.pid,
+    ours: (pid: number | null) => isAgentProcess(pid, entry),
+  }));
+  if (serverEntry)
+    left.push({
+      what: 'embedded server',
+      pid: prev.server.pid,
+      ours: (pid) => !!pid && cmdline(pid).startsWith(process.execPath + '\0' + serverEntry + '\0'),
+    });
   const stale = left.filter((p) => p.ours(p.pid));
   if (!stale.length) return;
   log(`stopping what an earlier start left running: ${stale.map((p) => `${p.what} (pid ${p.pid})`).join(', ')}`);

@@ -82,7 +82,8 @@ async function startOne(baseDir: string, index: number, log: (line: string) => v
     }
   }
   const port = await freePort();
-  if (before !== null) log(`storage element se${index}: port ${before} is busy, moving to ${port} (site documents updated)`);
+  if (before !== null)
+    log(`storage element se${index}: port ${before} is busy, moving to ${port} (site documents updated)`);
   return startStorageElement(baseDir, index, port, { ownerPid: process.pid });
 }
 
@@ -100,8 +101,13 @@ async function startXrootdSites(baseDir: string, log: (line: string) => void): P
   const sites = ses.map((se, i): DemoSite => {
     const { uid, gid } = fs.statSync(se.dataDir);
     return {
-      name: DEMO_SITES[i], protocol: 'root', endpoint: se.rootUrl, tfcResult: `${se.rootUrl}//$1`,
-      dir: se.dataDir, owner: process.getuid?.() === 0 ? { uid, gid } : null, se,
+      name: DEMO_SITES[i],
+      protocol: 'root',
+      endpoint: se.rootUrl,
+      tfcResult: `${se.rootUrl}//$1`,
+      dir: se.dataDir,
+      owner: process.getuid?.() === 0 ? { uid, gid } : null,
+      se,
     };
   });
   return { mode: 'xrootd', backend: 'gfal2', sites, stop: async () => void (await stopStorageElements(baseDir)) };

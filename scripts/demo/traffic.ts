@@ -5,16 +5,18 @@
  * with a checksum reason), about 2% lose their source right after submission (failed at once),
  * and some batches ask for publication into /Demo/<user>-demo-v1/USER. Workflows are named
  * demo_<yyyymmdd>_<n>, n counting on across starts (<data>/demo/traffic.json) so that LFNs, and
- * with them the document ids, never repeat. Stops after `maxFiles` files, so a demo left running
+ * with them the document ids, never repeat. Stops after `maxFiles` files in all on this data
+ * directory, counted across starts in the same file (a restart continues where the last run
+ * stopped instead of sending another `maxFiles`), so a demo left running, or restarted often,
  * does not fill the disk; logs a line per batch at most every 30 s.
  */
 import { randomBytes, randomInt } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { adler32 } from '../../agents/backends/adler32';
-import { withCredentials, type Config } from '../../agents/lib/config';
-import { connect, sleep } from '../../agents/lib/couch';
-import { submit } from '../commands/submit';
+import { withCredentials, type Config } from '../../agents/platform/config';
+import { connect, sleep } from '../../agents/platform/couch';
+import { submit } from '../client/submit';
 import { writeSiteFile, type DemoSite } from './storage';
 
 export interface TrafficOptions {
@@ -23,8 +25,9 @@ export interface TrafficOptions {
   readonly url: string;
   readonly sites: readonly DemoSite[];
   readonly users: readonly { name: string; password: string }[];
+  /** Files in all on this data directory, earlier runs included. */
   readonly maxFiles: number;
-  /** Where the workflow counter is kept. */
+  /** Where the workflow and file counters are kept. */
   readonly stateFile: string;
   readonly log: (line: string) => void;
   readonly logEveryMs?: number;
@@ -36,9 +39,16 @@ export const PUBLISH_RATE = 0.3;
 
 const pick = <T>(xs: readonly T[]): T => xs[randomInt(xs.length)];
 
+interface TrafficState {
+  workflows: number;
+  files: number;
+}
+
 export class DemoTraffic {
-  /** Files written (submitted or not): what the --demo-files limit counts. */
+  /** Files written (submitted or not) on this data directory, earlier runs included: what the --demo-files limit counts. */
   files = 0;
+  /** Of those, written by earlier runs. */
+  readonly previous: number;
   refused = 0;
   batches = 0;
   badChecksums = 0;
@@ -47,7 +57,30 @@ export class DemoTraffic {
   private loop: Promise<void> | null = null;
   private lastLog = 0;
 
-  constructor(private readonly opts: TrafficOptions) {}
+  constructor(private readonly opts: TrafficOptions) {
+    this.previous = this.files = this.readState().files;
+  }
+
+  /** Files this run will still write before the limit. */
+  get remaining(): number {
+    return Math.max(0, this.opts.maxFiles - this.files);
+  }
+
+  private readState(): TrafficState {
+    try {
+      const st = JSON.parse(fs.readFileSync(this.opts.stateFile, 'utf8')) as Partial<TrafficState>;
+      return { workflows: Number(st.workflows) || 0, files: Number(st.files) || 0 };
+    } catch {
+      return { workflows: 0, files: 0 };
+    }
+  }
+
+  private writeState(st: TrafficState): void {
+    fs.mkdirSync(path.dirname(this.opts.stateFile), { recursive: true });
+    const tmp = `${this.opts.stateFile}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(st) + '\n');
+    fs.renameSync(tmp, this.opts.stateFile);
+  }
 
   start(): void {
     this.loop ??= this.run();
@@ -60,6 +93,12 @@ export class DemoTraffic {
 
   private async run(): Promise<void> {
     const signal = this.controller.signal;
+    if (!this.remaining) {
+      this.opts.log(
+        `demo traffic: none: earlier runs on this data already sent ${this.files} files, the --demo-files limit of ${this.opts.maxFiles} (a larger --demo-files sends more)`,
+      );
+      return;
+    }
     while (!signal.aborted && this.files < this.opts.maxFiles) {
       try {
         await this.batch();
@@ -69,7 +108,8 @@ export class DemoTraffic {
       if (this.files >= this.opts.maxFiles) break;
       await sleep(randomInt(2000, 5001), signal);
     }
-    if (!signal.aborted) this.opts.log(`demo traffic: ${this.summary()}; stopping at the --demo-files limit of ${this.opts.maxFiles}`);
+    if (!signal.aborted)
+      this.opts.log(`demo traffic: ${this.summary()}; stopping at the --demo-files limit of ${this.opts.maxFiles}`);
   }
 
   private summary(): string {
@@ -82,16 +122,13 @@ export class DemoTraffic {
     this.opts.log(line);
   }
 
-  /** The next workflow number, persisted before use so that a crash never reuses one. */
-  private nextWorkflow(): string {
-    let n = 0;
-    try {
-      n = Number((JSON.parse(fs.readFileSync(this.opts.stateFile, 'utf8')) as { workflows?: number }).workflows) || 0;
-    } catch {
-      /* first batch ever */
-    }
-    fs.mkdirSync(path.dirname(this.opts.stateFile), { recursive: true });
-    fs.writeFileSync(this.opts.stateFile, JSON.stringify({ workflows: n + 1 }) + '\n');
+  /**
+   * The next workflow number and the files it will write, persisted before any is written, so
+   * that a crash never reuses a number and a restart never sends more than the limit.
+   */
+  private nextWorkflow(files: number): string {
+    const n = this.readState().workflows;
+    this.writeState({ workflows: n + 1, files: this.files + files });
     const day = new Date().toISOString().slice(0, 10).replace(/-/g, '');
     return `demo_${day}_${n + 1}`;
   }
@@ -101,8 +138,8 @@ export class DemoTraffic {
     const user = pick(users);
     const source = pick(sites);
     const destination = pick(sites.filter((s) => s !== source));
-    const workflow = this.nextWorkflow();
     const n = Math.min(randomInt(3, 21), this.opts.maxFiles - this.files);
+    const workflow = this.nextWorkflow(n);
     const publish = Math.random() < PUBLISH_RATE;
     const docs: Record<string, unknown>[] = [];
     const toRemove: string[] = [];
@@ -118,9 +155,15 @@ export class DemoTraffic {
         bad++;
       } else if (r < BAD_CHECKSUM_RATE + REMOVED_SOURCE_RATE) toRemove.push(file);
       docs.push({
-        workflow, jobid: String(i + 1), source: source.name, destination: destination.name,
-        source_lfn: lfn, destination_lfn: `/store/user/${user.name}/${workflow}/out_${i}.root`,
-        size: data.length, checksums: { adler32: sum }, publish,
+        workflow,
+        jobid: String(i + 1),
+        source: source.name,
+        destination: destination.name,
+        source_lfn: lfn,
+        destination_lfn: `/store/user/${user.name}/${workflow}/out_${i}.root`,
+        size: data.length,
+        checksums: { adler32: sum },
+        publish,
         ...(publish ? { dataset: `/Demo/${user.name}-demo-v1/USER` } : {}),
       });
     }
@@ -134,6 +177,8 @@ export class DemoTraffic {
     this.badChecksums += bad;
     this.removedSources += toRemove.length;
     const refused = failed ? `, ${failed} refused (${results.find((r) => !r.ok)?.error})` : '';
-    this.note(`demo traffic: ${user.name} submitted ${n} files ${source.name} -> ${destination.name} (${workflow}${publish ? ', publish' : ''}${refused}); ${this.summary()}`);
+    this.note(
+      `demo traffic: ${user.name} submitted ${n} files ${source.name} -> ${destination.name} (${workflow}${publish ? ', publish' : ''}${refused}); ${this.summary()}`,
+    );
   }
 }

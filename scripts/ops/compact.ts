@@ -5,8 +5,10 @@
  * it reports. ASO compacted twice a day (seed 002): `--every 12h`.
  */
 import type { DbRole } from '../../views/schema';
+import { capabilities } from '../../agents/platform/capabilities';
 import { dbPath, expectStatus, http } from './http';
 import { archiveDbName } from './archive';
+import { formatSize } from '../cli/commands/format';
 
 export interface CompactStep {
   readonly db: string;
@@ -20,26 +22,42 @@ interface DbInfo {
   compact_running?: boolean;
 }
 
-export async function compactOnce(url: string, dbs: Record<DbRole, string>, log: (l: string) => void = () => undefined): Promise<CompactStep[]> {
+export async function compactOnce(
+  url: string,
+  dbs: Record<DbRole, string>,
+  log: (l: string) => void = () => undefined,
+): Promise<CompactStep[]> {
   const steps: CompactStep[] = [];
   const names = [...Object.values(dbs)];
   if ((await http(url, 'GET', dbPath(archiveDbName(dbs)))).status === 200) names.push(archiveDbName(dbs));
+  const caps = await capabilities(url);
   for (const db of names) {
     const info = expectStatus(await http<DbInfo>(url, 'GET', dbPath(db)), `database ${db}`).body;
     const size = info.sizes?.file ?? info.disk_size;
     expectStatus(await http(url, 'POST', dbPath(db) + '/_compact', { body: {} }), `compacting ${db}`);
     steps.push({ db, what: 'database', result: 'started' });
-    log(`${db}: compaction started${size !== undefined ? ` (file ${(size / 1e6).toFixed(1)} MB, active ${((info.sizes?.active ?? 0) / 1e6).toFixed(1)} MB)` : ''}`);
-    const ddocs = expectStatus(await http<{ rows: { id: string; doc: { views?: object } }[] }>(url, 'GET',
-      `${dbPath(db)}/_all_docs?startkey=${encodeURIComponent('"_design/"')}&endkey=${encodeURIComponent('"_design0"')}&include_docs=true`), `design docs of ${db}`).body.rows;
+    log(
+      `${db}: compaction started${size !== undefined ? ` (file ${formatSize(size)}, active ${formatSize(info.sizes?.active ?? 0)})` : ''}`,
+    );
+    const ddocs = expectStatus(
+      await http<{ rows: { id: string; doc: { views?: object } }[] }>(
+        url,
+        'GET',
+        `${dbPath(db)}/_all_docs?startkey=${encodeURIComponent('"_design/"')}&endkey=${encodeURIComponent('"_design0"')}&include_docs=true`,
+      ),
+      `design docs of ${db}`,
+    ).body.rows;
     for (const row of ddocs) {
       if (!row.doc.views || !Object.keys(row.doc.views).length) continue;
       const name = row.id.slice('_design/'.length);
-      const a = await http(url, 'POST', `${dbPath(db)}/_compact/${encodeURIComponent(name)}`, { body: {} });
-      // A server without view compaction does not route it (the embedded server answers 400
-      // only_multipart_accepted: it takes the path for an attachment).
-      const result = a.status === 202 || a.status === 200 ? 'started' : [400, 404, 405].includes(a.status) ? 'not supported by this server' : null;
-      if (!result) expectStatus(a, `compacting views of ${db}/${row.id}`);
+      let result: 'started' | 'not supported by this server' = 'not supported by this server';
+      if (caps.viewCompaction) {
+        expectStatus(
+          await http(url, 'POST', `${dbPath(db)}/_compact/${encodeURIComponent(name)}`, { body: {} }),
+          `compacting views of ${db}/${row.id}`,
+        );
+        result = 'started';
+      }
       steps.push({ db, what: `views of ${row.id}`, result: result! });
       log(`${db}/${row.id}: view compaction ${result}`);
     }
@@ -51,7 +69,13 @@ export async function compactOnce(url: string, dbs: Record<DbRole, string>, log:
 }
 
 /** Runs compactOnce now and then every `everyMs` until the signal aborts; errors are logged, not fatal. */
-export async function compactEvery(url: string, dbs: Record<DbRole, string>, everyMs: number, signal: AbortSignal, log: (l: string) => void): Promise<number> {
+export async function compactEvery(
+  url: string,
+  dbs: Record<DbRole, string>,
+  everyMs: number,
+  signal: AbortSignal,
+  log: (l: string) => void,
+): Promise<number> {
   let runs = 0;
   while (!signal.aborted) {
     try {
@@ -62,10 +86,14 @@ export async function compactEvery(url: string, dbs: Record<DbRole, string>, eve
     runs++;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, everyMs);
-      signal.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve();
-      }, { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
     });
   }
   return runs;

@@ -3,18 +3,27 @@
  * few routes nano has no helper for (COPY, _active_tasks, _view_cleanup, _compact/<ddoc>), with
  * the credentials of the URL. Answers are returned with their status; callers decide.
  */
-import { authParts } from '../../agents/lib/couch';
+import { authParts } from '../../agents/platform/couch';
 
 export interface HttpAnswer<T = Record<string, unknown>> {
   readonly status: number;
   readonly body: T;
 }
 
-export async function http<T = Record<string, unknown>>(url: string, method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<HttpAnswer<T>> {
+export async function http<T = Record<string, unknown>>(
+  url: string,
+  method: string,
+  path: string,
+  opts: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<HttpAnswer<T>> {
   const { base, headers } = authParts(url);
   const res = await fetch(base + path, {
     method,
-    headers: { ...headers, ...(opts.body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...(opts.headers || {}) },
+    headers: {
+      ...headers,
+      ...(opts.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      ...(opts.headers || {}),
+    },
     body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     signal: opts.signal,
   });
@@ -29,10 +38,17 @@ export async function http<T = Record<string, unknown>>(url: string, method: str
 }
 
 /** Throws a readable error unless the status is one of `ok`. */
-export function expectStatus<T>(a: HttpAnswer<T>, what: string, ok: readonly number[] = [200, 201, 202]): HttpAnswer<T> {
+export function expectStatus<T>(
+  a: HttpAnswer<T>,
+  what: string,
+  ok: readonly number[] = [200, 201, 202],
+): HttpAnswer<T> {
   if (!ok.includes(a.status)) {
     const b = a.body as unknown as { error?: string; reason?: string };
-    throw Object.assign(new Error(`${what}: ${a.status} ${b && b.error ? `${b.error}: ${b.reason}` : JSON.stringify(a.body)}`), { statusCode: a.status });
+    throw Object.assign(
+      new Error(`${what}: ${a.status} ${b && b.error ? `${b.error}: ${b.reason}` : JSON.stringify(a.body)}`),
+      { statusCode: a.status, error: b && b.error },
+    );
   }
   return a;
 }

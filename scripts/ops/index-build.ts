@@ -9,6 +9,7 @@
 import { createHash } from 'crypto';
 import { performance } from 'perf_hooks';
 import { ddocPath, dbPath, formatSeconds, http, expectStatus } from './http';
+import { capabilities } from '../../agents/platform/capabilities';
 
 export interface DesignLike {
   readonly _id?: string;
@@ -20,8 +21,12 @@ export interface DesignLike {
 /** Our view signature: what the servers' own signatures depend on. null: no views. */
 export function viewSignature(doc: DesignLike | null | undefined): string | null {
   if (!doc || !doc.views || !Object.keys(doc.views).length) return null;
-  const views = Object.keys(doc.views).sort().map((k) => [k, doc.views![k].map, doc.views![k].reduce ?? null]);
-  return createHash('sha256').update(JSON.stringify({ language: doc.language || 'javascript', options: doc.options ?? null, views })).digest('hex');
+  const views = Object.keys(doc.views)
+    .sort()
+    .map((k) => [k, doc.views![k].map, doc.views![k].reduce ?? null]);
+  return createHash('sha256')
+    .update(JSON.stringify({ language: doc.language || 'javascript', options: doc.options ?? null, views }))
+    .digest('hex');
 }
 
 export interface Progress {
@@ -30,7 +35,7 @@ export interface Progress {
   readonly source: 'active_tasks' | 'polling';
 }
 
-/** Indexer tasks of one design document from `_active_tasks` (CouchDB; empty elsewhere). */
+/** Indexer tasks of one design document from `_active_tasks` (capabilities.activeTasks). */
 export async function indexerProgress(url: string, db: string, ddocId: string): Promise<Progress | null> {
   const a = await http<Record<string, unknown>[]>(url, 'GET', '/_active_tasks').catch(() => null);
   if (!a || a.status !== 200 || !Array.isArray(a.body)) return null;
@@ -55,16 +60,26 @@ export interface BuildReport {
   readonly docs: number;
   readonly seconds: number;
   readonly docsPerSecond: number;
+  /** Where the progress lines came from: the server's indexer tasks, or elapsed time per view. */
+  readonly progressFrom: 'active_tasks' | 'polling';
 }
 
 /**
  * Builds every view index of a design document by querying each view (limit 1; reduce=false so
  * the embedded server does not reduce the whole index). CouchDB answers when the index is built;
- * meanwhile progress comes from `_active_tasks`, else from polling (elapsed time, and an ETA from
- * the document count at a rate measured on the first views). Re-running on a built index is a
+ * meanwhile progress comes from `_active_tasks` where the server lists its indexers (CouchDB
+ * builds every view of a design doc in one pass, one task per shard: changes done / total over
+ * the shards), else from polling (elapsed time, and an ETA from the document count at a rate
+ * measured on the first views: PouchDB builds the views one after the other). Re-running on a built index is a
  * cheap no-op: this is what makes `upgrade` resumable without a second build.
  */
-export async function buildIndexes(url: string, db: string, ddocId: string, views: Record<string, { reduce?: string }>, opts: { log?: (line: string) => void; pollMs?: number; signal?: AbortSignal } = {}): Promise<BuildReport> {
+export async function buildIndexes(
+  url: string,
+  db: string,
+  ddocId: string,
+  views: Record<string, { reduce?: string }>,
+  opts: { log?: (line: string) => void; pollMs?: number; signal?: AbortSignal } = {},
+): Promise<BuildReport> {
   const log = opts.log || (() => undefined);
   const info = expectStatus(await http<{ doc_count: number }>(url, 'GET', dbPath(db)), `database ${db}`).body;
   const docs = info.doc_count;
@@ -72,18 +87,25 @@ export async function buildIndexes(url: string, db: string, ddocId: string, view
   const t0 = performance.now();
   let finished = 0;
   const pollMs = opts.pollMs ?? 2000;
+  const tasks = (await capabilities(url)).activeTasks;
+  let fromTasks = false;
   let lastLine = '';
   const timer = setInterval(async () => {
     const elapsed = (performance.now() - t0) / 1000;
-    const p = await indexerProgress(url, db, ddocId).catch(() => null);
+    const p = tasks ? await indexerProgress(url, db, ddocId).catch(() => null) : null;
     let line: string;
-    if (p && p.total > 0) {
-      const rate = p.done / Math.max(elapsed, 0.001);
-      const pct = Math.min(100, (100 * p.done) / p.total);
+    if (tasks && !(p && p.total > 0)) {
+      line = `  ${ddocId}: no indexer task listed yet, ${formatSeconds(elapsed)} elapsed (queued, or finishing)`;
+    } else if (p && p.total > 0) {
+      fromTasks = true;
+      // A shard's task can count a change or two more than its total (changes written meanwhile).
+      const done = Math.min(p.done, p.total);
+      const rate = done / Math.max(elapsed, 0.001);
+      const pct = (100 * done) / p.total;
       const bar = '#'.repeat(Math.round(pct / 5)).padEnd(20, '.');
-      line = `  ${ddocId} [${bar}] ${pct.toFixed(0)}% ${p.done}/${p.total} changes, ${rate.toFixed(0)} docs/s, ETA ${formatSeconds((p.total - p.done) / Math.max(rate, 0.001))}`;
+      line = `  ${ddocId} [${bar}] ${pct.toFixed(0)}% ${done}/${p.total} changes, ${rate.toFixed(0)} docs/s, ETA ${formatSeconds((p.total - done) / Math.max(rate, 0.001))}`;
     } else {
-      // No task list (the embedded server has none): views are built one after the other, so
+      // No task list (capabilities.activeTasks): views are built one after the other, so
       // the share of views done and the time they took give the rate and the ETA.
       const rate = finished ? (finished * docs) / elapsed : 0;
       const eta = finished ? ((names.length - finished) * docs) / rate : NaN;
@@ -99,12 +121,27 @@ export async function buildIndexes(url: string, db: string, ddocId: string, view
       for (;;) {
         const asked = performance.now();
         try {
-          expectStatus(await http(url, 'GET', `${ddocPath(db, ddocId)}/_view/${encodeURIComponent(name)}?${qs}`, { signal: opts.signal }), `building ${db}/${ddocId}/${name}`);
+          expectStatus(
+            await http(url, 'GET', `${ddocPath(db, ddocId)}/_view/${encodeURIComponent(name)}?${qs}`, {
+              signal: opts.signal,
+            }),
+            `building ${db}/${ddocId}/${name}`,
+          );
           break;
         } catch (err) {
+          const e = err as { statusCode?: number; error?: string };
+          // CouchDB 3 answers a view query that waited `[fabric] request_timeout` (60 s by
+          // default) for its index with 500 `timeout`, and the indexer goes on: measured on an
+          // 800k-document staged build, which failed here after the first minute. Ask again.
+          if (!opts.signal?.aborted && e.statusCode === 500 && e.error === 'timeout') {
+            log(
+              `  ${ddocId}/${name}: still building (the server answered ${e.statusCode} timeout to a query that waited); asking again`,
+            );
+            continue;
+          }
           // Node's fetch gives up waiting for headers after 5 minutes, a proxy may cut the
-          // request sooner; the server goes on building: ask again. HTTP errors are real.
-          if (opts.signal?.aborted || (err as { statusCode?: number }).statusCode !== undefined) throw err;
+          // request sooner; the server goes on building: ask again. Other HTTP errors are real.
+          if (opts.signal?.aborted || e.statusCode !== undefined) throw err;
           // A server that refuses at once (down, wrong port) is not building anything.
           if (performance.now() - asked < 5000 && ++quickFailures >= 5) throw err;
           if (performance.now() - asked < 5000) await new Promise((r) => setTimeout(r, 1000));
@@ -117,8 +154,17 @@ export async function buildIndexes(url: string, db: string, ddocId: string, view
     clearInterval(timer);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const report = { ddoc: ddocId, views: names.length, docs, seconds, docsPerSecond: docs / Math.max(seconds, 0.001) };
-  log(`  ${ddocId}: ${names.length} views indexed over ${docs} docs in ${formatSeconds(seconds)} (${report.docsPerSecond.toFixed(0)} docs/s)`);
+  const report: BuildReport = {
+    ddoc: ddocId,
+    views: names.length,
+    docs,
+    seconds,
+    docsPerSecond: docs / Math.max(seconds, 0.001),
+    progressFrom: fromTasks ? 'active_tasks' : 'polling',
+  };
+  log(
+    `  ${ddocId}: ${names.length} views indexed over ${docs} docs in ${formatSeconds(seconds)} (${report.docsPerSecond.toFixed(0)} docs/s)`,
+  );
   return report;
 }
 

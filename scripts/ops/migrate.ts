@@ -1,11 +1,10 @@
 /**
  * `couchstage migrate-db --to-prefix P [--target-url URL]`: seed 002's second fix, also the way
  * to new hardware or a cluster. Steps:
- *   1. deploy the target databases (security, design docs, Mango indexes) on the target server;
- *   2. replicate every database continuously (PouchDB driven from this process, HTTP on both
- *      sides, so it works the same on CouchDB 3 and on the embedded server, whose `_replicate`
- *      cannot cancel a continuous replication; design docs are not replicated: the target has the
- *      ones this code deploys);
+ *   1. deploy the target databases (security, design docs) on the target server;
+ *   2. replicate every database continuously, design docs excepted (ops/replication.ts: the
+ *      target server's replicator, watched in `_scheduler/jobs`, where it has one; else PouchDB
+ *      driven from this process);
  *   3. build the target's view indexes while the old databases keep serving;
  *   4. wait until the copy has caught up (every live id and winning revision of the source is in
  *      the target, checked with `_revs_diff`);
@@ -22,12 +21,13 @@ import { dbNames, DbRole } from '../../views/schema';
 import { buildDesign, DESIGNS } from '../../design';
 import { deploy } from '../deploy';
 import { seqNumber } from '../../agents/lib/checkpoint';
-import { withoutCredentials } from '../../agents/lib/config';
-import { projectRoot } from '../../agents/lib/config';
+import { withoutCredentials } from '../../agents/platform/config';
+import { projectRoot } from '../../agents/platform/config';
 import { deployVersion } from '../../design/version';
 import { dbPath, expectStatus, http } from './http';
 import { buildIndexes, type BuildReport } from './index-build';
 import { getReadonly, setReadonly } from './readonly';
+import { startReplication, type Replication } from './replication';
 
 export interface MigrateOptions {
   readonly sourceUrl: string;
@@ -54,22 +54,59 @@ export interface DbReport {
 
 export interface MigrateReport {
   readonly alreadyMoved?: boolean;
+  /** Who copied: the target server's replicator, or this process. */
+  readonly replication?: 'server' | 'client';
   readonly dbs: DbReport[];
   readonly builds: BuildReport[];
   readonly pausedSeconds: number;
 }
 
+/**
+ * The marker is in force once writes stop landing. A write validated just before the new
+ * validate_doc_update reached the server's design-doc cache, or a `_bulk_docs` already under way,
+ * still lands right after it (measured on CouchDB 3.4: 1 to 9 agents' writes in about a third of
+ * the runs of test/scripts/ops/migrate.test.ts once replication was fast), so the pause counts from the
+ * first QUIET_MS in which no database's sequence moves; after MAX_SETTLE_MS the verification
+ * decides. Late writes are copied by the final catch-up like any other.
+ */
+const QUIET_MS = 1000;
+const MAX_SETTLE_MS = 30_000;
+
+async function quiet(url: string, dbs: string[], log: (l: string) => void): Promise<DbInfo[]> {
+  const t0 = Date.now();
+  let prev = await Promise.all(dbs.map((db) => info(url, db)));
+  for (;;) {
+    await new Promise((r) => setTimeout(r, QUIET_MS));
+    const cur = await Promise.all(dbs.map((db) => info(url, db)));
+    const moved = cur.filter((c, i) => seqNumber(c.update_seq) !== seqNumber(prev[i].update_seq)).length;
+    if (!moved) return cur;
+    if (Date.now() - t0 > MAX_SETTLE_MS) return cur;
+    log(`writes still landing on ${moved} database(s) after the pause marker; waiting for them to stop`);
+    prev = cur;
+  }
+}
+
 /** Revisions the copy may lag behind before writes are paused: one replication batch (500). */
 const CATCH_UP_LAG = 500;
 
-interface DbInfo { doc_count: number; update_seq: string | number }
+interface DbInfo {
+  doc_count: number;
+  update_seq: string | number;
+}
 
 async function info(url: string, db: string): Promise<DbInfo> {
   return expectStatus(await http<DbInfo>(url, 'GET', dbPath(db)), `database ${db}`).body;
 }
 
 async function designCount(url: string, db: string): Promise<number> {
-  const a = expectStatus(await http<{ rows: unknown[] }>(url, 'GET', `${dbPath(db)}/_all_docs?startkey=${encodeURIComponent('"_design/"')}&endkey=${encodeURIComponent('"_design0"')}`), `design docs of ${db}`);
+  const a = expectStatus(
+    await http<{ rows: unknown[] }>(
+      url,
+      'GET',
+      `${dbPath(db)}/_all_docs?startkey=${encodeURIComponent('"_design/"')}&endkey=${encodeURIComponent('"_design0"')}`,
+    ),
+    `design docs of ${db}`,
+  );
   return a.body.rows.length;
 }
 
@@ -79,31 +116,39 @@ export async function missingRevisions(srcUrl: string, src: string, tgtUrl: stri
   let startkey: string | null = null;
   for (;;) {
     const qs: string = `limit=2001${startkey ? `&startkey=${encodeURIComponent(JSON.stringify(startkey))}` : ''}`;
-    const rows: { id: string; value: { rev: string } }[] = expectStatus(await http<{ rows: { id: string; value: { rev: string } }[] }>(srcUrl, 'GET', `${dbPath(src)}/_all_docs?${qs}`), `listing ${src}`).body.rows;
+    const rows: { id: string; value: { rev: string } }[] = expectStatus(
+      await http<{ rows: { id: string; value: { rev: string } }[] }>(srcUrl, 'GET', `${dbPath(src)}/_all_docs?${qs}`),
+      `listing ${src}`,
+    ).body.rows;
     const page = rows.slice(0, 2000).filter((r) => !r.id.startsWith('_design/'));
     startkey = rows.length > 2000 ? rows[2000].id : null;
     if (page.length) {
-      const diff = expectStatus(await http<Record<string, { missing: string[] }>>(tgtUrl, 'POST', `${dbPath(tgt)}/_revs_diff`, {
-        body: Object.fromEntries(page.map((r) => [r.id, [r.value.rev]])),
-      }), `comparing with ${tgt}`).body;
+      const diff = expectStatus(
+        await http<Record<string, { missing: string[] }>>(tgtUrl, 'POST', `${dbPath(tgt)}/_revs_diff`, {
+          body: Object.fromEntries(page.map((r) => [r.id, [r.value.rev]])),
+        }),
+        `comparing with ${tgt}`,
+      ).body;
       missing += Object.keys(diff).length;
     }
     if (!startkey) return missing;
   }
 }
 
-type Replication = { cancel(): void; on(ev: string, fn: (x: unknown) => void): unknown };
-
-function startReplication(srcUrl: string, tgtUrl: string, log: (l: string) => void): Replication {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const PouchDB = require('pouchdb');
-  const rep = PouchDB.replicate(srcUrl, tgtUrl, {
-    live: true, retry: true, batch_size: 500, batches_limit: 4,
-    // The target's design docs are the ones this code deployed; never overwrite them.
-    filter: (doc: { _id: string }) => !doc._id.startsWith('_design/'),
-  }) as Replication;
-  rep.on('error', (err) => log(`replication ${withoutCredentials(srcUrl)} -> ${withoutCredentials(tgtUrl)}: ${(err as Error).message}`));
-  return rep;
+/** One line of the replicator's own figures (`_scheduler/jobs`), or '' where there are none. */
+async function replicationLine(reps: Replication[], names: string[]): Promise<string> {
+  const st = await Promise.all(reps.map((r) => r.status().catch(() => null)));
+  if (st.every((x) => !x)) return '';
+  return (
+    '; replicator: ' +
+    st
+      .map((x, i) =>
+        x
+          ? `${names[i]} ${x.state}, ${x.docsWritten} written${x.changesPending !== null ? `, ${x.changesPending} pending` : ''}${x.writeFailures ? `, ${x.writeFailures} REFUSED by the target` : ''}${x.error ? ` (${x.error})` : ''}`
+          : `${names[i]} not listed`,
+      )
+      .join('; ')
+  );
 }
 
 /**
@@ -111,14 +156,27 @@ function startReplication(srcUrl: string, tgtUrl: string, log: (l: string) => vo
  * exactly level: before the pause a small lag is enough (the final catch-up after the pause, with
  * tolerance 0, is short because of it).
  */
-async function waitCaughtUp(pairs: { src: string; tgt: string }[], srcUrl: string, tgtUrl: string, what: string, log: (l: string) => void, pollMs: number, signal?: AbortSignal, tolerance = 0): Promise<void> {
+async function waitCaughtUp(
+  pairs: { src: string; tgt: string }[],
+  srcUrl: string,
+  tgtUrl: string,
+  reps: Replication[],
+  what: string,
+  log: (l: string) => void,
+  pollMs: number,
+  signal?: AbortSignal,
+  tolerance = 0,
+): Promise<void> {
   let last = '';
   for (;;) {
     if (signal?.aborted) throw new Error('interrupted');
     const counts = await Promise.all(pairs.map((p) => missingRevisions(srcUrl, p.src, tgtUrl, p.tgt)));
     const total = counts.reduce((a, b) => a + b, 0);
     if (total <= tolerance) return;
-    const line = `${what}: ${total} document revisions still to copy (${pairs.map((p, i) => `${p.tgt} ${counts[i]}`).join(', ')})`;
+    const line = `${what}: ${total} document revisions still to copy (${pairs.map((p, i) => `${p.tgt} ${counts[i]}`).join(', ')})${await replicationLine(
+      reps,
+      pairs.map((p) => p.tgt),
+    )}`;
     if (line !== last) log(line);
     last = line;
     await new Promise((r) => setTimeout(r, pollMs));
@@ -148,47 +206,88 @@ export async function migrateDb(opts: MigrateOptions): Promise<MigrateReport> {
   await deploy({ url: tgtUrl, dbs: to, root, version, log: (l) => log(`target: ${l}`) });
   // 2. continuous replication
   const withDb = (url: string, db: string) => url.replace(/\/+$/, '') + '/' + encodeURIComponent(db);
-  const reps = roles.map((r) => startReplication(withDb(opts.sourceUrl, from[r]), withDb(tgtUrl, to[r]), log));
-  log(`replicating ${roles.map((r) => `${from[r]} -> ${to[r]}`).join(', ')} (continuous)`);
+  const reps: Replication[] = [];
   const pairs = roles.map((r) => ({ src: from[r], tgt: to[r] }));
   try {
+    for (const r of roles)
+      reps.push(await startReplication(withDb(opts.sourceUrl, from[r]), withDb(tgtUrl, to[r]), tgtUrl, log));
+    log(
+      `replicating ${roles.map((r) => `${from[r]} -> ${to[r]}`).join(', ')} (continuous, ${reps[0].by === 'server' ? "the target server's replicator" : 'from this process'})`,
+    );
     // 3. build the target's indexes while the source serves
     const builds: BuildReport[] = [];
-    await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, 'initial copy', log, pollMs, opts.signal, CATCH_UP_LAG);
+    await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, reps, 'initial copy', log, pollMs, opts.signal, CATCH_UP_LAG);
     for (const spec of DESIGNS) {
       if (!spec.views) continue;
       const built = await buildDesign(spec, root, version);
       builds.push(await buildIndexes(tgtUrl, to[spec.db], built.id, spec.views, { log, signal: opts.signal }));
     }
     // 4. caught up again after the (possibly long) index build
-    await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, 'catching up', log, pollMs, opts.signal, CATCH_UP_LAG);
+    await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, reps, 'catching up', log, pollMs, opts.signal, CATCH_UP_LAG);
     // 5. pause writes
     const t0 = Date.now();
     for (const r of roles) await setReadonly(opts.sourceUrl, from[r], { reason: 'migrating' });
     log(`writes paused on ${Object.values(from).join(', ')}`);
-    const atPause = await Promise.all(roles.map((r) => info(opts.sourceUrl, from[r])));
+    const atPause = await quiet(
+      opts.sourceUrl,
+      roles.map((r) => from[r]),
+      log,
+    );
     await opts.whilePaused?.();
     // 6. final catch-up and verification
-    await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, 'final catch-up', log, Math.min(pollMs, 250), opts.signal);
+    await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, reps, 'final catch-up', log, Math.min(pollMs, 250), opts.signal);
     const dbs: DbReport[] = [];
     for (const [i, r] of roles.entries()) {
       const s = await info(opts.sourceUrl, from[r]);
       const t = await info(tgtUrl, to[r]);
-      const sDocs = s.doc_count - await designCount(opts.sourceUrl, from[r]);
-      const tDocs = t.doc_count - await designCount(tgtUrl, to[r]);
-      if (seqNumber(s.update_seq) !== seqNumber(atPause[i].update_seq)) throw new Error(`${from[r]} changed while writes were paused (update_seq ${atPause[i].update_seq} -> ${s.update_seq}): run migrate-db again`);
-      if (sDocs !== tDocs) throw new Error(`${to[r]} has ${tDocs} documents, ${from[r]} ${sDocs}: not switching (writes stay paused; run migrate-db again)`);
-      dbs.push({ source: from[r], target: to[r], sourceDocs: sDocs, targetDocs: tDocs, sourceSeqAtPause: atPause[i].update_seq, sourceSeqAtSwitch: s.update_seq, targetSeq: t.update_seq });
-      log(`${from[r]} -> ${to[r]}: ${sDocs} = ${tDocs} documents, every revision present; source seq ${seqNumber(s.update_seq)} unchanged since the pause`);
+      const sDocs = s.doc_count - (await designCount(opts.sourceUrl, from[r]));
+      const tDocs = t.doc_count - (await designCount(tgtUrl, to[r]));
+      if (seqNumber(s.update_seq) !== seqNumber(atPause[i].update_seq)) {
+        const ch = await http<{ results?: { id: string; changes: { rev: string }[] }[] }>(
+          opts.sourceUrl,
+          'GET',
+          `${dbPath(from[r])}/_changes?limit=20&since=${encodeURIComponent(String(atPause[i].update_seq))}`,
+        );
+        const which = (ch.body.results || []).map((c) => `${c.id} ${c.changes[0]?.rev}`).join(', ');
+        throw new Error(
+          `${from[r]} changed while writes were paused (update_seq ${atPause[i].update_seq} -> ${s.update_seq}: ${which}): run migrate-db again`,
+        );
+      }
+      if (sDocs !== tDocs)
+        throw new Error(
+          `${to[r]} has ${tDocs} documents, ${from[r]} ${sDocs}: not switching (writes stay paused; run migrate-db again)`,
+        );
+      dbs.push({
+        source: from[r],
+        target: to[r],
+        sourceDocs: sDocs,
+        targetDocs: tDocs,
+        sourceSeqAtPause: atPause[i].update_seq,
+        sourceSeqAtSwitch: s.update_seq,
+        targetSeq: t.update_seq,
+      });
+      log(
+        `${from[r]} -> ${to[r]}: ${sDocs} = ${tDocs} documents, every revision present; source seq ${seqNumber(s.update_seq)} unchanged since the pause`,
+      );
     }
     // 7. switch
-    const movedUrl = withoutCredentials(tgtUrl) === withoutCredentials(opts.sourceUrl) ? undefined : withoutCredentials(tgtUrl);
-    for (const r of roles) await setReadonly(opts.sourceUrl, from[r], { reason: 'moved', moved_to_prefix: opts.toPrefix, ...(movedUrl ? { moved_to_url: movedUrl } : {}) });
+    const movedUrl =
+      withoutCredentials(tgtUrl) === withoutCredentials(opts.sourceUrl) ? undefined : withoutCredentials(tgtUrl);
+    for (const r of roles)
+      await setReadonly(opts.sourceUrl, from[r], {
+        reason: 'moved',
+        moved_to_prefix: opts.toPrefix,
+        ...(movedUrl ? { moved_to_url: movedUrl } : {}),
+      });
     const pausedSeconds = (Date.now() - t0) / 1000;
-    log(`switched to prefix "${opts.toPrefix}"${movedUrl ? ` on ${movedUrl}` : ''}; writes were paused for ${pausedSeconds.toFixed(1)} s. ` +
-      `Agents follow by themselves; set COUCHSTAGE_DB_PREFIX=${opts.toPrefix}${movedUrl ? ` and COUCHDB_URL` : ''} for new processes; page: ${withoutCredentials(tgtUrl)}/${to.transfers}/_design/monitor/index.html`);
-    return { dbs, builds, pausedSeconds };
+    log(
+      `switched to prefix "${opts.toPrefix}"${movedUrl ? ` on ${movedUrl}` : ''}; writes were paused for ${pausedSeconds.toFixed(1)} s. ` +
+        `Agents follow by themselves; set COUCHSTAGE_DB_PREFIX=${opts.toPrefix}${movedUrl ? ` and COUCHDB_URL` : ''} for new processes; page: ${withoutCredentials(tgtUrl)}/${to.transfers}/_design/monitor/index.html`,
+    );
+    return { dbs, builds, pausedSeconds, replication: reps[0].by };
   } finally {
-    for (const rep of reps) rep.cancel();
+    await Promise.all(
+      reps.map((rep) => rep.cancel().catch((err: Error) => log(`cancelling a replication: ${err.message}`))),
+    );
   }
 }

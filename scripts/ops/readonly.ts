@@ -6,20 +6,13 @@
  */
 import * as path from 'path';
 import { compileFunction } from '../../design/compile';
-import { projectRoot } from '../../agents/lib/config';
+import { projectRoot } from '../../agents/platform/config';
+import { connect, describeError, statusOf } from '../../agents/platform/couch';
+import { update, type RawDoc } from '../../agents/platform/docs';
 import { dbPath, expectStatus, http } from './http';
+import { READONLY_DDOC_ID, type ReadonlyDesignDoc, type ReadonlyInfo } from '../../views/schema';
 
-export const READONLY_ID = '_design/readonly';
-
-export interface ReadonlyInfo {
-  /** Why the database is read-only. */
-  readonly reason: 'archive' | 'migrating' | 'moved';
-  /** moved: the prefix of the databases that replace this one... */
-  readonly moved_to_prefix?: string;
-  /** ...and their server, without credentials (absent: the same server). */
-  readonly moved_to_url?: string;
-  readonly at: string;
-}
+export type { ReadonlyInfo };
 
 let compiled: Promise<string> | null = null;
 
@@ -28,28 +21,28 @@ export function readonlyValidate(root = projectRoot()): Promise<string> {
   return compiled;
 }
 
-/** Installs or updates `_design/readonly` on `db` (idempotent). */
+/**
+ * Installs or updates `_design/readonly` on `db` (idempotent). One write: a 409 means another
+ * operation changed it meanwhile, and is an error.
+ */
 export async function setReadonly(url: string, db: string, info: Omit<ReadonlyInfo, 'at'>): Promise<void> {
-  const p = dbPath(db) + '/_design/readonly';
-  const cur = await http<{ _rev?: string; couchstage_readonly?: ReadonlyInfo }>(url, 'GET', p);
-  const body = {
-    _id: READONLY_ID, language: 'javascript', validate_doc_update: await readonlyValidate(),
+  const validate = await readonlyValidate();
+  const doc = {
+    _id: READONLY_DDOC_ID,
+    language: 'javascript',
+    validate_doc_update: validate,
     couchstage_readonly: { ...info, at: new Date().toISOString() },
-    ...(cur.status === 200 ? { _rev: cur.body._rev } : {}),
   };
-  expectStatus(await http(url, 'PUT', p, { body }), `marking ${db} read-only`);
+  try {
+    await update<RawDoc>(connect(url).use(db), READONLY_DDOC_ID, () => doc, { attempts: 1 });
+  } catch (err) {
+    throw Object.assign(new Error(`marking ${db} read-only: ${describeError(err)}`), { statusCode: statusOf(err) });
+  }
 }
 
 export async function getReadonly(url: string, db: string): Promise<ReadonlyInfo | null> {
-  const a = await http<{ couchstage_readonly?: ReadonlyInfo }>(url, 'GET', dbPath(db) + '/_design/readonly');
+  const a = await http<ReadonlyDesignDoc>(url, 'GET', dbPath(db) + '/' + READONLY_DDOC_ID);
   if (a.status === 404) return null;
-  expectStatus(a, `reading ${db}/_design/readonly`);
+  expectStatus(a, `reading ${db}/${READONLY_DDOC_ID}`);
   return a.body.couchstage_readonly || null;
-}
-
-export async function clearReadonly(url: string, db: string): Promise<void> {
-  const p = dbPath(db) + '/_design/readonly';
-  const cur = await http<{ _rev?: string }>(url, 'GET', p);
-  if (cur.status === 404) return;
-  expectStatus(await http(url, 'DELETE', `${p}?rev=${encodeURIComponent(cur.body._rev!)}`), `clearing read-only on ${db}`, [200, 202, 404]);
 }

@@ -14,10 +14,12 @@
 import { buildDesign, DESIGNS } from '../../design';
 import type { BuiltDesign, DesignSpec } from '../../design/types';
 import { deployVersion } from '../../design/version';
-import { projectRoot } from '../../agents/lib/config';
+import { projectRoot } from '../../agents/platform/config';
 import type { DbRole } from '../../views/schema';
 import { pushDesign } from '../deploy';
-import { connect } from '../../agents/lib/couch';
+import { designIsCurrent } from '../../design/content-hash';
+import { connect } from '../../agents/platform/couch';
+import { capabilities } from '../../agents/platform/capabilities';
 import { buildIndexes, viewCleanup, viewSignature, type BuildReport, type DesignLike } from './index-build';
 import { ddocPath, dbPath, expectStatus, http } from './http';
 
@@ -51,33 +53,42 @@ export interface UpgradeOptions {
 
 type Existing = DesignLike & { _id: string; _rev: string; couchstage?: { hash?: string } };
 
-async function getDoc(url: string, db: string, id: string): Promise<Existing | null> {
-  const a = await http<Existing>(url, 'GET', ddocPath(db, id));
+async function getDoc(url: string, db: string, id: string, attachments = false): Promise<Existing | null> {
+  const a = await http<Existing>(url, 'GET', ddocPath(db, id) + (attachments ? '?attachments=true' : ''));
   if (a.status === 404) return null;
   return expectStatus(a, `reading ${db}/${id}`).body;
 }
 
 async function deleteDoc(url: string, db: string, id: string, rev: string): Promise<void> {
-  expectStatus(await http(url, 'DELETE', `${ddocPath(db, id)}?rev=${encodeURIComponent(rev)}`), `deleting ${db}/${id}`, [200, 202, 404]);
+  expectStatus(
+    await http(url, 'DELETE', `${ddocPath(db, id)}?rev=${encodeURIComponent(rev)}`),
+    `deleting ${db}/${id}`,
+    [200, 202, 404],
+  );
 }
 
 /**
- * COPY the staged doc over the live one. CouchDB accepts `/db/_design/x`; the embedded server
- * routes COPY only with the slash encoded (`/db/_design%2Fx`). Both forms are valid HTTP for a
- * document id containing a slash, so we send the encoded one and fall back to the other when a
- * server does not route it.
+ * COPY the staged doc over the live one, in the path form the server routes (capabilities:
+ * CouchDB takes `/db/_design/x`, the embedded server only `/db/_design%2Fx`; both are valid HTTP
+ * for an id holding a slash).
  */
-export async function copyDesign(url: string, db: string, from: string, to: string, toRev: string | undefined): Promise<void> {
+export async function copyDesign(
+  url: string,
+  db: string,
+  from: string,
+  to: string,
+  toRev: string | undefined,
+): Promise<void> {
   const dest = to + (toRev ? `?rev=${encodeURIComponent(toRev)}` : '');
-  const forms = [dbPath(db) + '/' + encodeURIComponent(from), ddocPath(db, from)];
-  let last: unknown;
-  for (const p of forms) {
-    const a = await http(url, 'COPY', p, { headers: { Destination: dest } });
-    if (a.status === 201 || a.status === 202) return;
-    if (a.status === 409) throw Object.assign(new Error(`COPY ${db}/${from} -> ${to}: 409 conflict (the live design doc changed meanwhile: run upgrade again)`), { statusCode: 409 });
-    last = a;
-  }
-  expectStatus(last as never, `COPY ${db}/${from} -> ${to}`);
+  const path =
+    (await capabilities(url)).copyForm === 'encoded' ? dbPath(db) + '/' + encodeURIComponent(from) : ddocPath(db, from);
+  const a = await http(url, 'COPY', path, { headers: { Destination: dest } });
+  if (a.status === 409)
+    throw Object.assign(
+      new Error(`COPY ${db}/${from} -> ${to}: 409 conflict (the live design doc changed meanwhile: run upgrade again)`),
+      { statusCode: 409 },
+    );
+  expectStatus(a, `COPY ${db}/${from} -> ${to}`, [201, 202]);
 }
 
 /**
@@ -87,13 +98,18 @@ export async function copyDesign(url: string, db: string, from: string, to: stri
  * the staged doc built (same signature, cached), is never recorded, so the clean-up after the
  * staged doc's deletion dropped the index and the next query rebuilt it (measured: 69 s for 10k
  * documents). Where that record exists, the staged doc's entries are carried over to the live
- * doc; CouchDB keeps no such document (404) and needs nothing.
+ * doc; CouchDB keeps no such record (capabilities.indexRecord) and needs nothing.
  */
 export async function carryIndexRecord(url: string, db: string, stagedId: string, liveId: string): Promise<boolean> {
+  if (!(await capabilities(url)).indexRecord) return false;
   const staged = stagedId.replace(/^_design\//, '') + '/';
   const live = liveId.replace(/^_design\//, '') + '/';
   for (let attempt = 0; attempt < 5; attempt++) {
-    const a = await http<{ _rev?: string; views?: Record<string, Record<string, boolean>> }>(url, 'GET', dbPath(db) + '/_local/mrviews');
+    const a = await http<{ _rev?: string; views?: Record<string, Record<string, boolean>> }>(
+      url,
+      'GET',
+      dbPath(db) + '/_local/mrviews',
+    );
     if (a.status !== 200 || !a.body.views) return false;
     const views = { ...a.body.views };
     let changed = false;
@@ -117,9 +133,10 @@ export async function carryIndexRecord(url: string, db: string, stagedId: string
 async function upgradeOne(opts: UpgradeOptions, built: BuiltDesign, log: (l: string) => void): Promise<UpgradeStep> {
   const db = opts.dbs[built.db];
   const stagedId = built.id + STAGED_SUFFIX;
-  const live = await getDoc(opts.url, db, built.id);
-  let staged = await getDoc(opts.url, db, stagedId);
-  if (live && live.couchstage?.hash === built.hash) {
+  // With the attachments' bytes: a document changed on the server may keep its stamp (design/content-hash.ts).
+  const live = await getDoc(opts.url, db, built.id, true);
+  const staged = await getDoc(opts.url, db, stagedId);
+  if (live && designIsCurrent(live as never, built)) {
     if (staged) {
       // A run stopped between the COPY and the clean-up: finish it.
       await deleteDoc(opts.url, db, stagedId, staged._rev);
@@ -132,18 +149,26 @@ async function upgradeOne(opts: UpgradeOptions, built: BuiltDesign, log: (l: str
   if (newSig === null || (live && viewSignature(live) === newSig)) {
     const action = await pushDesign(connect(opts.url), db, built);
     if (staged) await deleteDoc(opts.url, db, stagedId, staged._rev);
-    log(`${db}/${built.id}: ${action === 'created' ? 'created' : 'replaced directly'} (${newSig === null ? 'no views' : 'views unchanged, index kept'})`);
+    log(
+      `${db}/${built.id}: ${action === 'created' ? 'created' : 'replaced directly'} (${newSig === null ? 'no views' : 'views unchanged, index kept'})`,
+    );
     return { db, id: built.id, action: action === 'created' ? 'created' : 'replaced' };
   }
   const resumed = !!staged && staged.couchstage?.hash === built.hash;
   if (!resumed) {
-    const res = expectStatus(await http<{ rev: string }>(opts.url, 'PUT', ddocPath(db, stagedId), {
-      body: { ...built.doc, _id: stagedId, ...(staged ? { _rev: staged._rev } : {}) },
-    }), `uploading ${db}/${stagedId}`);
-    staged = { ...(built.doc as unknown as Existing), _id: stagedId, _rev: res.body.rev };
+    expectStatus(
+      await http<{ rev: string }>(opts.url, 'PUT', ddocPath(db, stagedId), {
+        body: { ...built.doc, _id: stagedId, ...(staged ? { _rev: staged._rev } : {}) },
+      }),
+      `uploading ${db}/${stagedId}`,
+    );
     log(`${db}/${built.id}: views changed; uploaded ${stagedId}, building its indexes (the live views keep answering)`);
   } else log(`${db}/${built.id}: resuming ${stagedId} (already uploaded with this version)`);
-  const build = await buildIndexes(opts.url, db, stagedId, (built.doc as DesignLike).views || {}, { log, pollMs: opts.pollMs, signal: opts.signal });
+  const build = await buildIndexes(opts.url, db, stagedId, (built.doc as DesignLike).views || {}, {
+    log,
+    pollMs: opts.pollMs,
+    signal: opts.signal,
+  });
   if (opts.signal?.aborted) throw new Error('interrupted');
   await opts.beforeSwap?.({ db, id: built.id });
   // Re-read the live revision just before the swap: deploys may have run meanwhile.
@@ -152,7 +177,10 @@ async function upgradeOne(opts: UpgradeOptions, built: BuiltDesign, log: (l: str
   log(`${db}/${built.id}: ${stagedId} copied over the live design doc`);
   // The live doc's views answer from the staged index at once; query them once so the server
   // knows the live doc uses that index before the staged doc goes.
-  await buildIndexes(opts.url, db, built.id, (built.doc as DesignLike).views || {}, { pollMs: 60_000, signal: opts.signal });
+  await buildIndexes(opts.url, db, built.id, (built.doc as DesignLike).views || {}, {
+    pollMs: 60_000,
+    signal: opts.signal,
+  });
   await carryIndexRecord(opts.url, db, stagedId, built.id);
   const stagedNow = await getDoc(opts.url, db, stagedId);
   if (stagedNow) await deleteDoc(opts.url, db, stagedId, stagedNow._rev);
@@ -176,14 +204,6 @@ export async function upgrade(opts: UpgradeOptions): Promise<UpgradeStep[]> {
     if (opts.signal?.aborted) break;
     const built = await buildDesign(spec, root, version);
     steps.push(await upgradeOne(opts, built, log));
-    // Mango indexes of the spec, as deploy creates them (idempotent: "exists" when unchanged).
-    for (const idx of built.indexes) {
-      const res = (await connect(opts.url).use(opts.dbs[built.db]).createIndex({
-        index: { fields: idx.fields as never, ...(idx.partial_filter_selector ? { partial_filter_selector: idx.partial_filter_selector as never } : {}) },
-        ddoc: 'idx-' + idx.name, name: idx.name, type: 'json',
-      })) as { result: string };
-      if (res.result !== 'exists') log(`${opts.dbs[built.db]} Mango index ${idx.name}: ${res.result}`);
-    }
   }
   return steps;
 }

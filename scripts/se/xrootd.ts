@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { loadToolConfig } from '../../agents/platform/config';
 
 export interface SE {
   name: string;
@@ -32,7 +33,22 @@ export interface StartOptions {
   ownerPid?: number;
   /** User xrootd drops to when we are root (it refuses to run as root). Default: xrootd, else nobody. */
   user?: string;
+  /** Namespaces served, under the SE's storage root (oss.localroot); default DEFAULT_EXPORTS. */
+  exports?: readonly string[];
 }
+
+/**
+ * The LFN namespace, under the storage root. Not `/`: with `all.export /`, XRootD 5.5.3 serves `/..`
+ * (its check refuses `/../` inside a path, not a trailing `/..`): measured, `ls`, `stat` and `chmod` of
+ * the SE's own directory (config, logs, admin path) from any client. `/store/..` is the storage root itself.
+ */
+export const DEFAULT_EXPORTS: readonly string[] = ['/store'];
+/**
+ * Clients the SE serves. XRootD 5.5.3 has no listen address (it binds the wildcard; `xrd.port` takes a
+ * port only), so `xrd.allow host` is what keeps other machines out: every other address has its
+ * connection dropped at accept ("Unable to accept TCP connection from ...; permission denied").
+ */
+const ALLOWED_HOSTS = ['127.0.0.1', '[::1]', 'localhost'];
 
 const XROOTD = '/usr/bin/xrootd';
 const XRDFS = '/usr/bin/xrdfs';
@@ -70,12 +86,13 @@ function runAsUser(wanted?: string): { name: string; uid: number; gid: number } 
   throw new Error('running as root, and neither user xrootd nor nobody exists for xrootd -R');
 }
 
-function configText(dir: string, port: number): string {
+function configText(dir: string, port: number, exports: readonly string[]): string {
   return [
-    `# couchstage test storage element (scripts/se/xrootd.ts)`,
+    `# couchstage test storage element (scripts/se/xrootd.ts): loopback clients only, no authentication`,
     `xrd.port ${port}`,
+    ...ALLOWED_HOSTS.map((h) => `xrd.allow host ${h}`),
     `oss.localroot ${path.join(dir, 'data')}`,
-    `all.export /`,
+    ...exports.map((e) => `all.export ${e}`),
     `all.adminpath ${path.join(dir, 'adm')}`,
     `all.pidpath ${path.join(dir, 'run')}`,
     // Up to 64 checksums at once: with the default limit a 200-file bulk copy (16 in parallel, end to
@@ -106,18 +123,66 @@ function alive(pid: number, cfg?: string): boolean {
 function ready(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const env = { ...process.env, XRD_CONNECTIONRETRY: '1', XRD_CONNECTIONWINDOW: '2', XRD_REQUESTTIMEOUT: '5' };
-    execFile(XRDFS, [`root://127.0.0.1:${port}`, 'ls', '/'], { env, timeout: 5000 }, (err) => resolve(!err));
+    // a query that needs no exported path
+    execFile(XRDFS, [`root://127.0.0.1:${port}`, 'query', 'config', 'version'], { env, timeout: 5000 }, (err) =>
+      resolve(!err),
+    );
   });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts (or restarts, keeping its data) SE `index` under baseDir on `port`. */
-export async function startStorageElement(baseDir: string, index: number, port: number, opts: Pick<StartOptions, 'ownerPid' | 'user'> = {}): Promise<SE> {
+/** A startup that died of a signal (not a config error, which exits with a code) is tried again. */
+const START_ATTEMPTS = 3;
+
+/**
+ * Starts (or restarts, keeping its data) SE `index` under baseDir on `port`. Debian's xrootd 5
+ * has been seen to die with SIGSEGV while starting again on the port it had just left (once in a
+ * full suite run here): such a crash is retried, up to START_ATTEMPTS in all.
+ */
+export async function startStorageElement(
+  baseDir: string,
+  index: number,
+  port: number,
+  opts: Pick<StartOptions, 'ownerPid' | 'user' | 'exports'> = {},
+): Promise<SE> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(baseDir, index, port, opts);
+    } catch (err) {
+      if (!(err instanceof CrashedOnStart) || attempt >= START_ATTEMPTS) throw err;
+      process.stderr.write(
+        `xrootd se${index} on port ${port} crashed while starting (${err.signal}); starting it again\n`,
+      );
+      await sleep(500);
+    }
+  }
+}
+
+class CrashedOnStart extends Error {
+  constructor(
+    message: string,
+    readonly signal: string,
+  ) {
+    super(message);
+  }
+}
+
+async function startOnce(
+  baseDir: string,
+  index: number,
+  port: number,
+  opts: Pick<StartOptions, 'ownerPid' | 'user' | 'exports'>,
+): Promise<SE> {
   const dir = path.join(path.resolve(baseDir), `se${index}`);
   for (const sub of ['data', 'adm', 'run']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+  const exports = opts.exports ?? DEFAULT_EXPORTS;
+  for (const e of exports) {
+    if (!/^(\/[A-Za-z0-9_.-]+)+$/.test(e) || e.split('/').some((c) => c === '.' || c === '..'))
+      throw new Error(`storage element export ${JSON.stringify(e)}: not an absolute, normalised path`);
+  }
   const cfg = path.join(dir, 'xrootd.cfg');
-  fs.writeFileSync(cfg, configText(dir, port));
+  fs.writeFileSync(cfg, configText(dir, port, exports));
   const user = runAsUser(opts.user);
   const args = ['-c', cfg, '-l', path.join(dir, 'xrootd.log')];
   if (user) {
@@ -138,7 +203,15 @@ export async function startStorageElement(baseDir: string, index: number, port: 
   let exited: string | null = null;
   child.once('exit', (code, sig) => (exited = sig ?? `exit ${code}`));
   fs.writeFileSync(path.join(dir, 'xrootd.pid'), `${pid}\n`);
-  const se: SE = { name: `se${index}`, index, port, rootUrl: `root://127.0.0.1:${port}`, dir, dataDir: path.join(dir, 'data'), pid };
+  const se: SE = {
+    name: `se${index}`,
+    index,
+    port,
+    rootUrl: `root://127.0.0.1:${port}`,
+    dir,
+    dataDir: path.join(dir, 'data'),
+    pid,
+  };
   fs.writeFileSync(path.join(dir, 'se.json'), JSON.stringify(se, null, 2) + '\n');
   if (opts.ownerPid) {
     const script = `while kill -0 ${opts.ownerPid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; kill -TERM ${pid} 2>/dev/null; sleep 3; kill -KILL ${pid} 2>/dev/null`;
@@ -150,8 +223,18 @@ export async function startStorageElement(baseDir: string, index: number, port: 
   while (!(await ready(port))) {
     if (exited || Date.now() > deadline) {
       await stopStorageElement(dir);
-      const log = ['xrootd.out', 'xrootd.log'].map((f) => { try { return fs.readFileSync(path.join(dir, f), 'utf8').slice(-2000); } catch { return ''; } }).join('\n');
-      throw new Error(`xrootd ${se.name} on port ${port} ${exited ? `exited (${exited})` : 'not ready in time'}:\n${log}`);
+      const log = ['xrootd.out', 'xrootd.log']
+        .map((f) => {
+          try {
+            return fs.readFileSync(path.join(dir, f), 'utf8').slice(-2000);
+          } catch {
+            return '';
+          }
+        })
+        .join('\n');
+      const message = `xrootd ${se.name} on port ${port} ${exited ? `exited (${exited})` : 'not ready in time'}:\n${log}`;
+      if (exited && String(exited).startsWith('SIG')) throw new CrashedOnStart(message, exited);
+      throw new Error(message);
     }
     await sleep(100);
   }
@@ -168,7 +251,13 @@ export async function startStorageElements(opts: StartOptions): Promise<SE[]> {
 /** Stops the SE whose directory is `seDir` (or the SE given); resolves true if one was running. */
 export async function stopStorageElement(se: SE | string): Promise<boolean> {
   const dir = typeof se === 'string' ? se : se.dir;
-  const readPid = (f: string) => { try { return Number(fs.readFileSync(path.join(dir, f), 'utf8').trim()) || 0; } catch { return 0; } };
+  const readPid = (f: string) => {
+    try {
+      return Number(fs.readFileSync(path.join(dir, f), 'utf8').trim()) || 0;
+    } catch {
+      return 0;
+    }
+  };
   const dog = readPid('watchdog.pid');
   if (dog && alive(dog, 'kill -0')) process.kill(dog, 'SIGKILL');
   const pid = readPid('xrootd.pid');
@@ -188,7 +277,10 @@ export async function stopStorageElement(se: SE | string): Promise<boolean> {
 
 function seDirs(baseDir: string): string[] {
   if (!fs.existsSync(baseDir)) return [];
-  return fs.readdirSync(baseDir).filter((d) => /^se\d+$/.test(d)).map((d) => path.join(baseDir, d));
+  return fs
+    .readdirSync(baseDir)
+    .filter((d) => /^se\d+$/.test(d))
+    .map((d) => path.join(baseDir, d));
 }
 
 /** Stops every SE under baseDir by its pidfile; resolves to how many were running. */
@@ -210,11 +302,18 @@ export function statusStorageElements(baseDir: string): Array<SE & { running: bo
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const [cmd, ...rest] = argv;
-  const opt = (name: string) => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : undefined; };
-  const baseDir = path.resolve(opt('base-dir') ?? process.env.COUCHSTAGE_SE_DIR ?? path.join(os.tmpdir(), 'couchstage-se'));
+  const opt = (name: string) => {
+    const i = rest.indexOf(`--${name}`);
+    return i >= 0 ? rest[i + 1] : undefined;
+  };
+  const baseDir = path.resolve(opt('base-dir') ?? loadToolConfig().seDir ?? path.join(os.tmpdir(), 'couchstage-se'));
   if (cmd === 'start') {
     await stopStorageElements(baseDir); // never two servers on one data directory
-    const ses = await startStorageElements({ baseDir, count: Number(opt('count') ?? 2), basePort: opt('base-port') ? Number(opt('base-port')) : undefined });
+    const ses = await startStorageElements({
+      baseDir,
+      count: Number(opt('count') ?? 2),
+      basePort: opt('base-port') ? Number(opt('base-port')) : undefined,
+    });
     console.log(JSON.stringify(ses, null, 2));
     return 0;
   }
@@ -227,9 +326,18 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     console.log(JSON.stringify(st, null, 2));
     return st.length && st.every((s) => s.running) ? 0 : 1;
   }
-  console.error('usage: se start [--count N] [--base-port P] [--base-dir D] | stop [--base-dir D] | status [--base-dir D]');
+  console.error(
+    'usage: se start [--count N] [--base-port P] [--base-dir D] | stop [--base-dir D] | status [--base-dir D]',
+  );
   return 2;
 }
 
 // Run as a program only under its own name: bundled into another entry, require.main === module holds too.
-if (require.main === module && /(?:^|[\\/])(?:se|xrootd)\.[cm]?[jt]s$/.test(process.argv[1] ?? '')) main().then((code) => process.exit(code), (e) => { console.error(e); process.exit(1); });
+if (require.main === module && /(?:^|[\\/])(?:se|xrootd)\.[cm]?[jt]s$/.test(process.argv[1] ?? ''))
+  main().then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );

@@ -1,46 +1,70 @@
 /**
- * First start of the embedded server: create the server admin and the agent's password, and keep
- * them in <data>/server.json (mode 0600) for the other commands and the agents. Later starts
- * reuse them. The embedded server begins in "admin party" mode, so the first PUT needs no auth.
+ * The embedded server's admin and the agent account's password, kept in `<stateDir>/server.json`
+ * (state.ts) for the caller's other processes; later starts reuse them.
+ *
+ * prepareEmbeddedAdmin runs before the server starts (the supervisor calls it): it creates the
+ * credentials once and writes the admin, hashed as CouchDB 3.4 hashes it, into the server's
+ * config, so the server never runs without its admin (express-pouchdb without one serves every
+ * request as an admin's). ensureEmbeddedAdmin runs once it listens and checks that the server
+ * accepts them.
  */
 import { randomBytes } from 'crypto';
-import * as fs from 'fs';
-import { embeddedStatePath, readEmbeddedState, withCredentials, type Config, type EmbeddedState } from '../../agents/lib/config';
+import { configPath, ensureAdminInConfig } from './server-config';
+import { readState, statePath, writeState, type EmbeddedState } from './state';
 
-async function request(url: string, init: RequestInit = {}): Promise<Response> {
-  const u = new URL(url);
-  const headers: Record<string, string> = { 'Content-Type': 'application/json', ...(init.headers as Record<string, string>) };
-  if (u.username) headers.Authorization = 'Basic ' + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
-  u.username = '';
-  u.password = '';
-  return fetch(u, { ...init, headers });
+/** Where the state file lives, and the name of the account the caller's agents use. */
+export interface AdminOptions {
+  /** The folder of `server.json` (state.ts). */
+  readonly stateDir: string;
+  /** The agents' account, created with the credentials (default `agent`). */
+  readonly agentName?: string;
 }
 
 function secret(): string {
   return randomBytes(18).toString('base64url');
 }
 
-export async function ensureEmbeddedAdmin(cfg: Pick<Config, 'dataDir'>, baseUrl: string): Promise<EmbeddedState> {
-  const existing = readEmbeddedState(cfg);
-  if (existing) {
-    const check = await request(withCredentials(baseUrl, existing.admin.name, existing.admin.password) + '/_session');
-    const body = (await check.json()) as { userCtx?: { roles?: string[] } };
-    if (!body.userCtx?.roles?.includes('_admin')) {
-      throw new Error(`the admin credentials in ${embeddedStatePath(cfg)} are not accepted by the server in ${cfg.dataDir}`);
-    }
-    const state = { ...existing, url: baseUrl };
-    fs.writeFileSync(embeddedStatePath(cfg), JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
-    return state;
-  }
-  const state: EmbeddedState = {
-    url: baseUrl,
+/** Before the start: the credentials (created once) and the admin in `<serverDir>/config.json`. */
+export async function prepareEmbeddedAdmin(opts: AdminOptions, serverDir: string): Promise<EmbeddedState> {
+  const existing = readState(opts.stateDir);
+  const state: EmbeddedState = existing ?? {
+    url: '',
     admin: { name: 'admin', password: secret() },
-    agent: { name: 'couchstage-agent', password: secret() },
+    agent: { name: opts.agentName ?? 'agent', password: secret() },
   };
-  const res = await request(`${baseUrl}/_config/admins/${state.admin.name}`, { method: 'PUT', body: JSON.stringify(state.admin.password) });
-  if (res.status !== 200) {
-    throw new Error(`cannot create the embedded server's admin (HTTP ${res.status}): ${cfg.dataDir} holds a server whose admin password is not in ${embeddedStatePath(cfg)}; remove ${cfg.dataDir} to start afresh`);
+  try {
+    await ensureAdminInConfig(configPath(serverDir), state.admin.name, state.admin.password);
+  } catch (err) {
+    throw new Error(
+      `cannot set the embedded server's admin (${(err as Error).message}): ${serverDir} holds a server whose admin password is not in ${statePath(opts.stateDir)}; remove ${opts.stateDir} to start afresh`,
+      { cause: err },
+    );
   }
-  fs.writeFileSync(embeddedStatePath(cfg), JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  writeState(opts.stateDir, state);
+  return state;
+}
+
+/** Once the server listens: its admin must be the one in server.json; the URL is recorded. */
+export async function ensureEmbeddedAdmin(
+  opts: Pick<AdminOptions, 'stateDir'>,
+  baseUrl: string,
+): Promise<EmbeddedState> {
+  const existing = readState(opts.stateDir);
+  if (!existing)
+    throw new Error(
+      `no admin credentials in ${statePath(opts.stateDir)}: the server in ${opts.stateDir} was not started by the supervisor, which writes them first`,
+    );
+  const basic = Buffer.from(`${existing.admin.name}:${existing.admin.password}`).toString('base64');
+  const check = await fetch(baseUrl.replace(/\/+$/, '') + '/_session', {
+    headers: { Authorization: 'Basic ' + basic, 'Content-Type': 'application/json' },
+  });
+  const body = (await check.json()) as { userCtx?: { roles?: string[] } };
+  if (!body.userCtx?.roles?.includes('_admin')) {
+    throw new Error(
+      `the admin credentials in ${statePath(opts.stateDir)} are not accepted by the server in ${opts.stateDir}`,
+    );
+  }
+  const state = { ...existing, url: baseUrl };
+  writeState(opts.stateDir, state);
   return state;
 }

@@ -10,13 +10,22 @@ import { transferFixture } from '../support/env';
 
 const NOW = new Date('2026-11-26T12:00:00Z');
 const site = (name: string, root: string): SiteDoc => ({
-  _id: 'site:' + name, type: 'site', name, endpoints: { file: 'file://' + root },
+  _id: 'site:' + name,
+  type: 'site',
+  name,
+  endpoints: { file: 'file://' + root },
   tfc: [{ protocol: 'file', path_match: '/+(.*)', result: `file://${root}/$1` }],
 });
-const SITES = new Map([['T2_CH_CERN', site('T2_CH_CERN', '/data/cern')], ['T2_IT_Pisa', site('T2_IT_Pisa', '/data/pisa')]]);
+const SITES = new Map([
+  ['T2_CH_CERN', site('T2_CH_CERN', '/data/cern')],
+  ['T2_IT_Pisa', site('T2_IT_Pisa', '/data/pisa')],
+]);
 
 function doc(user: string, i: number, over: Record<string, unknown> = {}): TransferDoc {
-  return { ...transferFixture(user, { source_lfn: `/store/temp/user/${user}/f${i}.root`, ...over }), _rev: '1-a' } as unknown as TransferDoc;
+  return {
+    ...transferFixture(user, { source_lfn: `/store/temp/user/${user}/f${i}.root`, ...over }),
+    _rev: '1-a',
+  } as unknown as TransferDoc;
 }
 
 describe('scheduler decisions', () => {
@@ -30,24 +39,67 @@ describe('scheduler decisions', () => {
   it('builds jobs of at most max_files_per_transfer per user with resolved PFNs', () => {
     const big = Array.from({ length: 250 }, (_, i) => doc('alice', i));
     const small = Array.from({ length: 10 }, (_, i) => doc('bob', i));
-    const plan = planLink({ source: 'T2_CH_CERN', destination: 'T2_IT_Pisa', users: new Map([['alice', big], ['bob', small]]), active: 0, maxActive: 120, mode: 'stream', truncated: new Set(['alice']) },
-      SITES, { ...DEFAULT_SETTINGS, max_files_per_transfer: 50 }, NOW);
+    const plan = planLink(
+      {
+        source: 'T2_CH_CERN',
+        destination: 'T2_IT_Pisa',
+        users: new Map([
+          ['alice', big],
+          ['bob', small],
+        ]),
+        active: 0,
+        maxActive: 120,
+        mode: 'stream',
+        truncated: new Set(['alice']),
+      },
+      SITES,
+      { ...DEFAULT_SETTINGS, max_files_per_transfer: 50 },
+      NOW,
+    );
     expect(plan.acquire.filter((d) => d.user === 'bob')).toHaveLength(10);
     expect(plan.acquire.filter((d) => d.user === 'alice')).toHaveLength(110);
     expect(plan.jobs.every((j) => j.files.length <= 50)).toBe(true);
     expect(plan.jobs.map((j) => j.user).sort()).toEqual(['alice', 'alice', 'alice', 'bob']);
     expect(plan.jobs[0].files[0].source_pfn).toMatch(/^file:\/\/\/data\/cern\/store\/temp\/user\//);
-    expect(plan.acquire.every((d) => d.state === 'acquired' && plan.jobs.some((j) => j._id === d.transfer_job))).toBe(true);
+    expect(plan.acquire.every((d) => d.state === 'acquired' && plan.jobs.some((j) => j._id === d.transfer_job))).toBe(
+      true,
+    );
   });
 
   it('respects max_active: no slots, no jobs', () => {
-    const plan = planLink({ source: 'T2_CH_CERN', destination: 'T2_IT_Pisa', users: new Map([['alice', [doc('alice', 1)]]]), active: 5, maxActive: 5, mode: 'stream', truncated: new Set() }, SITES, DEFAULT_SETTINGS, NOW);
+    const plan = planLink(
+      {
+        source: 'T2_CH_CERN',
+        destination: 'T2_IT_Pisa',
+        users: new Map([['alice', [doc('alice', 1)]]]),
+        active: 5,
+        maxActive: 5,
+        mode: 'stream',
+        truncated: new Set(),
+      },
+      SITES,
+      DEFAULT_SETTINGS,
+      NOW,
+    );
     expect(plan.jobs).toEqual([]);
   });
 
   it('fails a file at once when a site has no TFC rule for it', () => {
     const d = doc('alice', 1, { destination: 'T3_XX_Nowhere' });
-    const plan = planLink({ source: 'T2_CH_CERN', destination: 'T3_XX_Nowhere', users: new Map([['alice', [d]]]), active: 0, maxActive: 5, mode: 'stream', truncated: new Set() }, SITES, DEFAULT_SETTINGS, NOW);
+    const plan = planLink(
+      {
+        source: 'T2_CH_CERN',
+        destination: 'T3_XX_Nowhere',
+        users: new Map([['alice', [d]]]),
+        active: 0,
+        maxActive: 5,
+        mode: 'stream',
+        truncated: new Set(),
+      },
+      SITES,
+      DEFAULT_SETTINGS,
+      NOW,
+    );
     expect(plan.fail).toHaveLength(1);
     expect(plan.fail[0].state).toBe('failed');
     expect(plan.fail[0].failure_reason).toMatch(/destination: site T3_XX_Nowhere is not configured/);
@@ -62,32 +114,70 @@ describe('scheduler decisions', () => {
 
 describe('worker decisions', () => {
   const job = { _id: 'tj-1', files: [{ id: 'x', source_pfn: 's', destination_pfn: 'd' }] } as unknown as TransferJobDoc;
-  const submitted = (over: Record<string, unknown> = {}) => ({ ...doc('alice', 1), state: 'submitted', transfer_job: 'tj-1', ...over }) as TransferDoc;
+  const submitted = (over: Record<string, unknown> = {}) =>
+    ({ ...doc('alice', 1), state: 'submitted', transfer_job: 'tj-1', ...over }) as TransferDoc;
 
   it('a verified copy makes the file done, ready for publication when asked', () => {
-    const d = outcome(submitted({ publish: true, dataset: '/A/b-v1/USER' }), { id: 'x', ok: true, seconds: 1 }, job, DEFAULT_SETTINGS, NOW);
+    const d = outcome(
+      submitted({ publish: true, dataset: '/A/b-v1/USER' }),
+      { id: 'x', ok: true, seconds: 1 },
+      job,
+      DEFAULT_SETTINGS,
+      NOW,
+    );
     expect(d.state).toBe('done');
     expect(d.publication_state).toBe('not_published');
     expect(d.attempts).toHaveLength(1);
   });
   it('a transient error retries after a cooloff that doubles', () => {
-    const first = outcome(submitted(), { id: 'x', ok: false, seconds: 1, error: 'timeout', errorClass: 'transient' }, job, { ...DEFAULT_SETTINGS, cooloff: 10 }, NOW);
+    const first = outcome(
+      submitted(),
+      { id: 'x', ok: false, seconds: 1, error: 'timeout', errorClass: 'transient' },
+      job,
+      { ...DEFAULT_SETTINGS, cooloff: 10 },
+      NOW,
+    );
     expect(first.state).toBe('retry');
     expect(first.next_attempt_at).toBe('2026-11-26T12:00:10.000Z');
-    const second = outcome({ ...first, state: 'submitted' } as TransferDoc, { id: 'x', ok: false, seconds: 1, error: 'timeout', errorClass: 'transient' }, job, { ...DEFAULT_SETTINGS, cooloff: 10 }, NOW);
+    const second = outcome(
+      { ...first, state: 'submitted' } as TransferDoc,
+      { id: 'x', ok: false, seconds: 1, error: 'timeout', errorClass: 'transient' },
+      job,
+      { ...DEFAULT_SETTINGS, cooloff: 10 },
+      NOW,
+    );
     expect(second.next_attempt_at).toBe('2026-11-26T12:00:20.000Z');
   });
   it('fails after max_retry attempts with the last reason', () => {
     let d = submitted();
-    for (let i = 0; i < 3; i++) d = { ...outcome({ ...d, state: 'submitted' } as TransferDoc, { id: 'x', ok: false, seconds: 1, error: `checksum mismatch ${i}`, errorClass: 'transient' }, job, DEFAULT_SETTINGS, NOW) };
+    for (let i = 0; i < 3; i++)
+      d = {
+        ...outcome(
+          { ...d, state: 'submitted' } as TransferDoc,
+          { id: 'x', ok: false, seconds: 1, error: `checksum mismatch ${i}`, errorClass: 'transient' },
+          job,
+          DEFAULT_SETTINGS,
+          NOW,
+        ),
+      };
     expect(d.state).toBe('failed');
     expect(d.failure_reason).toBe('checksum mismatch 2');
   });
   it('a fatal error fails at once', () => {
-    expect(outcome(submitted(), { id: 'x', ok: false, seconds: 1, error: 'no such file', errorClass: 'fatal' }, job, DEFAULT_SETTINGS, NOW).state).toBe('failed');
+    expect(
+      outcome(
+        submitted(),
+        { id: 'x', ok: false, seconds: 1, error: 'no such file', errorClass: 'fatal' },
+        job,
+        DEFAULT_SETTINGS,
+        NOW,
+      ).state,
+    ).toBe('failed');
   });
   it('a kill request wins over a successful copy', () => {
-    expect(outcome(submitted({ kill_requested: true }), { id: 'x', ok: true, seconds: 1 }, job, DEFAULT_SETTINGS, NOW).state).toBe('killed');
+    expect(
+      outcome(submitted({ kill_requested: true }), { id: 'x', ok: true, seconds: 1 }, job, DEFAULT_SETTINGS, NOW).state,
+    ).toBe('killed');
   });
   it('skips files that moved on since the job was built', () => {
     const mine = { ...doc('alice', 1), _id: 'x', state: 'acquired', transfer_job: 'tj-1' } as TransferDoc;
@@ -112,7 +202,13 @@ describe('retrier decisions', () => {
     expect(decideKill(acquired, NOW, undefined)!.state).toBe('killed');
   });
   it('resubmits the same document to new with history kept and the expiry clock reset', () => {
-    const failed = { ...doc('a', 1), state: 'failed', retry_requested: true, failure_reason: 'x', attempts: [{ at: '2026-11-26T11:00:00Z', error: 'x', transfer_job: 't' }] } as TransferDoc;
+    const failed = {
+      ...doc('a', 1),
+      state: 'failed',
+      retry_requested: true,
+      failure_reason: 'x',
+      attempts: [{ at: '2026-11-26T11:00:00Z', error: 'x', transfer_job: 't' }],
+    } as TransferDoc;
     const d = decideResubmit(failed, NOW)!;
     expect(d.state).toBe('new');
     expect(d.attempts).toHaveLength(1);
@@ -132,8 +228,29 @@ describe('retrier decisions', () => {
   });
   it('returns files orphaned by a finished job', () => {
     const job = { _id: 'tj-1', state: 'done' } as TransferJobDoc;
-    expect(decideOrphan({ ...doc('a', 1), state: 'acquired', transfer_job: 'tj-1' } as TransferDoc, job, DEFAULT_SETTINGS, NOW)!.state).toBe('new');
-    expect(decideOrphan({ ...doc('a', 1), state: 'submitted', transfer_job: 'tj-1' } as TransferDoc, job, DEFAULT_SETTINGS, NOW)!.state).toBe('retry');
-    expect(decideOrphan({ ...doc('a', 1), state: 'submitted', transfer_job: 'tj-1' } as TransferDoc, { ...job, state: 'active' }, DEFAULT_SETTINGS, NOW)).toBeNull();
+    expect(
+      decideOrphan(
+        { ...doc('a', 1), state: 'acquired', transfer_job: 'tj-1' } as TransferDoc,
+        job,
+        DEFAULT_SETTINGS,
+        NOW,
+      )!.state,
+    ).toBe('new');
+    expect(
+      decideOrphan(
+        { ...doc('a', 1), state: 'submitted', transfer_job: 'tj-1' } as TransferDoc,
+        job,
+        DEFAULT_SETTINGS,
+        NOW,
+      )!.state,
+    ).toBe('retry');
+    expect(
+      decideOrphan(
+        { ...doc('a', 1), state: 'submitted', transfer_job: 'tj-1' } as TransferDoc,
+        { ...job, state: 'active' },
+        DEFAULT_SETTINGS,
+        NOW,
+      ),
+    ).toBeNull();
   });
 });

@@ -8,15 +8,24 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { TestEnv } from '../support/env';
+import { loadToolConfig } from '../../agents/platform/config';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const CHROMIUM = loadToolConfig().chromiumPath;
 export const SHOTS = path.resolve(__dirname, '..', '..', 'test-results', 'screenshots');
 
 export function launch(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--headless=new',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -40,7 +49,9 @@ export async function openAs(browser: Browser, env: TestEnv, name: string | null
   }
   const page = await context.newPage();
   const errors: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(pageUrl(env, hash));
   return { context, page, errors };
@@ -48,8 +59,12 @@ export async function openAs(browser: Browser, env: TestEnv, name: string | null
 
 /** Waits for the next complete render after `before` renders (the page's body[data-renders]). */
 export async function rendered(page: Page, before = 0, route?: string): Promise<number> {
-  await page.waitForFunction(([b, r]) => Number(document.body.dataset.renders || 0) > (b as number)
-    && (!r || document.body.dataset.rendered === r), [before, route ?? null] as const, { timeout: 60_000, polling: 100 });
+  await page.waitForFunction(
+    ([b, r]) =>
+      Number(document.body.dataset.renders || 0) > (b as number) && (!r || document.body.dataset.rendered === r),
+    [before, route ?? null] as const,
+    { timeout: 60_000, polling: 100 },
+  );
   return page.evaluate(() => Number(document.body.dataset.renders));
 }
 
@@ -63,7 +78,11 @@ export async function shot(page: Page, name: string): Promise<void> {
 }
 
 /** Polls `fn` until it returns a truthy value (generous: the machine is shared and slow). */
-export async function eventually<T>(fn: () => Promise<T | null | undefined | false>, what: string, ms = 60_000): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | null | undefined | false>,
+  what: string,
+  ms = 60_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {

@@ -27,11 +27,17 @@ beforeAll(async () => {
 });
 afterAll(() => env?.cleanup());
 
-interface Outcome { status: number; reason: string }
+interface Outcome {
+  status: number;
+  reason: string;
+}
 
 async function write(actor: Actor, dbName: string, doc: Doc): Promise<Outcome> {
   try {
-    await env.as(actor).use<Doc>(dbName).insert(doc as never);
+    await env
+      .as(actor)
+      .use<Doc>(dbName)
+      .insert(doc as never);
     return { status: 201, reason: '' };
   } catch (e) {
     const err = e as { statusCode?: number; reason?: string };
@@ -40,7 +46,10 @@ async function write(actor: Actor, dbName: string, doc: Doc): Promise<Outcome> {
 }
 
 async function stored(dbName: string, id: string): Promise<Doc | { missing: number }> {
-  return env.admin.use<Doc>(dbName).get(id).catch((e) => ({ missing: (e as { statusCode: number }).statusCode }));
+  return env.admin
+    .use<Doc>(dbName)
+    .get(id)
+    .catch((e) => ({ missing: (e as { statusCode: number }).statusCode }));
 }
 
 /**
@@ -67,6 +76,18 @@ describe('config database', () => {
   describe('operators write valid configuration', () => {
     it.each([
       ['the site document', SITE],
+      [
+        'a site with its own namespaces',
+        {
+          ...SITE,
+          _id: 'site:T2_NS',
+          name: 'T2_NS',
+          namespaces: {
+            source: ['/store/temp/user/{user}/'],
+            destination: ['/store/user/{user}/crab/', '/store/group/{group}/'],
+          },
+        },
+      ],
       ['a link document', LINK],
       ['the settings document', SETTINGS],
     ])('ops writes %s and it is stored as written', async (_label, doc) => {
@@ -81,16 +102,25 @@ describe('config database', () => {
       const updated = {
         ...current,
         endpoints: { root: 'root://127.0.0.1:1094', file: 'file:///data' },
-        tfc: [...(SITE.tfc as object[]), { protocol: 'file', chain: 'root', path_match: 'root://[^/]+/(.*)', result: 'file:///$1' }],
+        tfc: [
+          ...(SITE.tfc as object[]),
+          { protocol: 'file', chain: 'root', path_match: 'root://[^/]+/(.*)', result: 'file:///$1' },
+        ],
         cleanup_source: true,
       };
       expect(await write('ops', env.dbs.config, updated)).toEqual({ status: 201, reason: '' });
-      expect(await stored(env.dbs.config, SITE._id)).toMatchObject({ cleanup_source: true, _rev: expect.stringMatching(/^2-/) });
+      expect(await stored(env.dbs.config, SITE._id)).toMatchObject({
+        cleanup_source: true,
+        _rev: expect.stringMatching(/^2-/),
+      });
     });
 
     it('every setting of DEFAULT_SETTINGS may be set by ops', async () => {
       const current = (await stored(env.dbs.config, 'settings')) as Doc;
-      expect(await write('ops', env.dbs.config, { ...current, ...DEFAULT_SETTINGS })).toEqual({ status: 201, reason: '' });
+      expect(await write('ops', env.dbs.config, { ...current, ...DEFAULT_SETTINGS })).toEqual({
+        status: 201,
+        reason: '',
+      });
     });
 
     it('the server admin may write configuration too', async () => {
@@ -131,19 +161,58 @@ describe('config database', () => {
     it.each([
       ['an unknown document type', 'type', { _id: 'thing', type: 'thing' }],
       ['a site without a type', 'type', { ...freshSite(), type: undefined }],
-      ['a TFC rule with a bad regular expression', 'tfc[0].path_match', freshSite({ tfc: [{ protocol: 'root', path_match: '/+(.*', result: 'root://h//$1' }] })],
-      ['the second TFC rule malformed', 'tfc[1].result', freshSite({ tfc: (SITE.tfc as object[]).concat([{ protocol: 'root', path_match: '.*' }]) })],
-      ['a TFC rule with an unknown field', 'tfc[0].destination_match', freshSite({ tfc: [{ protocol: 'root', path_match: '.*', result: 'x', destination_match: '.*' }] })],
-      ['a TFC rule chaining to itself', 'tfc[0].chain', freshSite({ tfc: [{ protocol: 'root', chain: 'root', path_match: '.*', result: 'x' }] })],
+      [
+        'a TFC rule with a bad regular expression',
+        'tfc[0].path_match',
+        freshSite({ tfc: [{ protocol: 'root', path_match: '/+(.*', result: 'root://h//$1' }] }),
+      ],
+      [
+        'the second TFC rule malformed',
+        'tfc[1].result',
+        freshSite({ tfc: (SITE.tfc as object[]).concat([{ protocol: 'root', path_match: '.*' }]) }),
+      ],
+      [
+        'a TFC rule with an unknown field',
+        'tfc[0].destination_match',
+        freshSite({ tfc: [{ protocol: 'root', path_match: '.*', result: 'x', destination_match: '.*' }] }),
+      ],
+      [
+        'a TFC rule chaining to itself',
+        'tfc[0].chain',
+        freshSite({ tfc: [{ protocol: 'root', chain: 'root', path_match: '.*', result: 'x' }] }),
+      ],
       ['tfc not an array', 'tfc', freshSite({ tfc: {} })],
       ['a bad site name', 'name', { ...SITE, _id: 'site:T2 CH', name: 'T2 CH' }],
       ['an endpoint that is not a URL', 'endpoints.root', freshSite({ endpoints: { root: '127.0.0.1:1094' } })],
       ['cleanup_source not a boolean', 'cleanup_source', freshSite({ cleanup_source: 'yes' })],
+      [
+        'a namespace prefix with no owner in it',
+        'namespaces.destination[0]',
+        freshSite({ namespaces: { destination: ['/store/public/'] } }),
+      ],
+      [
+        'a namespace prefix with a %2e%2e segment',
+        'namespaces.source[0]',
+        freshSite({ namespaces: { source: ['/store/%2e%2e/{user}/'] } }),
+      ],
+      [
+        'namespaces with an unknown list',
+        'namespaces.sources',
+        freshSite({ namespaces: { sources: ['/store/temp/{user}/'] } }),
+      ],
       ['a site whose _id is not site:<name>', '_id', { ...SITE, _id: 'site:T2_CH_CERN_2' }],
       ['a site with a random _id', '_id', { ...SITE, _id: 'cern' }],
       ['a link whose _id is not link:<source>:<destination>', '_id', { ...LINK, _id: 'link:A:C' }],
-      ['a link with a negative max_active', 'max_active', { ...LINK, _id: 'link:G:H', source: 'G', destination: 'H', max_active: -1 }],
-      ['a link with an unknown mode', 'mode', { ...LINK, _id: 'link:G:H', source: 'G', destination: 'H', mode: 'fast' }],
+      [
+        'a link with a negative max_active',
+        'max_active',
+        { ...LINK, _id: 'link:G:H', source: 'G', destination: 'H', max_active: -1 },
+      ],
+      [
+        'a link with an unknown mode',
+        'mode',
+        { ...LINK, _id: 'link:G:H', source: 'G', destination: 'H', mode: 'fast' },
+      ],
       ['a link with a bad site name', 'source', { ...LINK, _id: 'link:G/1:H', source: 'G/1', destination: 'H' }],
       ['settings under another _id', '_id', { ...SETTINGS, _id: 'settings2' }],
       ['an unknown setting (a typo)', 'max_retries', { _id: 'settings', type: 'settings', max_retries: 5 }],
@@ -160,14 +229,63 @@ describe('catalog database', () => {
   const BLOCK_NAME = NAME + '#' + uuidFromHex('ab'.repeat(16));
   const LFN = '/store/user/alice/GenericTTbar/crab_test/0000/out_1.root';
   const AT = '2026-11-26T06:00:00Z';
-  const DATASET: Doc = { _id: 'dataset:' + NAME, type: 'dataset', name: NAME, data_tier: 'USER', access_type: 'VALID', owner: 'alice', created_at: AT, parents: ['/GenericTTbar/Raw-v1/RAW'], processing: { workflow: 'crab_test' } };
-  const BLOCK: Doc = { _id: 'block:' + BLOCK_NAME, type: 'block', name: BLOCK_NAME, dataset: NAME, owner: 'alice', open: true, origin_site: 'T2_CH_CERN', file_count: 1, total_size: 10, created_at: AT, closed_at: null };
-  const FILE: Doc = { _id: fileIdOf(LFN), type: 'file', lfn: LFN, guid: guidOf(LFN), size: 10, adler32: '0badcafe', valid: true, block: BLOCK_NAME, dataset: NAME, owner: 'alice', parents: ['/store/data/raw/r1.root'], created_at: AT };
-  const REPLICA: Doc = { _id: replicaIdOf(LFN, 'T2_CH_CERN'), type: 'replica', lfn: LFN, site: 'T2_CH_CERN', block: BLOCK_NAME, dataset: NAME, size: 10, created_at: AT, owner: 'alice' };
+  const DATASET: Doc = {
+    _id: 'dataset:' + NAME,
+    type: 'dataset',
+    name: NAME,
+    data_tier: 'USER',
+    access_type: 'VALID',
+    owner: 'alice',
+    created_at: AT,
+    parents: ['/GenericTTbar/Raw-v1/RAW'],
+    processing: { workflow: 'crab_test' },
+  };
+  const BLOCK: Doc = {
+    _id: 'block:' + BLOCK_NAME,
+    type: 'block',
+    name: BLOCK_NAME,
+    dataset: NAME,
+    owner: 'alice',
+    open: true,
+    origin_site: 'T2_CH_CERN',
+    file_count: 1,
+    total_size: 10,
+    created_at: AT,
+    closed_at: null,
+  };
+  const FILE: Doc = {
+    _id: fileIdOf(LFN),
+    type: 'file',
+    lfn: LFN,
+    guid: guidOf(LFN),
+    size: 10,
+    adler32: '0badcafe',
+    valid: true,
+    block: BLOCK_NAME,
+    dataset: NAME,
+    owner: 'alice',
+    parents: ['/store/data/raw/r1.root'],
+    created_at: AT,
+  };
+  const REPLICA: Doc = {
+    _id: replicaIdOf(LFN, 'T2_CH_CERN'),
+    type: 'replica',
+    lfn: LFN,
+    site: 'T2_CH_CERN',
+    block: BLOCK_NAME,
+    dataset: NAME,
+    size: 10,
+    created_at: AT,
+    owner: 'alice',
+  };
   const QUOTA: Doc = { _id: 'quota:alice', type: 'quota', user: 'alice', max_bytes: 1e12, max_files: 100000 };
 
   it.each([
-    ['a dataset', DATASET], ['an open block', BLOCK], ['a file', FILE], ['a replica', REPLICA], ['a quota', QUOTA],
+    ['a dataset', DATASET],
+    ['an open block', BLOCK],
+    ['a file', FILE],
+    ['a replica', REPLICA],
+    ['a quota', QUOTA],
   ])('an agent writes %s with its deterministic id, stored as written', async (_label, doc) => {
     expect(await write('agent', env.dbs.catalog, doc)).toEqual({ status: 201, reason: '' });
     const { _rev, ...rest } = (await stored(env.dbs.catalog, doc._id)) as Doc;
@@ -177,7 +295,10 @@ describe('catalog database', () => {
 
   it('ops writes a dataset too', async () => {
     const name = '/Prim/ops-v1/USER';
-    expect(await write('ops', env.dbs.catalog, { ...DATASET, _id: 'dataset:' + name, name })).toEqual({ status: 201, reason: '' });
+    expect(await write('ops', env.dbs.catalog, { ...DATASET, _id: 'dataset:' + name, name })).toEqual({
+      status: 201,
+      reason: '',
+    });
   });
 
   it.each([
@@ -195,7 +316,11 @@ describe('catalog database', () => {
 
   const bad = (doc: Doc, changes: Record<string, unknown>): Doc => JSON.parse(JSON.stringify({ ...doc, ...changes }));
   it.each([
-    ['a dataset not /primary/processed/TIER', bad(DATASET, { _id: 'dataset:GenericTTbar', name: 'GenericTTbar' }), 'name'],
+    [
+      'a dataset not /primary/processed/TIER',
+      bad(DATASET, { _id: 'dataset:GenericTTbar', name: 'GenericTTbar' }),
+      'name',
+    ],
     ['a dataset with a lowercase tier', bad(DATASET, { _id: 'dataset:/G/a-v1/user', name: '/G/a-v1/user' }), 'name'],
     ['a dataset without a name', bad(DATASET, { _id: 'dataset:x', name: undefined }), 'name'],
     ['a dataset whose data_tier is not its TIER', bad(DATASET, { data_tier: 'AOD' }), 'data_tier'],
@@ -224,7 +349,7 @@ describe('catalog database', () => {
     ['a dataset under another id', bad(DATASET, { _id: 'dataset:/Other/x-v1/USER' })],
     ['a replica under the id of another site', bad(REPLICA, { _id: replicaIdOf(LFN, 'T2_IT_Pisa') })],
     ['a block under another id', bad(BLOCK, { _id: 'block:1' })],
-    ['a quota under another user\'s id', bad(QUOTA, { _id: 'quota:bob' })],
+    ["a quota under another user's id", bad(QUOTA, { _id: 'quota:bob' })],
   ])('an agent writes %s: refused naming _id (ids are deterministic)', async (_label, doc) => {
     await expectRefused('agent', env.dbs.catalog, doc, '_id');
   });
@@ -233,7 +358,7 @@ describe('catalog database', () => {
     await expectRefused('agent', env.dbs.catalog, SITE, 'type');
   });
 
-  it('a file\'s GUID never changes; its validity may (data handling)', async () => {
+  it("a file's GUID never changes; its validity may (data handling)", async () => {
     const current = (await stored(env.dbs.catalog, FILE._id)) as Doc;
     await expectRefused('agent', env.dbs.catalog, { ...current, guid: uuidFromHex('cd'.repeat(16)) }, 'guid');
     expect(await write('agent', env.dbs.catalog, { ...current, valid: false })).toEqual({ status: 201, reason: '' });
@@ -241,13 +366,18 @@ describe('catalog database', () => {
 
   it('a closed block never changes nor goes away for agents; an identical re-write is accepted; ops may still fix it', async () => {
     let current = (await stored(env.dbs.catalog, BLOCK._id)) as Doc;
-    expect(await write('agent', env.dbs.catalog, { ...current, open: false, closed_at: AT, closed_by: 'full' })).toEqual({ status: 201, reason: '' });
+    expect(
+      await write('agent', env.dbs.catalog, { ...current, open: false, closed_at: AT, closed_by: 'full' }),
+    ).toEqual({ status: 201, reason: '' });
     current = (await stored(env.dbs.catalog, BLOCK._id)) as Doc;
     await expectRefused('agent', env.dbs.catalog, { ...current, file_count: 2 }, 'open');
     await expectRefused('agent', env.dbs.catalog, { ...current, open: true, closed_at: null }, 'open');
     await expectRefused('agent', env.dbs.catalog, { _id: current._id, _rev: current._rev, _deleted: true }, '_deleted');
     expect(await write('agent', env.dbs.catalog, { ...current })).toEqual({ status: 201, reason: '' });
     current = (await stored(env.dbs.catalog, BLOCK._id)) as Doc;
-    expect(await write('ops', env.dbs.catalog, { ...current, file_count: 2, total_size: 20 })).toEqual({ status: 201, reason: '' });
+    expect(await write('ops', env.dbs.catalog, { ...current, file_count: 2, total_size: 20 })).toEqual({
+      status: 201,
+      reason: '',
+    });
   });
 });

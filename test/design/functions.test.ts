@@ -30,7 +30,11 @@ describe('compile pipeline', () => {
   it('stamps every design document with the version and a content hash', async () => {
     const built = await buildDesignDocs(ROOT, 'v-test');
     expect(built.map((b) => `${b.db}/${b.id}`).sort()).toEqual([
-      'catalog/_design/query', 'catalog/_design/validate', 'config/_design/validate', 'transfers/_design/monitor', 'transfers/_design/validate',
+      'catalog/_design/query',
+      'catalog/_design/validate',
+      'config/_design/validate',
+      'transfers/_design/monitor',
+      'transfers/_design/validate',
     ]);
     for (const b of built) expect(b.doc.couchstage).toEqual({ version: 'v-test', hash: b.hash });
     const again = await buildDesignDocs(ROOT, 'another-version');
@@ -47,14 +51,22 @@ describe('monitor views: in process and deployed agree', () => {
     const states = TRANSFER_STATES;
     for (let i = 0; i < 40; i++) {
       const user = i % 3 === 0 ? env.names.other : env.names.owner;
-      docs.push(transferFixture(user, {
-        source_lfn: `/store/temp/user/${user}/views/f_${i}.root`,
-        workflow: `wf_${i % 4}`,
-        state: states[i % states.length],
-        size: 1000 + i * 17,
-      }));
+      docs.push(
+        transferFixture(user, {
+          source_lfn: `/store/temp/user/${user}/views/f_${i}.root`,
+          workflow: `wf_${i % 4}`,
+          state: states[i % states.length],
+          size: 1000 + i * 17,
+        }),
+      );
     }
-    docs.push({ _id: 'heartbeat:x', type: 'heartbeat', agent: 'scheduler', instance: 'i1', at: '2026-11-26T06:00:00Z' });
+    docs.push({
+      _id: 'heartbeat:x',
+      type: 'heartbeat',
+      agent: 'scheduler',
+      instance: 'i1',
+      at: '2026-11-26T06:00:00Z',
+    });
     const res = await env.admin.use(env.dbs.transfers).bulk({ docs: docs as never[] });
     expect(res.filter((r) => r.error)).toEqual([]);
   });
@@ -103,7 +115,8 @@ describe('monitor views: in process and deployed agree', () => {
   it('totals reduces to one row per state', async () => {
     const res = await env.admin.use(env.dbs.transfers).view('monitor', 'totals', { group_level: 1 } as never);
     const count = (s: string) => docs.filter((d) => d.type === 'transfer' && d.state === s).length;
-    for (const r of res.rows) expect((r.value as { count: number }).count).toBe(count((r.key as unknown as string[])[0]));
+    for (const r of res.rows)
+      expect((r.value as { count: number }).count).toBe(count((r.key as unknown as string[])[0]));
     expect(res.rows.reduce((n, r) => n + (r.value as { count: number }).count, 0)).toBe(40);
   });
 });

@@ -6,27 +6,11 @@
 import { buildDesignDocs } from '../../design';
 import { evaluateFunction } from '../../design/compile';
 import { securityObject } from '../../scripts/deploy';
-import { Role } from '../../views/schema';
-import { createTestEnv, transferFixture, type Actor, type TestEnv } from '../support/env';
-import { CASES, type VduCase } from './validate-cases';
+import { GROUP_ROLE_PREFIX, Role } from '../../views/schema';
+import { createTestEnv, type Actor, type TestEnv } from '../support/env';
+import { CASES, docsFor } from './validate-cases';
 
 const ROOT = `${__dirname}/../..`;
-
-function apply(base: Record<string, unknown>, changes: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...base };
-  for (const [k, v] of Object.entries(changes)) {
-    if (v === undefined) delete out[k];
-    else out[k] = v;
-  }
-  return out;
-}
-
-function docsFor(c: VduCase, owner: string, i: number) {
-  const base = transferFixture(owner, { source_lfn: `/store/temp/user/${owner}/vdu/case_${i}.root` });
-  const old = c.old ? apply(base, c.old) : null;
-  const written = c.delete ? { _id: base._id, _deleted: true, ...c.write } : apply(old || base, c.write);
-  return { old, written };
-}
 
 describe('transfers validate_doc_update', () => {
   let env: TestEnv;
@@ -36,14 +20,20 @@ describe('transfers validate_doc_update', () => {
     env = await createTestEnv();
     const built = await buildDesignDocs(ROOT, 'test');
     const ddoc = built.find((b) => b.db === 'transfers' && b.id === '_design/validate')!;
-    vdu = evaluateFunction(ddoc.doc.validate_doc_update as string);
+    vdu = evaluateFunction(ddoc.doc.validate_doc_update as string, {}, ddoc.doc);
   });
   afterAll(() => env?.cleanup());
 
   function userCtx(actor: Actor) {
     if (actor === 'anonymous') return { name: null, roles: [] };
     if (actor === 'admin') return { name: 'admin', roles: ['_admin'] };
-    const roles = { owner: [Role.user], other: [Role.user], agent: [Role.agent], ops: [Role.ops] }[actor];
+    const roles = {
+      owner: [Role.user],
+      other: [Role.user],
+      member: [Role.user, GROUP_ROLE_PREFIX + env.group],
+      agent: [Role.agent],
+      ops: [Role.ops],
+    }[actor];
     return { name: env.names[actor], roles };
   }
 
@@ -53,7 +43,7 @@ describe('transfers validate_doc_update', () => {
 
   describe('in process (compiled string, no Node globals)', () => {
     it.each(CASES.map((c, i) => [c.name, c, i] as const))('%s', (_name, c, i) => {
-      const { old, written } = docsFor(c, env.names.owner, i);
+      const { old, written } = docsFor(c, env, i);
       const newDoc = c.delete ? { ...written, _rev: '1-x' } : written;
       let thrown: unknown = null;
       try {
@@ -66,14 +56,16 @@ describe('transfers validate_doc_update', () => {
       } else if (c.expect.status === 401) {
         expect(thrown).toEqual({ unauthorized: expect.any(String) });
       } else {
-        expect(thrown).toEqual({ forbidden: expect.stringMatching(new RegExp('^' + c.expect.field.replace(/[.[\]]/g, '\\$&') + ': ')) });
+        expect(thrown).toEqual({
+          forbidden: expect.stringMatching(new RegExp('^' + c.expect.field.replace(/[.[\]]/g, '\\$&') + ': ')),
+        });
       }
     });
   });
 
   describe('deployed on the server', () => {
     it.each(CASES.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
-      const { old, written } = docsFor(c, env.names.owner, i + 1000);
+      const { old, written } = docsFor(c, env, i + 1000);
       const admin = env.admin.use<Record<string, unknown>>(env.dbs.transfers);
       let rev: string | undefined;
       if (old) rev = (await admin.insert(old as never)).rev;

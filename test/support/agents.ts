@@ -22,17 +22,33 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startAgent(env: TestEnv, name: string, args: string[] = [], extraEnv: Record<string, string> = {}): AgentProcess {
+export function startAgent(
+  env: TestEnv,
+  name: string,
+  args: string[] = [],
+  extraEnv: Record<string, string> = {},
+): AgentProcess {
   const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'agent', name, ...args], {
-    env: { ...process.env, COUCHDB_URL: env.urlAs('agent'), COUCHSTAGE_DB_PREFIX: env.prefix, COUCHSTAGE_LOG_LEVEL: 'info', ...extraEnv },
+    env: {
+      ...process.env,
+      COUCHDB_URL: env.urlAs('agent'),
+      COUCHSTAGE_DB_PREFIX: env.prefix,
+      COUCHSTAGE_LOG_LEVEL: 'info',
+      ...extraEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
   child.stdout!.on('data', (b) => output.push(String(b)));
   child.stderr!.on('data', (b) => output.push(String(b)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))),
+  );
   return {
-    name, child, output, exited,
+    name,
+    child,
+    output,
+    exited,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
@@ -58,21 +74,37 @@ export function makeStorage(siteNames: readonly string[]): Storage {
 }
 
 /** Sites with a file:// endpoint and a direct TFC rule, links, and fast test settings. */
-export async function configure(env: TestEnv, storage: Storage, settings: Record<string, number> = {}, links: { source: string; destination: string; max_active: number }[] = []): Promise<void> {
+export async function configure(
+  env: TestEnv,
+  storage: Storage,
+  settings: Record<string, number> = {},
+  links: { source: string; destination: string; max_active: number }[] = [],
+): Promise<void> {
   const docs: Record<string, unknown>[] = Object.entries(storage.sites).map(([name, root]) => ({
-    _id: 'site:' + name, type: 'site', name, endpoints: { file: 'file://' + root },
+    _id: 'site:' + name,
+    type: 'site',
+    name,
+    endpoints: { file: 'file://' + root },
     tfc: [{ protocol: 'file', path_match: '/+(.*)', result: `file://${root}/$1` }],
   }));
   for (const l of links) docs.push({ _id: `link:${l.source}:${l.destination}`, type: 'link', ...l });
   // Short leases and cooloffs so that takeovers and retries happen within a test.
   docs.push({ _id: 'settings', type: 'settings', lease_seconds: 4, cooloff: 1, max_cooloff: 2, ...settings });
-  const res = await env.as('ops').use(env.dbs.config).bulk({ docs: docs as never[] });
+  const res = await env
+    .as('ops')
+    .use(env.dbs.config)
+    .bulk({ docs: docs as never[] });
   const bad = res.find((r) => r.error);
   if (bad) throw new Error(`configure: ${bad.id}: ${bad.error} ${bad.reason}`);
 }
 
 /** Writes a source file of random bytes at the site's PFN of `lfn`; returns size and adler32. */
-export function writeSourceFile(storage: Storage, site: string, lfn: string, size: number): { size: number; adler32: string } {
+export function writeSourceFile(
+  storage: Storage,
+  site: string,
+  lfn: string,
+  size: number,
+): { size: number; adler32: string } {
   const file = path.join(storage.sites[site], lfn);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const data = randomBytes(size);
@@ -85,7 +117,19 @@ export function destinationPath(storage: Storage, site: string, lfn: string): st
 }
 
 /** Creates source files and submits their transfer documents as the owner, in one _bulk_docs. */
-export async function submitFiles(env: TestEnv, storage: Storage, n: number, opts: { user?: 'owner' | 'other'; source?: string; destination?: string; workflow?: string; size?: number; over?: (i: number) => Record<string, unknown> } = {}): Promise<TransferDoc[]> {
+export async function submitFiles(
+  env: TestEnv,
+  storage: Storage,
+  n: number,
+  opts: {
+    user?: 'owner' | 'other';
+    source?: string;
+    destination?: string;
+    workflow?: string;
+    size?: number;
+    over?: (i: number) => Record<string, unknown>;
+  } = {},
+): Promise<TransferDoc[]> {
   const actor = opts.user || 'owner';
   const user = env.names[actor];
   const source = opts.source || Object.keys(storage.sites)[0];
@@ -95,13 +139,25 @@ export async function submitFiles(env: TestEnv, storage: Storage, n: number, opt
   for (let i = 0; i < n; i++) {
     const lfn = `/store/temp/user/${user}/${workflow}/out_${i}.root`;
     const f = writeSourceFile(storage, source, lfn, opts.size ?? 1024 + i);
-    docs.push(transferFixture(user, {
-      workflow, source, destination, source_lfn: lfn, destination_lfn: `/store/user/${user}/${workflow}/out_${i}.root`,
-      size: f.size, checksums: { adler32: f.adler32 }, created_at: new Date().toISOString(), ...(opts.over ? opts.over(i) : {}),
-    }));
+    docs.push(
+      transferFixture(user, {
+        workflow,
+        source,
+        destination,
+        source_lfn: lfn,
+        destination_lfn: `/store/user/${user}/${workflow}/out_${i}.root`,
+        size: f.size,
+        checksums: { adler32: f.adler32 },
+        created_at: new Date().toISOString(),
+        ...(opts.over ? opts.over(i) : {}),
+      }),
+    );
   }
   for (let i = 0; i < docs.length; i += 500) {
-    const res = await env.as(actor).use(env.dbs.transfers).bulk({ docs: docs.slice(i, i + 500) as never[] });
+    const res = await env
+      .as(actor)
+      .use(env.dbs.transfers)
+      .bulk({ docs: docs.slice(i, i + 500) as never[] });
     const bad = res.find((r) => r.error);
     if (bad) throw new Error(`submit: ${bad.error} ${bad.reason}`);
   }
@@ -118,8 +174,13 @@ export async function readTransfers(env: TestEnv, ids: readonly string[]): Promi
 }
 
 /** Polls until every listed transfer is terminal (or `until` holds), or fails after `ms`. */
-export async function waitFor(env: TestEnv, ids: readonly string[], opts: { ms?: number; until?: (docs: TransferDoc[]) => boolean } = {}): Promise<TransferDoc[]> {
-  const until = opts.until || ((docs) => docs.length === ids.length && docs.every((d) => TERMINAL_STATES.includes(d.state)));
+export async function waitFor(
+  env: TestEnv,
+  ids: readonly string[],
+  opts: { ms?: number; until?: (docs: TransferDoc[]) => boolean } = {},
+): Promise<TransferDoc[]> {
+  const until =
+    opts.until || ((docs) => docs.length === ids.length && docs.every((d) => TERMINAL_STATES.includes(d.state)));
   const deadline = Date.now() + (opts.ms ?? 60_000);
   for (;;) {
     const docs = await readTransfers(env, ids);

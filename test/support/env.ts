@@ -2,13 +2,14 @@
  * A fresh, deployed set of databases per test file on the real server (embedded or CouchDB 3.x),
  * with its own users for every role, removed again in afterAll.
  */
-import { randomBytes } from 'crypto';
-import { withCredentials, withoutCredentials } from '../../agents/lib/config';
-import { connect, statusOf, type Server } from '../../agents/lib/couch';
-import { dbNames, Role, type DbRole } from '../../views/schema';
+import { createHash, randomBytes } from 'crypto';
+import { loadConfig, withCredentials, withoutCredentials } from '../../agents/platform/config';
+import { connect, statusOf, type Server } from '../../agents/platform/couch';
+import { dbNames, GROUP_ROLE_PREFIX, Role, type DbRole } from '../../views/schema';
 import { deploy, type DeployReport, type UserSpec } from '../../scripts/deploy';
 
-export type Actor = 'owner' | 'other' | 'agent' | 'ops' | 'admin' | 'anonymous';
+/** owner, other and member are plain users; member also holds the group role of `group`. */
+export type Actor = 'owner' | 'other' | 'member' | 'agent' | 'ops' | 'admin' | 'anonymous';
 
 export interface TestEnv {
   readonly adminUrl: string;
@@ -18,6 +19,8 @@ export interface TestEnv {
   readonly admin: Server;
   /** User names by actor (owner and other are plain users). */
   readonly names: Record<Exclude<Actor, 'anonymous' | 'admin'>, string>;
+  /** The group whose role (couchstage-group-<group>) member holds. */
+  readonly group: string;
   readonly password: string;
   readonly deployReport: DeployReport;
   /** A server handle acting as one of the test users. */
@@ -27,7 +30,7 @@ export interface TestEnv {
 }
 
 export function adminUrl(): string {
-  const url = process.env.COUCHDB_URL;
+  const url = loadConfig().couchUrl;
   if (!url) throw new Error('COUCHDB_URL is not set: run the tests through jest (test/support/global-setup.ts)');
   return url.replace(/\/+$/, '');
 }
@@ -42,19 +45,37 @@ export async function createTestEnv(opts: { version?: string } = {}): Promise<Te
   const dbs = dbNames(prefix);
   const tag = prefix.slice(5, 15);
   const password = 'pw-' + randomBytes(6).toString('hex');
-  const names = { owner: `alice_${tag}`, other: `bob_${tag}`, agent: `agent_${tag}`, ops: `ops_${tag}` };
+  const names = {
+    owner: `alice_${tag}`,
+    other: `bob_${tag}`,
+    member: `carol_${tag}`,
+    agent: `agent_${tag}`,
+    ops: `ops_${tag}`,
+  };
+  const group = `higgs_${tag}`;
   const users: UserSpec[] = [
     { name: names.owner, password, roles: [Role.user] },
     { name: names.other, password, roles: [Role.user] },
+    { name: names.member, password, roles: [Role.user, GROUP_ROLE_PREFIX + group] },
     { name: names.agent, password, roles: [Role.agent] },
     { name: names.ops, password, roles: [Role.ops] },
   ];
   const deployReport = await deploy({ url, dbs, users, version: opts.version || 'test' });
   const baseUrl = withoutCredentials(url);
-  const urlAs = (actor: Actor) => actor === 'admin' ? url : actor === 'anonymous' ? baseUrl : withCredentials(baseUrl, names[actor], password);
+  const urlAs = (actor: Actor) =>
+    actor === 'admin' ? url : actor === 'anonymous' ? baseUrl : withCredentials(baseUrl, names[actor], password);
   const admin = connect(url);
   return {
-    adminUrl: url, baseUrl, prefix, dbs, admin, names, password, deployReport, urlAs,
+    adminUrl: url,
+    baseUrl,
+    prefix,
+    dbs,
+    admin,
+    names,
+    group,
+    password,
+    deployReport,
+    urlAs,
     as: (actor) => connect(urlAs(actor)),
     cleanup: async () => {
       for (const name of Object.values(dbs)) {
@@ -78,10 +99,11 @@ export async function createTestEnv(opts: { version?: string } = {}): Promise<Te
 }
 
 /** A valid transfer document as a job would PUT it (id = sha224(source_lfn)). */
+const FIXTURE_TIME = new Date().toISOString();
+
 export function transferFixture(user: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { createHash } = require('crypto') as typeof import('crypto');
-  const source_lfn = (overrides.source_lfn as string) || `/store/temp/user/${user}/wf1/${randomBytes(6).toString('hex')}.root`;
+  const source_lfn =
+    (overrides.source_lfn as string) || `/store/temp/user/${user}/wf1/${randomBytes(6).toString('hex')}.root`;
   return {
     _id: createHash('sha224').update(source_lfn).digest('hex'),
     type: 'transfer',
@@ -99,7 +121,12 @@ export function transferFixture(user: string, overrides: Record<string, unknown>
     publish: false,
     priority: 3,
     state: 'new',
-    created_at: '2026-11-26T06:00:00Z',
+    // When this test file loaded, not a fixed date: the retrier expires a transfer that waited
+    // more than max_waiting_time (7 days) since created_at, so a fixed date turned every agent
+    // test into an expiry test a week later. One time for every fixture of the file, not each
+    // call's own: created_at is immutable, and two fixtures standing for revisions of one document
+    // (test/agents/lib/conflicts.test.ts) differed by a millisecond on a loaded machine.
+    created_at: FIXTURE_TIME,
     ...overrides,
   };
 }

@@ -6,25 +6,30 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Supervisor } from '../../scripts/server/supervisor';
-import { ensureEmbeddedAdmin } from '../../scripts/server/admin';
-import { withCredentials } from '../../agents/lib/config';
+import { embeddedServerOptions } from '../../scripts/embedded-env';
+import { ensureEmbeddedAdmin, Supervisor } from '../../scripts/server';
+import { loadConfig, withCredentials } from '../../agents/platform/config';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __COUCHSTAGE_SUPERVISOR__: Supervisor | undefined;
 }
 
 export default async function globalSetup(): Promise<void> {
-  if (process.env.COUCHDB_URL) {
+  // Reading the configuration here also fails the run at once on a bad variable, named.
+  if (loadConfig().couchUrl) {
     process.env.COUCHSTAGE_TEST_SERVER = 'couchdb';
     return;
   }
   const root = path.resolve(__dirname, '..', '..');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-test-'));
-  const supervisor = new Supervisor({ dataDir: path.join(dataDir, 'couchdb'), port: 0, entry: path.join(root, 'dist', 'server.js') });
+  const supervisor = new Supervisor({
+    dataDir: path.join(dataDir, 'couchdb'),
+    port: 0,
+    entry: path.join(root, 'dist', 'server.js'),
+    ...embeddedServerOptions(),
+  });
   const base = await supervisor.start();
-  const state = await ensureEmbeddedAdmin({ dataDir }, base);
+  const state = await ensureEmbeddedAdmin({ stateDir: dataDir }, base);
   globalThis.__COUCHSTAGE_SUPERVISOR__ = supervisor;
   process.env.COUCHDB_URL = withCredentials(base, state.admin.name, state.admin.password);
   process.env.COUCHSTAGE_TEST_SERVER = 'embedded';

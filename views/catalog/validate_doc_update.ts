@@ -20,7 +20,10 @@ export default function validate(newDoc: Doc, oldDoc: Doc | null, userCtx: UserC
   const old = liveOld(oldDoc, newDoc);
   const privileged = actor === 'ops' || actor === 'admin';
   if (newDoc._deleted) {
-    assert(privileged || !old || old.type !== DocType.block || old.open !== false, '_deleted: block ' + (old && old._id) + ' is closed and cannot be deleted');
+    assert(
+      privileged || !old || old.type !== DocType.block || old.open !== false,
+      '_deleted: block ' + (old && old._id) + ' is closed and cannot be deleted',
+    );
     return;
   }
   const types = TypesByDb.catalog;
@@ -34,6 +37,9 @@ export default function validate(newDoc: Doc, oldDoc: Doc | null, userCtx: UserC
   const changed = changedFields(newDoc, old);
   if (!changed.length || privileged) return;
   // A closed block never changes (DBS semantics): its files, sizes and locations are final.
-  assert(!(old.type === DocType.block && old.open === false), 'open: block ' + old._id + ' is closed and cannot change');
-  assert(!(old.type === DocType.file && changed.indexOf('guid') >= 0), 'guid: a file\'s GUID never changes');
+  assert(
+    !(old.type === DocType.block && old.open === false),
+    'open: block ' + old._id + ' is closed and cannot change',
+  );
+  assert(!(old.type === DocType.file && changed.indexOf('guid') >= 0), "guid: a file's GUID never changes");
 }

@@ -19,7 +19,7 @@ export default function validate(newDoc: Doc, _oldDoc: Doc | null, userCtx: User
   if (newDoc._deleted) return;
   const types = TypesByDb.config;
   assert(types.indexOf(newDoc.type as DocTypeName) >= 0, 'type: must be one of ' + types.join(', '));
-  let p: Problem = null;
+  let p: Problem;
   if (newDoc.type === DocType.site) p = siteProblem(newDoc);
   else if (newDoc.type === DocType.link) p = linkProblem(newDoc);
   else p = settingsProblem(newDoc, Object.keys(DEFAULT_SETTINGS));

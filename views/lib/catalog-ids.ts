@@ -1,5 +1,5 @@
 /**
- * The catalogue's deterministic ids, computed from content (schema.ts CatalogId + SHA-224), shared
+ * The catalogue's deterministic ids, computed from content (views/schema CatalogId + SHA-224), shared
  * by validate_doc_update (which refuses any other id), the publisher, the CLI and migration.
  * Pure JavaScript: it compiles into CouchDB's engine with the validate function.
  */
@@ -29,20 +29,20 @@ export function blockNameOf(dataset: string, owner: string, firstTransferId: str
   return dataset + '#' + uuidFromHex(sha224Hex('block:' + owner + '\u0000' + dataset + '\u0000' + firstTransferId));
 }
 
-/** `/a/b/c.root` -> `/a/b`; `/c.root` -> `/`. */
-export function dirOf(lfn: string): string {
-  const i = lfn.lastIndexOf('/');
-  return i <= 0 ? '/' : lfn.slice(0, i);
-}
-
 /** The id a well-formed catalogue document must have, from its content. */
 export function expectedCatalogId(doc: { readonly [k: string]: unknown }): string | null {
   switch (doc.type) {
-    case 'dataset': return CatalogId.dataset(doc.name as string);
-    case 'block': return CatalogId.block(doc.name as string);
-    case 'file': return fileIdOf(doc.lfn as string);
-    case 'replica': return replicaIdOf(doc.lfn as string, doc.site as string);
-    case 'quota': return CatalogId.quota(doc.user as string);
-    default: return null;
+    case 'dataset':
+      return CatalogId.dataset(doc.name as string);
+    case 'block':
+      return CatalogId.block(doc.name as string);
+    case 'file':
+      return fileIdOf(doc.lfn as string);
+    case 'replica':
+      return replicaIdOf(doc.lfn as string, doc.site as string);
+    case 'quota':
+      return CatalogId.quota(doc.user as string);
+    default:
+      return null;
   }
 }

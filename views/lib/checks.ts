@@ -3,15 +3,32 @@
  * the agents. Each returns the first problem as "<field>: <why>", or null when the value is good.
  * Pure functions over plain JSON; no Node APIs (they run inside CouchDB's JS engine).
  */
+// From the schema's parts, not its index: the index re-exports the guards built on these checks.
 import {
-  ACCESS_TYPES, ADLER32_RE, CONTROL_CHARS_RE, COUCH_FIELDS, DATASET_RE, DocType, FILE_TYPES, ISO_DATE_RE, Limits,
-  MAX_PARENTS, PUBLICATION_STATES, REV_RE, SITE_NAME_RE, TRANSFER_JOB_FIELDS, TRANSFER_REQUEST_FIELDS,
-  TRANSFER_SERVICE_FIELDS, TRANSFER_STATES,
-} from '../schema';
-import { REQUEST_KINDS, REQUEST_SERVICE_FIELDS, REQUEST_STATES, REQUEST_USER_FIELDS, RequestLimits } from '../schema';
+  ACCESS_TYPES,
+  ADLER32_RE,
+  CONTROL_CHARS_RE,
+  COUCH_FIELDS,
+  DATASET_RE,
+  DocType,
+  FILE_TYPES,
+  ISO_DATE_RE,
+  Limits,
+  MAX_PARENTS,
+  REV_RE,
+  SITE_NAME_RE,
+  TRANSFER_JOB_FIELDS,
+  TRANSFER_USER_FLAGS,
+  TRANSFER_SERVICE_FIELDS,
+} from '../schema/documents';
+import { REQUEST_KINDS, REQUEST_SERVICE_FIELDS, REQUEST_USER_FIELDS, RequestLimits } from '../schema/documents';
+import { PublicationMachine, RequestMachine, TransferJobMachine, TransferMachine } from '../schema/machines';
 import { tfcRuleProblem } from './tfc';
+import { siteNamespacesProblem } from './namespace';
 
-export type Problem = string | null;
+import { cleanPathProblem, type Problem } from './paths';
+
+export { cleanPathProblem, type Problem };
 type Json = { [key: string]: unknown };
 
 export function isObject(u: unknown): u is Json {
@@ -32,8 +49,12 @@ export function textProblem(field: string, u: unknown, max: number): Problem {
 
 export function isoDateProblem(field: string, u: unknown): Problem {
   // Date.parse rolls 2026-02-30 over to March 2 in every JS engine: check the day of the month.
-  if (typeof u !== 'string' || !ISO_DATE_RE.test(u) || isNaN(Date.parse(u)) ||
-      Number(u.slice(8, 10)) > new Date(Date.UTC(Number(u.slice(0, 4)), Number(u.slice(5, 7)), 0)).getUTCDate()) {
+  if (
+    typeof u !== 'string' ||
+    !ISO_DATE_RE.test(u) ||
+    isNaN(Date.parse(u)) ||
+    Number(u.slice(8, 10)) > new Date(Date.UTC(Number(u.slice(0, 4)), Number(u.slice(5, 7)), 0)).getUTCDate()
+  ) {
     return field + ': must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z';
   }
   return null;
@@ -46,20 +67,23 @@ export function siteNameProblem(field: string, u: unknown): Problem {
   return null;
 }
 
-/** LFNs are absolute and normalised: no `//`, `.`, `..`, trailing `/`, whitespace or NUL. */
+/**
+ * Printable ASCII: the one alphabet every Unicode normalisation (NFC, NFKC, ...) leaves as it is
+ * (fullwidth `．．` becomes `..` under NFKC, `u` + U+0308 becomes `ü` under NFC). CouchDB 3.4's
+ * QuickJS has no String.prototype.normalize, so validation cannot ask; CMS LFNs are ASCII anyway.
+ */
+
+/**
+ * LFNs are absolute and clean: nothing in them may mean something else once the LFN becomes a
+ * PFN URL or a path on disk. So no `%` (decoding turns `%2e%2e` into `..`), `?` and `#` (a URL's
+ * query and fragment: XRootD CGI on root://), `\` (a separator on some systems), whitespace or
+ * control characters, nothing but printable ASCII (see above), no `//`, `.` or `..` segment, no
+ * trailing `/`.
+ */
 export function lfnProblem(field: string, u: unknown): Problem {
   if (typeof u !== 'string' || u.length === 0) return field + ': must be a non-empty string';
   if (u.length > Limits.lfnMaxLength) return field + ': longer than ' + Limits.lfnMaxLength + ' characters';
-  if (u.charAt(0) !== '/') return field + ': must be an absolute path starting with /';
-  if (/\s/.test(u) || CONTROL_CHARS_RE.test(u)) return field + ': must not contain whitespace, NUL or control characters';
-  if (u.length === 1 || u.charAt(u.length - 1) === '/') return field + ': must name a file, not end with /';
-  const parts = u.slice(1).split('/');
-  for (let i = 0; i < parts.length; i++) {
-    if (parts[i] === '') return field + ': must be normalised (no empty // segment)';
-    if (parts[i] === '..') return field + ': must not contain .. segments';
-    if (parts[i] === '.') return field + ': must be normalised (no . segment)';
-  }
-  return null;
+  return cleanPathProblem(field, u);
 }
 
 export function datasetProblem(field: string, u: unknown): Problem {
@@ -79,8 +103,11 @@ function first(problems: Problem[]): Problem {
 }
 
 const KNOWN_TRANSFER_FIELDS: readonly string[] = ([] as string[]).concat(
-  TRANSFER_JOB_FIELDS as readonly string[], TRANSFER_SERVICE_FIELDS as readonly string[],
-  TRANSFER_REQUEST_FIELDS as readonly string[], COUCH_FIELDS as readonly string[]);
+  TRANSFER_JOB_FIELDS as readonly string[],
+  TRANSFER_SERVICE_FIELDS as readonly string[],
+  TRANSFER_USER_FLAGS as readonly string[],
+  COUCH_FIELDS as readonly string[],
+);
 
 /** The job-written part of a transfer document. */
 export function transferRequestProblem(doc: Json): Problem {
@@ -95,7 +122,9 @@ export function transferRequestProblem(doc: Json): Problem {
     optional('role', doc, (f, u) => textProblem(f, u, Limits.nameMaxLength)),
     textProblem('workflow', doc.workflow, Limits.workflowMaxLength),
     typeof doc.jobid === 'number'
-      ? (isNonNegInt(doc.jobid) ? null : 'jobid: must be a non-negative integer or a string')
+      ? isNonNegInt(doc.jobid)
+        ? null
+        : 'jobid: must be a non-negative integer or a string'
       : textProblem('jobid', doc.jobid, Limits.nameMaxLength),
     isNonNegInt(doc.job_retry_count) ? null : 'job_retry_count: must be a non-negative integer',
     FILE_TYPES.indexOf(doc.file_type as never) >= 0 ? null : 'file_type: must be "output" or "log"',
@@ -104,9 +133,13 @@ export function transferRequestProblem(doc: Json): Problem {
     lfnProblem('source_lfn', doc.source_lfn),
     lfnProblem('destination_lfn', doc.destination_lfn),
     isNonNegInt(doc.size) ? null : 'size: must be a non-negative integer number of bytes',
-    !isObject(checksums) ? 'checksums: must be an object {adler32: "<8 hex digits>"}'
-      : Object.keys(checksums).filter((k) => k !== 'adler32').map((k) => 'checksums.' + k + ': only adler32 is supported')[0] ||
-        (typeof checksums.adler32 === 'string' && ADLER32_RE.test(checksums.adler32) ? null
+    !isObject(checksums)
+      ? 'checksums: must be an object {adler32: "<8 hex digits>"}'
+      : Object.keys(checksums)
+          .filter((k) => k !== 'adler32')
+          .map((k) => 'checksums.' + k + ': only adler32 is supported')[0] ||
+        (typeof checksums.adler32 === 'string' && ADLER32_RE.test(checksums.adler32)
+          ? null
           : 'checksums.adler32: must be exactly 8 hex digits'),
     typeof doc.publish === 'boolean' ? null : 'publish: must be true or false',
     doc.publish === true && doc.dataset === undefined ? 'dataset: is required when publish is true' : null,
@@ -115,7 +148,9 @@ export function transferRequestProblem(doc: Json): Problem {
     optional('parents', doc, (f, u) => listProblem(f, u, MAX_PARENTS, lfnProblem)),
     optional('priority', doc, (f, u) =>
       typeof u === 'number' && Math.floor(u) === u && u >= Limits.priorityMin && u <= Limits.priorityMax
-        ? null : f + ': must be an integer from ' + Limits.priorityMin + ' to ' + Limits.priorityMax),
+        ? null
+        : f + ': must be an integer from ' + Limits.priorityMin + ' to ' + Limits.priorityMax,
+    ),
     isoDateProblem('created_at', doc.created_at),
     optional('kill_requested', doc, (f, u) => (typeof u === 'boolean' ? null : f + ': must be true or false')),
     optional('retry_requested', doc, (f, u) => (typeof u === 'boolean' ? null : f + ': must be true or false')),
@@ -124,7 +159,9 @@ export function transferRequestProblem(doc: Json): Problem {
 
 /** A document revision such as `2-967a00dff5e02add41819138abb3284d`. */
 export function revProblem(field: string, u: unknown): Problem {
-  return typeof u === 'string' && REV_RE.test(u) ? null : field + ': must be a document revision such as 2-967a00dff5e02add41819138abb3284d';
+  return typeof u === 'string' && REV_RE.test(u)
+    ? null
+    : field + ': must be a document revision such as 2-967a00dff5e02add41819138abb3284d';
 }
 
 function nullableDate(field: string, doc: Json): Problem {
@@ -138,12 +175,20 @@ function attemptsProblem(u: unknown): Problem {
     const a = u[i];
     const f = 'attempts[' + i + ']';
     if (!isObject(a)) return f + ': must be an object';
-    const p = isoDateProblem(f + '.at', a.at) ||
+    const p =
+      isoDateProblem(f + '.at', a.at) ||
       (a.error === null || typeof a.error === 'string' ? null : f + '.error: must be a string or null') ||
-      (a.transfer_job === null || typeof a.transfer_job === 'string' ? null : f + '.transfer_job: must be a string or null');
+      (a.transfer_job === null || typeof a.transfer_job === 'string'
+        ? null
+        : f + '.transfer_job: must be a string or null');
     if (p) return p;
   }
   return null;
+}
+
+/** One of a state machine's states (views/schema/machines.ts). */
+export function stateProblem(field: string, u: unknown, states: readonly string[]): Problem {
+  return states.indexOf(u as string) >= 0 ? null : field + ': must be one of ' + states.join(', ');
 }
 
 /** The whole transfer document: job fields plus well-formed service fields. */
@@ -151,20 +196,26 @@ export function transferProblem(doc: Json): Problem {
   const lease = doc.lease;
   return first([
     transferRequestProblem(doc),
-    TRANSFER_STATES.indexOf(doc.state as never) >= 0 ? null : 'state: must be one of ' + TRANSFER_STATES.join(', '),
+    stateProblem('state', doc.state, TransferMachine.states),
     optional('attempts', doc, (_f, u) => attemptsProblem(u)),
-    doc.failure_reason === null ? null : optional('failure_reason', doc, (f, u) => textProblem(f, u, Limits.reasonMaxLength)),
+    doc.failure_reason === null
+      ? null
+      : optional('failure_reason', doc, (f, u) => textProblem(f, u, Limits.reasonMaxLength)),
     nullableDate('started_at', doc),
     nullableDate('finished_at', doc),
     nullableDate('last_update', doc),
     nullableDate('next_attempt_at', doc),
     nullableDate('waiting_since', doc),
-    optional('publication_state', doc, (f, u) =>
-      PUBLICATION_STATES.indexOf(u as never) >= 0 ? null : f + ': must be one of ' + PUBLICATION_STATES.join(', ')),
-    lease === undefined || lease === null ? null
-      : !isObject(lease) ? 'lease: must be an object {owner, expires_at} or null'
-        : textProblem('lease.owner', lease.owner, Limits.nameMaxLength) || isoDateProblem('lease.expires_at', lease.expires_at),
-    doc.transfer_job === null ? null : optional('transfer_job', doc, (f, u) => textProblem(f, u, Limits.nameMaxLength * 2)),
+    optional('publication_state', doc, (f, u) => stateProblem(f, u, PublicationMachine.states)),
+    lease === undefined || lease === null
+      ? null
+      : !isObject(lease)
+        ? 'lease: must be an object {owner, expires_at} or null'
+        : textProblem('lease.owner', lease.owner, Limits.nameMaxLength) ||
+          isoDateProblem('lease.expires_at', lease.expires_at),
+    doc.transfer_job === null
+      ? null
+      : optional('transfer_job', doc, (f, u) => textProblem(f, u, Limits.nameMaxLength * 2)),
     doc.block === null ? null : optional('block', doc, (f, u) => textProblem(f, u, Limits.lfnMaxLength)),
     optional('publication_attempts', doc, (f, u) => (isNonNegInt(u) ? null : f + ': must be a non-negative integer')),
     optional('resolved_conflict', doc, revProblem),
@@ -178,14 +229,18 @@ export function siteProblem(doc: Json): Problem {
   for (const proto in doc.endpoints) {
     const url = doc.endpoints[proto];
     if (!/^[a-z][a-z0-9+.-]*$/.test(proto)) return 'endpoints.' + proto + ': protocol names are lowercase letters';
-    if (typeof url !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\/\S+$/.test(url)) return 'endpoints.' + proto + ': must be a URL such as root://host:1094';
+    if (typeof url !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\/\S+$/.test(url))
+      return 'endpoints.' + proto + ': must be a URL such as root://host:1094';
   }
   if (!Array.isArray(doc.tfc)) return 'tfc: must be an array of rules';
   for (let i = 0; i < doc.tfc.length; i++) {
     const r = tfcRuleProblem('tfc[' + i + ']', doc.tfc[i]);
     if (r) return r;
   }
-  return optional('cleanup_source', doc, (f, u) => (typeof u === 'boolean' ? null : f + ': must be true or false'));
+  return (
+    optional('cleanup_source', doc, (f, u) => (typeof u === 'boolean' ? null : f + ': must be true or false')) ||
+    optional('namespaces', doc, siteNamespacesProblem)
+  );
 }
 
 export function linkProblem(doc: Json): Problem {
@@ -213,7 +268,12 @@ export function settingsProblem(doc: Json, known: readonly string[]): Problem {
 // ---------------------------------------------------------------------------------------------
 
 /** An array of at most `max` entries, each passing `check`. */
-export function listProblem(field: string, u: unknown, max: number, check: (f: string, v: unknown) => Problem): Problem {
+export function listProblem(
+  field: string,
+  u: unknown,
+  max: number,
+  check: (f: string, v: unknown) => Problem,
+): Problem {
   if (!Array.isArray(u)) return field + ': must be an array';
   if (u.length > max) return field + ': more than ' + max + ' entries';
   for (let i = 0; i < u.length; i++) {
@@ -249,14 +309,20 @@ export function datasetDocProblem(doc: Json): Problem {
   return first([
     datasetProblem('name', name),
     doc.data_tier === tier ? null : 'data_tier: must be the TIER part of the name (' + tier + ')',
-    ACCESS_TYPES.indexOf(doc.access_type as never) >= 0 ? null : 'access_type: must be one of ' + ACCESS_TYPES.join(', '),
+    ACCESS_TYPES.indexOf(doc.access_type as never) >= 0
+      ? null
+      : 'access_type: must be one of ' + ACCESS_TYPES.join(', '),
     textProblem('owner', doc.owner, Limits.nameMaxLength),
     isoDateProblem('created_at', doc.created_at),
     optional('last_update', doc, isoDateProblem),
     optional('parents', doc, (f, u) => listProblem(f, u, MAX_PARENTS, datasetProblem)),
-    processing === undefined ? null : !isObject(processing) ? 'processing: must be an object of strings, numbers or booleans'
-      : Object.keys(processing).filter((k) => ['string', 'number', 'boolean'].indexOf(typeof processing[k]) < 0)
-        .map((k) => 'processing.' + k + ': must be a string, number or boolean')[0] || null,
+    processing === undefined
+      ? null
+      : !isObject(processing)
+        ? 'processing: must be an object of strings, numbers or booleans'
+        : Object.keys(processing)
+            .filter((k) => ['string', 'number', 'boolean'].indexOf(typeof processing[k]) < 0)
+            .map((k) => 'processing.' + k + ': must be a string, number or boolean')[0] || null,
   ]);
 }
 
@@ -264,7 +330,9 @@ export function blockDocProblem(doc: Json): Problem {
   const name = doc.name;
   return first([
     blockNameProblem('name', name),
-    typeof name === 'string' && name.slice(0, name.indexOf('#')) === doc.dataset ? null : 'dataset: must be the dataset part of the block name',
+    typeof name === 'string' && name.slice(0, name.indexOf('#')) === doc.dataset
+      ? null
+      : 'dataset: must be the dataset part of the block name',
     textProblem('owner', doc.owner, Limits.nameMaxLength),
     boolProblem('open', doc.open),
     siteNameProblem('origin_site', doc.origin_site),
@@ -273,7 +341,11 @@ export function blockDocProblem(doc: Json): Problem {
     isoDateProblem('created_at', doc.created_at),
     doc.open === false ? isoDateProblem('closed_at', doc.closed_at) : nullableDate('closed_at', doc),
     optional('last_update', doc, isoDateProblem),
-    optional('closed_by', doc, (f, u) => (['full', 'timeout', 'workflow', 'ops'].indexOf(u as string) >= 0 ? null : f + ': must be full, timeout, workflow or ops')),
+    optional('closed_by', doc, (f, u) =>
+      ['full', 'timeout', 'workflow', 'ops'].indexOf(u as string) >= 0
+        ? null
+        : f + ': must be full, timeout, workflow or ops',
+    ),
   ]);
 }
 
@@ -288,7 +360,9 @@ export function catalogFileProblem(doc: Json): Problem {
     boolProblem('valid', doc.valid),
     blockNameProblem('block', block),
     datasetProblem('dataset', doc.dataset),
-    typeof block === 'string' && block.slice(0, block.indexOf('#')) === doc.dataset ? null : 'block: must be a block of the file\'s dataset',
+    typeof block === 'string' && block.slice(0, block.indexOf('#')) === doc.dataset
+      ? null
+      : "block: must be a block of the file's dataset",
     textProblem('owner', doc.owner, Limits.nameMaxLength),
     optional('parents', doc, (f, u) => listProblem(f, u, MAX_PARENTS, lfnProblem)),
     isoDateProblem('created_at', doc.created_at),
@@ -320,21 +394,30 @@ export function quotaDocProblem(doc: Json): Problem {
 /** The shape check of any catalogue document, by its type; unknown types are a problem. */
 export function catalogDocProblem(doc: Json): Problem {
   switch (doc.type) {
-    case DocType.dataset: return datasetDocProblem(doc);
-    case DocType.block: return blockDocProblem(doc);
-    case DocType.file: return catalogFileProblem(doc);
-    case DocType.replica: return replicaDocProblem(doc);
-    case DocType.quota: return quotaDocProblem(doc);
-    default: return 'type: must be one of dataset, block, file, replica, quota';
+    case DocType.dataset:
+      return datasetDocProblem(doc);
+    case DocType.block:
+      return blockDocProblem(doc);
+    case DocType.file:
+      return catalogFileProblem(doc);
+    case DocType.replica:
+      return replicaDocProblem(doc);
+    case DocType.quota:
+      return quotaDocProblem(doc);
+    default:
+      return 'type: must be one of dataset, block, file, replica, quota';
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Data-handling requests (views/schema.ts RequestDoc)
+// Data-handling requests (views/schema RequestDoc)
 // ---------------------------------------------------------------------------------------------
 
 const KNOWN_REQUEST_FIELDS: readonly string[] = ([] as string[]).concat(
-  REQUEST_USER_FIELDS as readonly string[], REQUEST_SERVICE_FIELDS as readonly string[], COUCH_FIELDS as readonly string[]);
+  REQUEST_USER_FIELDS as readonly string[],
+  REQUEST_SERVICE_FIELDS as readonly string[],
+  COUCH_FIELDS as readonly string[],
+);
 
 function requestListProblem(field: string, u: unknown, max: number, each: (f: string, v: unknown) => Problem): Problem {
   if (!Array.isArray(u) || u.length === 0) return field + ': must be a non-empty array';
@@ -357,10 +440,15 @@ function uniqueProblem(field: string, values: readonly string[]): Problem {
 
 function uploadFileProblem(field: string, u: unknown): Problem {
   if (!isObject(u)) return field + ': must be an object {lfn, size, adler32}';
-  for (const key in u) if (['lfn', 'size', 'adler32'].indexOf(key) < 0) return field + '.' + key + ': unknown field of an upload file';
-  return lfnProblem(field + '.lfn', u.lfn) ||
+  for (const key in u)
+    if (['lfn', 'size', 'adler32'].indexOf(key) < 0) return field + '.' + key + ': unknown field of an upload file';
+  return (
+    lfnProblem(field + '.lfn', u.lfn) ||
     (isNonNegInt(u.size) ? null : field + '.size: must be a non-negative integer number of bytes') ||
-    (typeof u.adler32 === 'string' && ADLER32_RE.test(u.adler32) ? null : field + '.adler32: must be exactly 8 hex digits');
+    (typeof u.adler32 === 'string' && ADLER32_RE.test(u.adler32)
+      ? null
+      : field + '.adler32: must be exactly 8 hex digits')
+  );
 }
 
 /** What the user writes on a request: kind, sites and exactly one selection of files. */
@@ -371,19 +459,28 @@ export function requestUserProblem(doc: Json): Problem {
   }
   if (REQUEST_KINDS.indexOf(doc.kind as never) < 0) return 'kind: must be one of ' + REQUEST_KINDS.join(', ');
   const kind = doc.kind;
-  const p = first([
-    textProblem('user', doc.user, Limits.nameMaxLength),
-    requestListProblem('sites', doc.sites, RequestLimits.sitesMax, siteNameProblem),
-    isoDateProblem('created_at', doc.created_at),
-  ]) || uniqueProblem('sites', doc.sites as string[]);
+  const p =
+    first([
+      textProblem('user', doc.user, Limits.nameMaxLength),
+      requestListProblem('sites', doc.sites, RequestLimits.sitesMax, siteNameProblem),
+      isoDateProblem('created_at', doc.created_at),
+    ]) || uniqueProblem('sites', doc.sites as string[]);
   if (p) return p;
   if (kind === 'upload') {
     if ((doc.sites as string[]).length !== 1) return 'sites: an upload goes to exactly one site';
     if (doc.lfns !== undefined) return 'lfns: an upload lists its files in files, not lfns';
     if (doc.source !== undefined) return 'source: only a replicate request has a source site';
     if (doc.dataset === undefined) return 'dataset: an upload registers its files as a dataset: give its name';
-    const f = datasetProblem('dataset', doc.dataset) || requestListProblem('files', doc.files, RequestLimits.filesMax, uploadFileProblem);
-    return f || uniqueProblem('files', (doc.files as { lfn: string }[]).map((x) => x.lfn));
+    const f =
+      datasetProblem('dataset', doc.dataset) ||
+      requestListProblem('files', doc.files, RequestLimits.filesMax, uploadFileProblem);
+    return (
+      f ||
+      uniqueProblem(
+        'files',
+        (doc.files as { lfn: string }[]).map((x) => x.lfn),
+      )
+    );
   }
   if (doc.files !== undefined) return 'files: only an upload lists files; use dataset or lfns';
   if (kind === 'delete' && doc.source !== undefined) return 'source: only a replicate request has a source site';
@@ -392,22 +489,28 @@ export function requestUserProblem(doc: Json): Problem {
     const d = datasetProblem('dataset', doc.dataset);
     if (d) return d;
   } else {
-    const l = requestListProblem('lfns', doc.lfns, RequestLimits.filesMax, lfnProblem) || uniqueProblem('lfns', doc.lfns as string[]);
+    const l =
+      requestListProblem('lfns', doc.lfns, RequestLimits.filesMax, lfnProblem) ||
+      uniqueProblem('lfns', doc.lfns as string[]);
     if (l) return l;
   }
   if (doc.source !== undefined) {
     const s = siteNameProblem('source', doc.source);
     if (s) return s;
-    if ((doc.sites as string[]).indexOf(doc.source as string) >= 0) return 'source: ' + doc.source + ' is also a destination';
+    if ((doc.sites as string[]).indexOf(doc.source as string) >= 0)
+      return 'source: ' + doc.source + ' is also a destination';
   }
   return null;
 }
 
 function progressProblem(u: unknown): Problem {
   if (!isObject(u)) return 'progress: must be an object {total, done, failed}';
-  for (const key in u) if (['total', 'done', 'failed', 'already', 'unplaced'].indexOf(key) < 0) return 'progress.' + key + ': unknown counter';
+  for (const key in u)
+    if (['total', 'done', 'failed', 'already', 'unplaced'].indexOf(key) < 0)
+      return 'progress.' + key + ': unknown counter';
   const keys = ['total', 'done', 'failed'];
-  for (let i = 0; i < keys.length; i++) if (!isNonNegInt(u[keys[i]])) return 'progress.' + keys[i] + ': must be a non-negative integer';
+  for (let i = 0; i < keys.length; i++)
+    if (!isNonNegInt(u[keys[i]])) return 'progress.' + keys[i] + ': must be a non-negative integer';
   if (u.already !== undefined && !isNonNegInt(u.already)) return 'progress.already: must be a non-negative integer';
   if (u.unplaced !== undefined && !isNonNegInt(u.unplaced)) return 'progress.unplaced: must be a non-negative integer';
   if ((u.done as number) + (u.failed as number) > (u.total as number)) return 'progress: done + failed exceeds total';
@@ -416,9 +519,11 @@ function progressProblem(u: unknown): Problem {
 
 function requestErrorProblem(field: string, u: unknown): Problem {
   if (!isObject(u)) return field + ': must be an object {lfn, site, error}';
-  return optional('lfn', u, (f, v) => lfnProblem(field + '.' + f, v)) ||
+  return (
+    optional('lfn', u, (f, v) => lfnProblem(field + '.' + f, v)) ||
     optional('site', u, (f, v) => siteNameProblem(field + '.' + f, v)) ||
-    textProblem(field + '.error', u.error, Limits.reasonMaxLength);
+    textProblem(field + '.error', u.error, Limits.reasonMaxLength)
+  );
 }
 
 function targetProblem(field: string, u: unknown): Problem {
@@ -431,17 +536,55 @@ export function requestProblem(doc: Json): Problem {
   const lease = doc.lease;
   return first([
     requestUserProblem(doc),
-    REQUEST_STATES.indexOf(doc.state as never) >= 0 ? null : 'state: must be one of ' + REQUEST_STATES.join(', '),
+    stateProblem('state', doc.state, RequestMachine.states),
     optional('progress', doc, (_f, u) => progressProblem(u)),
-    optional('errors', doc, (f, u) => (Array.isArray(u) && u.length === 0 ? null : requestListProblem(f, u, RequestLimits.errorsMax, requestErrorProblem))),
-    lease === undefined || lease === null ? null
-      : !isObject(lease) ? 'lease: must be an object {owner, expires_at} or null'
-        : textProblem('lease.owner', lease.owner, Limits.nameMaxLength) || isoDateProblem('lease.expires_at', lease.expires_at),
+    optional('errors', doc, (f, u) =>
+      Array.isArray(u) && u.length === 0
+        ? null
+        : requestListProblem(f, u, RequestLimits.errorsMax, requestErrorProblem),
+    ),
+    lease === undefined || lease === null
+      ? null
+      : !isObject(lease)
+        ? 'lease: must be an object {owner, expires_at} or null'
+        : textProblem('lease.owner', lease.owner, Limits.nameMaxLength) ||
+          isoDateProblem('lease.expires_at', lease.expires_at),
     optional('retries', doc, (f, u) => (isNonNegInt(u) ? null : f + ': must be a non-negative integer')),
-    optional('targets', doc, (f, u) => (Array.isArray(u) && u.length === 0 ? null : requestListProblem(f, u, RequestLimits.filesMax * RequestLimits.sitesMax, targetProblem))),
+    optional('targets', doc, (f, u) =>
+      Array.isArray(u) && u.length === 0
+        ? null
+        : requestListProblem(f, u, RequestLimits.filesMax * RequestLimits.sitesMax, targetProblem),
+    ),
     nullableDate('next_attempt_at', doc),
     nullableDate('started_at', doc),
     nullableDate('finished_at', doc),
     nullableDate('last_update', doc),
   ]);
+}
+
+/** A transfer job as the scheduler writes it and the workers move it on. */
+export function transferJobProblem(doc: Json): Problem {
+  if (doc.type !== DocType.transferJob) return 'type: must be "transfer_job"';
+  return (
+    textProblem('user', doc.user, 128) ||
+    textProblem('source', doc.source, 64) ||
+    textProblem('destination', doc.destination, 64) ||
+    stateProblem('state', doc.state, TransferJobMachine.states) ||
+    (Array.isArray(doc.files) &&
+    doc.files.every((f) => typeof f === 'object' && f !== null && typeof (f as { id?: unknown }).id === 'string')
+      ? null
+      : 'files: must be an array of {id, source_pfn, destination_pfn}') ||
+    isoDateProblem('created_at', doc.created_at)
+  );
+}
+
+/** An agent instance's heartbeat. */
+export function heartbeatProblem(doc: Json): Problem {
+  if (doc.type !== DocType.heartbeat) return 'type: must be "heartbeat"';
+  return (
+    textProblem('agent', doc.agent, 128) ||
+    textProblem('instance', doc.instance, 256) ||
+    isoDateProblem('at', doc.at) ||
+    (doc.stopped_at === undefined ? null : isoDateProblem('stopped_at', doc.stopped_at))
+  );
 }

@@ -12,12 +12,16 @@
  *                                                   7 = per link (throughput)
  *   ["fail", reason class, user, workflow]          failed/expired/killed files by classified reason
  *   ["pub", user, workflow, publication state]      done files to publish, by publication state
+ *   ["wf", user, workflow]                          value: submission time (epoch seconds), not
+ *                                                   bytes; `max` = the workflow's newest file (the
+ *                                                   page lists workflows newest first). View only:
+ *                                                   the roll-up does not need it (workflowKey).
  * Overall state totals and per-user/per-workflow counts come from the `totals` and `by_user` views.
  */
-import { DocType, type TransferDoc } from '../schema';
+import { DocType, PublicationMachine, TransferMachine, TransferState, type TransferDoc } from '../schema';
 
 /** Namespaces of the overview view's keys (first key element). */
-export const OverviewKind = { link: 'link', time: 'time', fail: 'fail', pub: 'pub' } as const;
+export const OverviewKind = { link: 'link', time: 'time', fail: 'fail', pub: 'pub', wf: 'wf' } as const;
 
 /**
  * Failure reasons grouped into classes a user can act on. Ordered: the first matching rule wins.
@@ -46,7 +50,7 @@ export function classifyReason(reason: string | null | undefined): string {
 }
 
 /** States whose files count as failures on the failures page. */
-export const FAILURE_STATES: readonly string[] = ['failed', 'expired', 'killed'];
+export const FAILURE_STATES: readonly string[] = TransferMachine.groups.failure;
 
 function pad(n: number): string {
   return n < 10 ? '0' + n : String(n);
@@ -58,7 +62,11 @@ export function timeBucket(iso: string | null | undefined): [string, string, str
   const d = new Date(iso);
   const t = d.getTime();
   if (t !== t) return null;
-  return [d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()), pad(d.getUTCHours()), pad(d.getUTCMinutes())];
+  return [
+    d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()),
+    pad(d.getUTCHours()),
+    pad(d.getUTCMinutes()),
+  ];
 }
 
 export type OverviewKey = readonly (string | null)[];
@@ -69,15 +77,22 @@ export function overviewKeys(doc: TransferDoc): Array<[OverviewKey, number]> {
   if (!doc || doc.type !== DocType.transfer) return out;
   const size = typeof doc.size === 'number' ? doc.size : 0;
   out.push([[OverviewKind.link, doc.source, doc.destination, doc.state], size]);
-  if (doc.state === 'done' || doc.state === 'failed') {
+  if (doc.state === TransferState.done || doc.state === TransferState.failed) {
     const b = timeBucket(doc.finished_at);
     if (b) out.push([[OverviewKind.time, doc.state, b[0], b[1], b[2], doc.source, doc.destination], size]);
   }
   if (FAILURE_STATES.indexOf(doc.state) >= 0) {
     out.push([[OverviewKind.fail, classifyReason(doc.failure_reason), doc.user, doc.workflow], size]);
   }
-  if (doc.publish && doc.state === 'done') {
-    out.push([[OverviewKind.pub, doc.user, doc.workflow, doc.publication_state || 'not_published'], size]);
+  if (doc.publish && doc.state === TransferState.done) {
+    out.push([[OverviewKind.pub, doc.user, doc.workflow, doc.publication_state || PublicationMachine.initial], size]);
   }
   return out;
+}
+
+/** The ["wf", user, workflow] row with the file's submission time in seconds; null without one. */
+export function workflowKey(doc: TransferDoc): [OverviewKey, number] | null {
+  if (!doc || doc.type !== DocType.transfer || typeof doc.created_at !== 'string') return null;
+  const t = Date.parse(doc.created_at);
+  return t === t ? [[OverviewKind.wf, doc.user, doc.workflow], Math.floor(t / 1000)] : null;
 }

@@ -35,8 +35,8 @@ export function actorOf(userCtx: UserCtx, secObj: SecObj | null | undefined): Ac
   if (hasRole(userCtx, Role.admin)) return 'admin';
   const admins = (secObj && secObj.admins) || {};
   const adminRoles = admins.roles || [];
-  const isDbAdmin = (admins.names || []).indexOf(userCtx.name) >= 0 ||
-    (userCtx.roles || []).some((r) => adminRoles.indexOf(r) >= 0);
+  const isDbAdmin =
+    (admins.names || []).indexOf(userCtx.name) >= 0 || (userCtx.roles || []).some((r) => adminRoles.indexOf(r) >= 0);
   if (hasRole(userCtx, Role.ops) || isDbAdmin) return 'ops';
   if (hasRole(userCtx, Role.agent)) return 'agent';
   return 'user';

@@ -8,7 +8,10 @@ interface UserCtx {
   readonly roles: readonly string[];
 }
 
-export default function validate(newDoc: { _id: string }, oldDoc: unknown, userCtx: UserCtx, secObj: unknown): void {
+export default function validate(newDoc: { _id: string }, oldDoc: unknown, userCtx: UserCtx, _secObj: unknown): void {
   if (userCtx.roles.indexOf('_admin') >= 0) return;
-  throw { forbidden: 'database is read-only (archived, or moved by couchstage migrate-db): read its _design/readonly document for where writes go now' };
+  throw {
+    forbidden:
+      'database is read-only (archived, or moved by couchstage migrate-db): read its _design/readonly document for where writes go now',
+  };
 }

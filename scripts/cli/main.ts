@@ -1,0 +1,205 @@
+/**
+ * The `couchstage` command. Each command lives in scripts/cli/commands/; this file only dispatches.
+ * Exit codes: 0 ok, 1 some documents refused or a command failed, 2 bad usage or input.
+ */
+import { loadConfig, serverUrl, ConfigError } from '../../agents/platform/config';
+import { describeError } from '../../agents/platform/couch';
+import { runAgentProcess } from '../../agents/main';
+import { agentList } from '../../agents/registry';
+import type { BackendName } from '../../agents/backends/open';
+import { flag, parseArgs, UsageError } from '../client/args';
+import { context } from '../client/context';
+import { runUserFlag } from './commands/user-flags';
+import { DEFAULT_DEMO_FILES, runStart } from './commands/start';
+import { runStatus } from './commands/status';
+import { runCatalog } from './commands/catalog';
+import { runSubmit } from './commands/submit';
+import { deploy } from '../deploy';
+import { DEMO_USERS } from './commands/start';
+import { runDelete, runReplicate, runRequestShow, runUpload } from './commands/datahandling';
+import { runQuota } from './commands/quota';
+import { runPut } from './commands/put';
+import { OPS_VALUED, runOps } from './commands/ops';
+import { runFiles } from './commands/files';
+import { commandHelp, HELP } from './commands/usage';
+import { connectionFailure, unreachableMessage } from '../client/connection';
+
+export { HELP };
+
+/** Every option that takes a value: `--name VALUE` and `--name=VALUE` are then the same. */
+export const VALUED = [
+  'user',
+  'workflow',
+  'as',
+  'user-name',
+  'password',
+  'backend',
+  'instance',
+  'metrics-port',
+  'jobs',
+  'demo-files',
+  'block',
+  'to',
+  'dataset',
+  'from',
+  'site',
+  'lfn-dir',
+  'timeout',
+  'bytes',
+  'files',
+  'state',
+  'lfn',
+  'random',
+  ...OPS_VALUED,
+];
+
+export async function main(
+  argv: readonly string[],
+  out: (line: string) => void = console.log,
+  err: (line: string) => void = console.error,
+): Promise<number> {
+  const [command, ...rest] = argv;
+  // Asking how a command works never runs it, whatever else is on the line.
+  if (
+    command !== undefined &&
+    (rest.includes('--help') || rest.includes('-h') || (command === 'catalog' && rest[0] === 'help'))
+  ) {
+    const usage = commandHelp(command);
+    if (usage === undefined) {
+      err(`unknown command "${command}"\n\n${HELP}`);
+      return 2;
+    }
+    out(usage);
+    return 0;
+  }
+  try {
+    const args = parseArgs(rest, VALUED);
+    switch (command) {
+      case 'start': {
+        const files = flag(args, 'demo-files');
+        if (files !== undefined && !/^\d+$/.test(files)) throw new UsageError('--demo-files must be a number of files');
+        const demo = args.flags['no-demo'] === true ? false : args.flags.demo === true ? true : undefined;
+        const demoUsers =
+          args.flags['no-demo-users'] === true ? false : args.flags['demo-users'] === true ? true : undefined;
+        return await runStart(
+          {
+            demo,
+            demoUsers,
+            traffic: args.flags['no-traffic'] !== true,
+            demoFiles: files === undefined ? DEFAULT_DEMO_FILES : Number(files),
+          },
+          out,
+        );
+      }
+      case 'deploy': {
+        const cfg = loadConfig();
+        // --demo (the old name) only on the embedded server: accounts with known passwords on CouchDB need --demo-users
+        const demoUsers = args.flags['demo-users'] === true || (args.flags.demo === true && !cfg.couchUrl);
+        if (args.flags.demo === true && !demoUsers)
+          err('deploy: demo users not created on CouchDB (known passwords); --demo-users creates them');
+        const report = await deploy({
+          url: serverUrl(cfg),
+          dbs: cfg.dbs,
+          users: demoUsers ? DEMO_USERS : [],
+          log: args.flags.json ? undefined : out,
+        });
+        if (args.flags.json) out(JSON.stringify(report, null, 2));
+        return 0;
+      }
+      case 'submit':
+        return await runSubmit(context(args, out), args.positional);
+      case 'status':
+        return await runStatus(context(args, out), args);
+      case 'files':
+        return await runFiles(context(args, out), args);
+      case 'catalog':
+        return await runCatalog(context(args, out), args);
+      case 'kill':
+      case 'retry':
+        return await runUserFlag(context(args, out), command, args);
+      case 'replicate':
+        return await runReplicate(context(args, out), args);
+      case 'upload':
+        return await runUpload(context(args, out), args);
+      case 'put':
+        return await runPut(context(args, out), args);
+      case 'delete':
+        return await runDelete(context(args, out), args);
+      case 'request':
+        return await runRequestShow(context(args, out), args);
+      case 'quota':
+        return await runQuota(context(args, out), args);
+      case 'agent': {
+        const port = flag(args, 'metrics-port');
+        if (port !== undefined && !/^\d+$/.test(port)) throw new UsageError('--metrics-port must be a port number');
+        const backend = (flag(args, 'backend') || 'auto') as BackendName;
+        if (!['auto', 'gfal2', 'native', 'instant'].includes(backend))
+          throw new UsageError(`--backend must be auto, gfal2, native or instant`);
+        if (!args.positional[0]) throw new UsageError(`agent needs a name: ${agentList()}`);
+        const jobs = flag(args, 'jobs');
+        if (jobs !== undefined && !/^[1-9]\d*$/.test(jobs)) throw new UsageError('--jobs must be a positive number');
+        if (jobs !== undefined && args.positional[0] !== 'worker')
+          throw new UsageError('--jobs is for the worker (transfer jobs in flight)');
+        return await runAgentProcess(args.positional[0], {
+          once: args.flags.once === true,
+          backend,
+          instance: flag(args, 'instance'),
+          metricsPort: port === undefined ? undefined : Number(port),
+          jobs: jobs === undefined ? undefined : Number(jobs),
+        });
+      }
+      case 'upgrade':
+      case 'migrate-db':
+      case 'compact':
+      case 'archive':
+      case 'doctor':
+        return await runOps(command, args, out);
+      case 'help': {
+        const topic = args.positional[0];
+        if (topic === undefined) {
+          out(HELP);
+          return 0;
+        }
+        const usage = commandHelp(topic);
+        if (usage === undefined) throw new UsageError(`no command "${topic}"\n\n${HELP}`);
+        out(usage);
+        return 0;
+      }
+      case undefined:
+      case '--help':
+      case '-h':
+        out(HELP);
+        return 0;
+      default:
+        err(`unknown command "${command}"\n\n${HELP}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      err(`couchstage ${command}: ${e.message}`);
+      return 2;
+    }
+    const failure = connectionFailure(e);
+    if (failure) {
+      err(`couchstage ${command}: ${unreachableMessage(configuredUrl(), failure)}`);
+      return 1;
+    }
+    err(`couchstage ${command}: ${describeError(e)}`);
+    return 1;
+  }
+}
+
+/** The server this process talks to, for messages (null when the configuration names none). */
+function configuredUrl(): string | null {
+  try {
+    return serverUrl(loadConfig());
+  } catch {
+    return null;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
