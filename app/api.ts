@@ -5,6 +5,7 @@
  * login form instead (CouchDB 3 and the embedded server both honour the header).
  */
 import type { ViewRef } from '../views/schema';
+import { isDesignDocUpdated } from '../views/lib/ddoc-updated';
 
 /** The transfers database, relative to the page. */
 export const DB = '../../';
@@ -81,7 +82,14 @@ export async function view<K = unknown[], D = unknown>(
   ref: ViewRef & { readonly ddoc: 'monitor' },
   params: Record<string, unknown>,
 ): Promise<ViewRow<K, D>[]> {
-  return (await getJson<{ rows: ViewRow<K, D>[] }>(viewUrl(ref.name, params))).rows;
+  const url = viewUrl(ref.name, params);
+  try {
+    return (await getJson<{ rows: ViewRow<K, D>[] }>(url)).rows;
+  } catch (e) {
+    // A query in flight while an upgrade swaps the design document: once more reads the new one.
+    if (!(e instanceof HttpError && isDesignDocUpdated(e.status, e.message))) throw e;
+    return (await getJson<{ rows: ViewRow<K, D>[] }>(url)).rows;
+  }
 }
 
 export interface UserCtx {

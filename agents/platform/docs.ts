@@ -14,6 +14,7 @@
 import type nano from 'nano';
 import type { CouchMeta } from '../../views/schema';
 import { statusOf, type Db } from './couch';
+import { isDesignDocUpdated } from '../../views/lib/ddoc-updated';
 
 /**
  * The one claim this layer makes: what nano hands back (typed `Record<string, unknown>` for every
@@ -194,7 +195,15 @@ export async function queryView<K = unknown, V = unknown, D = unknown>(
   view: string,
   params: nano.DocumentViewParams = {},
 ): Promise<ViewRow<K, V, D>[]> {
-  const res = await db.view<V>(ddoc, view, params);
+  let res: nano.DocumentViewResponse<V, unknown>;
+  try {
+    res = await db.view<V>(ddoc, view, params);
+  } catch (e) {
+    // A query in flight while an upgrade swaps the design document: once more reads the new one.
+    const err = e as { statusCode?: number; reason?: unknown };
+    if (!isDesignDocUpdated(err.statusCode ?? 0, err.reason)) throw e;
+    res = await db.view<V>(ddoc, view, params);
+  }
   return fromDb<ViewRow<K, V, D>[]>(res.rows);
 }
 

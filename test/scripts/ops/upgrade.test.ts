@@ -10,6 +10,7 @@ import { upgrade, type UpgradeStep } from '../../../scripts/ops/upgrade';
 import { http } from '../../../scripts/ops/http';
 import { upgradedDesigns, EXTRA_VIEW } from '../../fixtures/design/upgraded';
 import { embeddedIndexDirs, seedTransfers } from './support';
+import { isDesignDocUpdated } from '../../../views/lib/ddoc-updated';
 
 jest.setTimeout(600_000);
 
@@ -31,14 +32,26 @@ describe('couchstage upgrade (staged views)', () => {
     // Load: a monitoring client and a job, both as plain users, for the whole upgrade.
     const load = {
       queries: 0,
+      retriedAtSwap: 0,
       failedQueries: [] as string[],
       submitted: [] as string[],
       refused: [] as string[],
       stop: false,
     };
+    // The querier is a view client as the page and the agents are: a query in flight at the swap
+    // is answered "Design document was updated or deleted" by CouchDB, and is sent once more.
+    const query = () =>
+      http<{ reason?: unknown }>(env.urlAs('other'), 'GET', live).catch((e: Error) => ({
+        status: 0,
+        body: { reason: e.message },
+      }));
     const querier = (async () => {
       while (!load.stop) {
-        const a = await http(env.urlAs('other'), 'GET', live).catch((e: Error) => ({ status: 0, body: e.message }));
+        let a = await query();
+        if (isDesignDocUpdated(a.status, a.body?.reason)) {
+          load.retriedAtSwap++;
+          a = await query();
+        }
         if (a.status === 200) load.queries++;
         else load.failedQueries.push(`${a.status} ${JSON.stringify(a.body)}`);
         await new Promise((r) => setTimeout(r, 50));
