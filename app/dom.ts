@@ -5,7 +5,8 @@
 import { format, select, type Selection } from 'd3';
 import { formatSize } from '../views/lib/format';
 
-export type Sel = Selection<HTMLElement, unknown, null, undefined>;
+/** A selection of one element whatever made it (`select` gives it a parent, `append` keeps its own). */
+export type Sel = Selection<HTMLElement, unknown, HTMLElement | null, unknown>;
 
 /** The CLI's size style (views/lib/format.ts): binary units, one decimal. */
 export const fmtBytes = (n: number): string => formatSize(n);
@@ -31,7 +32,7 @@ function spec(c: Cell): CellSpec {
 }
 
 export function section(parent: Sel, title: string, id: string): Sel {
-  const s = parent.append('section').attr('id', id) as unknown as Sel;
+  const s = parent.append<HTMLElement>('section').attr('id', id);
   s.append('h2').text(title);
   return s;
 }
@@ -44,7 +45,7 @@ export function table(
   rows: readonly Cell[][],
   keys?: readonly string[],
 ): Sel {
-  const t = parent.append('table').attr('class', cls) as unknown as Sel;
+  const t = parent.append<HTMLElement>('table').attr('class', cls);
   const hr = t.append('thead').append('tr');
   for (const h of head) {
     const s = typeof h === 'string' ? { text: h } : h;
@@ -93,7 +94,7 @@ export function note(parent: Sel, text: string, cls = 'note'): void {
 }
 
 export function clear(id: string): Sel {
-  const s = select<HTMLElement, unknown>(id) as unknown as Sel;
+  const s = select<HTMLElement, unknown>(id);
   s.selectAll('*').remove();
   return s;
 }

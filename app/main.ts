@@ -10,7 +10,7 @@ import { select } from 'd3';
 import { Role } from '../views/schema';
 import { basicSession, HttpError, login, logout, session, type Me } from './api';
 import { renderUser, renderWorkflow } from './drill';
-import { clear, route, type Sel } from './dom';
+import { clear, route } from './dom';
 import { renderFailures } from './failures';
 import { renderLink } from './link';
 import { LiveFeed, type LiveState } from './live';
@@ -39,7 +39,7 @@ function parseRoute(): string[] {
 
 async function renderRoute(): Promise<void> {
   if (!me) return;
-  const main = select<HTMLElement, unknown>('#view') as unknown as Sel;
+  const main = select<HTMLElement, unknown>('#view');
   const [page, a, b, c] = parseRoute();
   const hash = location.hash;
   select('nav')

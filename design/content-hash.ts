@@ -63,11 +63,10 @@ export function designContentHash(doc: Record<string, unknown>): string {
 }
 
 /** True when the live document is what `built` would deploy: stamp and content. */
-export function designIsCurrent(
-  live: Record<string, unknown> | null,
-  built: { doc: Record<string, unknown>; hash: string },
-): boolean {
+export function designIsCurrent(live: object | null, built: { doc: Record<string, unknown>; hash: string }): boolean {
   if (!live) return false;
-  const stamp = live.couchstage as { hash?: string } | undefined;
-  return stamp?.hash === built.hash && designContentHash(live) === designContentHash(built.doc);
+  // Read as any JSON: the live document is what the server holds, whatever its type says.
+  const fields = live as Record<string, unknown>;
+  const stamp = fields.couchstage as { hash?: string } | undefined;
+  return stamp?.hash === built.hash && designContentHash(fields) === designContentHash(built.doc);
 }

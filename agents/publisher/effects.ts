@@ -21,10 +21,10 @@
 import { datasetOwnerProblem } from '../../views/lib/namespace';
 import {
   CatalogId,
-  DocType,
   PublicationMachine,
   PublicationState,
   type BlockDoc,
+  ofTransfer,
   type TransferDoc,
 } from '../../views/schema';
 import { fetchDocs, saveAll } from '../platform/bulk';
@@ -108,8 +108,8 @@ async function writeLedger(ctx: AgentContext, ledger: Ledger): Promise<Ledger | 
 
 export function applyDoc(state: PublisherState, doc: AnyDoc): void {
   if (doc._deleted) state.transfers.delete(doc._id);
-  else if (doc.type === DocType.transfer) {
-    const t = slimOf(doc as unknown as TransferDoc);
+  else if (ofTransfer(doc)) {
+    const t = slimOf(doc);
     state.transfers.set(doc._id, t);
     // A block this instance did not plan (another's pass, landing late): known from its first
     // member; loadState replaces it with what the catalogue says.

@@ -136,7 +136,7 @@ async function upgradeOne(opts: UpgradeOptions, built: BuiltDesign, log: (l: str
   // With the attachments' bytes: a document changed on the server may keep its stamp (design/content-hash.ts).
   const live = await getDoc(opts.url, db, built.id, true);
   const staged = await getDoc(opts.url, db, stagedId);
-  if (live && designIsCurrent(live as never, built)) {
+  if (live && designIsCurrent(live, built)) {
     if (staged) {
       // A run stopped between the COPY and the clean-up: finish it.
       await deleteDoc(opts.url, db, stagedId, staged._rev);

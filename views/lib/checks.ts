@@ -29,7 +29,18 @@ import { siteNamespacesProblem } from './namespace';
 import { cleanPathProblem, type Problem } from './paths';
 
 export { cleanPathProblem, type Problem };
-type Json = { [key: string]: unknown };
+/** A document as validation reads it: any field may hold anything. */
+export type Json = { [key: string]: unknown };
+
+/** A typed document (an interface has no index signature) read as validation reads any input. */
+export function jsonOf(doc: object): Json {
+  return doc as Json;
+}
+
+/** `u` is one of `list`: an enum's values, say (indexOf, not includes: older JS engines run this). */
+export function isOneOf(list: readonly string[], u: unknown): boolean {
+  return typeof u === 'string' && list.indexOf(u) >= 0;
+}
 
 export function isObject(u: unknown): u is Json {
   return typeof u === 'object' && u !== null && !Array.isArray(u);
@@ -127,7 +138,7 @@ export function transferRequestProblem(doc: Json): Problem {
         : 'jobid: must be a non-negative integer or a string'
       : textProblem('jobid', doc.jobid, Limits.nameMaxLength),
     isNonNegInt(doc.job_retry_count) ? null : 'job_retry_count: must be a non-negative integer',
-    FILE_TYPES.indexOf(doc.file_type as never) >= 0 ? null : 'file_type: must be "output" or "log"',
+    isOneOf(FILE_TYPES, doc.file_type) ? null : 'file_type: must be "output" or "log"',
     siteNameProblem('source', doc.source),
     siteNameProblem('destination', doc.destination),
     lfnProblem('source_lfn', doc.source_lfn),
@@ -309,9 +320,7 @@ export function datasetDocProblem(doc: Json): Problem {
   return first([
     datasetProblem('name', name),
     doc.data_tier === tier ? null : 'data_tier: must be the TIER part of the name (' + tier + ')',
-    ACCESS_TYPES.indexOf(doc.access_type as never) >= 0
-      ? null
-      : 'access_type: must be one of ' + ACCESS_TYPES.join(', '),
+    isOneOf(ACCESS_TYPES, doc.access_type) ? null : 'access_type: must be one of ' + ACCESS_TYPES.join(', '),
     textProblem('owner', doc.owner, Limits.nameMaxLength),
     isoDateProblem('created_at', doc.created_at),
     optional('last_update', doc, isoDateProblem),
@@ -457,7 +466,7 @@ export function requestUserProblem(doc: Json): Problem {
   for (const key in doc) {
     if (KNOWN_REQUEST_FIELDS.indexOf(key) < 0) return key + ': unknown field on a request document';
   }
-  if (REQUEST_KINDS.indexOf(doc.kind as never) < 0) return 'kind: must be one of ' + REQUEST_KINDS.join(', ');
+  if (!isOneOf(REQUEST_KINDS, doc.kind)) return 'kind: must be one of ' + REQUEST_KINDS.join(', ');
   const kind = doc.kind;
   const p =
     first([

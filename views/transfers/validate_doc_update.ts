@@ -16,7 +16,7 @@ import {
   type PublicationState,
   type TransferJobState,
 } from '../schema';
-import { heartbeatProblem, transferJobProblem, transferProblem } from '../lib/checks';
+import { heartbeatProblem, isOneOf, transferJobProblem, transferProblem } from '../lib/checks';
 import { ownerCreate } from './owner';
 import { requestAgentWrite, requestDeletion, requestShape, requestUserWrite } from './requests';
 import { monitorStatsShape } from './monitor-stats';
@@ -35,7 +35,7 @@ import {
 
 function shape(doc: Doc): void {
   const types = TypesByDb.transfers;
-  assert(types.indexOf(doc.type as never) >= 0, 'type: must be one of ' + types.join(', '));
+  assert(isOneOf(types, doc.type), 'type: must be one of ' + types.join(', '));
   if (doc.type === DocType.transfer) {
     const p = transferProblem(doc);
     assert(!p, p as string);

@@ -14,7 +14,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { lfnProblem, requestUserProblem } from '../../../views/lib/checks';
+import { jsonOf, lfnProblem, requestUserProblem } from '../../../views/lib/checks';
 import {
   CatalogId,
   DocId,
@@ -83,7 +83,7 @@ function baseRequest(
     created_at: new Date().toISOString(),
   };
   const doc = { _id: requestId(fields), ...fields, state: RequestMachine.initial } as RequestDoc;
-  const p = requestUserProblem(doc as never);
+  const p = requestUserProblem(jsonOf(doc));
   if (p) throw new UsageError(p + '\nnothing was submitted');
   return doc;
 }
@@ -208,16 +208,18 @@ export async function runUpload(ctx: Context, args: Args): Promise<number> {
     size: fs.statSync(l.abs).size,
     adler32: '00000000',
   }));
-  const pre = requestUserProblem({
-    type: 'request',
-    kind: 'upload',
-    user: me.name,
-    sites: [siteName],
-    dataset,
-    files,
-    created_at: new Date().toISOString(),
-    state: RequestMachine.initial,
-  } as never);
+  const pre = requestUserProblem(
+    jsonOf({
+      type: 'request',
+      kind: 'upload',
+      user: me.name,
+      sites: [siteName],
+      dataset,
+      files,
+      created_at: new Date().toISOString(),
+      state: RequestMachine.initial,
+    }),
+  );
   if (pre) throw new UsageError(pre + '\nnothing was copied');
   const site = (await sitesExist(ctx, [siteName])).get(siteName)!;
   const backendName = (flag(args, 'backend') || 'auto') as 'auto' | 'gfal2' | 'native';

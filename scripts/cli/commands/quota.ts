@@ -3,7 +3,7 @@
  * the quota document and the usage it is checked against (agents/lib/quota.ts). Also the check
  * `couchstage submit` runs before writing anything.
  */
-import { quotaDocProblem } from '../../../views/lib/checks';
+import { jsonOf, quotaDocProblem } from '../../../views/lib/checks';
 import { CatalogId, type QuotaDoc } from '../../../views/schema';
 import { statusOf } from '../../../agents/platform/couch';
 import { put } from '../../../agents/platform/docs';
@@ -27,7 +27,7 @@ export async function runQuota(ctx: Context, args: Args): Promise<number> {
       max_bytes: count(args, 'bytes'),
       max_files: count(args, 'files'),
     };
-    const p = quotaDocProblem(doc as never);
+    const p = quotaDocProblem(jsonOf(doc));
     if (p) throw new UsageError(p);
     const old = await readQuota(catalog, userArg);
     try {
