@@ -3,15 +3,15 @@
  * request's state after a pass over them.
  */
 import {
-  RequestState,
+  DataRequestState,
   type ReplicaDoc,
-  type RequestDoc,
-  type RequestError,
-  type RequestProgress,
-  type RequestTarget,
+  type DataRequestDoc,
+  type DataRequestError,
+  type DataRequestProgress,
+  type DataRequestTarget,
   type Settings,
 } from '../../views/schema';
-import { finalState } from '../lib/request-book';
+import { finalState } from '../lib/data-request-book';
 import { cooloffSeconds } from '../lib/transition';
 
 /**
@@ -20,12 +20,12 @@ import { cooloffSeconds } from '../lib/transition';
  * file's owner; other copies are refused (an operator acts for a user by naming them in `user`).
  */
 export function resolveTargets(
-  req: RequestDoc,
+  req: DataRequestDoc,
   replicas: ReadonlyMap<string, ReadonlyMap<string, ReplicaDoc>>,
   fileOwners: ReadonlyMap<string, string> = new Map(),
-): { targets: RequestTarget[]; refused: RequestError[] } {
-  const targets: RequestTarget[] = [];
-  const refused: RequestError[] = [];
+): { targets: DataRequestTarget[]; refused: DataRequestError[] } {
+  const targets: DataRequestTarget[] = [];
+  const refused: DataRequestError[] = [];
   for (const [lfn, sites] of replicas) {
     for (const site of req.sites) {
       const r = sites.get(site);
@@ -41,12 +41,12 @@ export function resolveTargets(
 }
 
 export type PassEnd =
-  | { readonly kind: 'final'; readonly state: RequestState; readonly progress: RequestProgress }
+  | { readonly kind: 'final'; readonly state: DataRequestState; readonly progress: DataRequestProgress }
   | {
       readonly kind: 'retry';
       readonly retries: number;
       readonly next_attempt_at: string;
-      readonly progress: RequestProgress;
+      readonly progress: DataRequestProgress;
     };
 
 /**
@@ -55,7 +55,7 @@ export type PassEnd =
  * after a capped exponential cooloff, counted in the document.
  */
 export function endOfPass(
-  req: RequestDoc,
+  req: DataRequestDoc,
   gone: number,
   fatal: number,
   transient: number,
@@ -76,5 +76,5 @@ export function endOfPass(
     };
   }
   const progress = { total, done: gone, failed: total - gone, ...(refused ? { unplaced: refused } : {}) };
-  return { kind: 'final', state: total === 0 ? RequestState.done : finalState(progress), progress };
+  return { kind: 'final', state: total === 0 ? DataRequestState.done : finalState(progress), progress };
 }

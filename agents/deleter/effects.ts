@@ -10,14 +10,14 @@
  *   finalize files without any replica -> valid:false; datasets without any replica -> DELETED.
  *            Recomputed from the catalogue over all targets on every pass, so idempotent.
  */
-import type { CatalogFileDoc, DatasetDoc, ReplicaDoc, RequestDoc, RequestError } from '../../views/schema';
-import { CatalogId, RequestLimits, RequestMachine, RequestState } from '../../views/schema';
+import type { CatalogFileDoc, DatasetDoc, ReplicaDoc, DataRequestDoc, DataRequestError } from '../../views/schema';
+import { CatalogId, DataRequestLimits, DataRequestMachine, DataRequestState } from '../../views/schema';
 import type { TransferBackend } from '../backends/types';
 import { fetchDocs, saveAll } from '../platform/bulk';
 import { leaseHeldByOther, newLease } from '../lib/lease';
 import type { AgentContext } from '../lib/runner';
 import { cleanReason } from '../lib/transition';
-import { saveRequest, type RequestBook } from '../lib/request-book';
+import { saveDataRequest, type DataRequestBook } from '../lib/data-request-book';
 import {
   backendProtocols,
   fileId,
@@ -30,7 +30,7 @@ import {
 import { endOfPass, resolveTargets } from './decide';
 
 /** Errors so far plus new ones, one per (file, site): a pass redone after a takeover adds no duplicate. */
-function mergeErrors(old: readonly RequestError[], more: readonly RequestError[]): RequestError[] {
+function mergeErrors(old: readonly DataRequestError[], more: readonly DataRequestError[]): DataRequestError[] {
   const seen = new Set(old.map((e) => `${e.lfn}\n${e.site}`));
   const out = [...old];
   for (const e of more) {
@@ -38,27 +38,31 @@ function mergeErrors(old: readonly RequestError[], more: readonly RequestError[]
     out.push(e);
     seen.add(`${e.lfn}\n${e.site}`);
   }
-  return out.slice(0, RequestLimits.errorsMax);
+  return out.slice(0, DataRequestLimits.errorsMax);
 }
 
 /** Targets per batch: one bulk remove and one `_bulk_docs`; a crash redoes at most this many removals. */
 const BATCH = 100;
 
-export function claimable(req: RequestDoc, instance: string, now: Date): boolean {
-  if (!RequestMachine.inGroup('open', req.state)) return false;
+export function claimable(req: DataRequestDoc, instance: string, now: Date): boolean {
+  if (!DataRequestMachine.inGroup('open', req.state)) return false;
   if (req.next_attempt_at && Date.parse(req.next_attempt_at) > now.getTime()) return false;
   return !leaseHeldByOther(req.lease, instance, now);
 }
 
-export async function claim(ctx: AgentContext, book: RequestBook, req: RequestDoc): Promise<RequestDoc | null> {
+export async function claim(
+  ctx: AgentContext,
+  book: DataRequestBook,
+  req: DataRequestDoc,
+): Promise<DataRequestDoc | null> {
   const now = ctx.now();
   const lease = newLease(ctx.instance, now, ctx.config.settings.lease_seconds);
-  if (req.state === RequestState.running) {
-    const redo = (cur: RequestDoc) =>
-      cur.state === RequestState.running && claimable(cur, ctx.instance, ctx.now())
-        ? RequestMachine.transition(cur, RequestState.running, now, { lease })
+  if (req.state === DataRequestState.running) {
+    const redo = (cur: DataRequestDoc) =>
+      cur.state === DataRequestState.running && claimable(cur, ctx.instance, ctx.now())
+        ? DataRequestMachine.transition(cur, DataRequestState.running, now, { lease })
         : null;
-    return saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
+    return saveDataRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
   }
   const catalog = ctx.db('catalog');
   const files = await filesOf(catalog, req);
@@ -71,10 +75,10 @@ export async function claim(ctx: AgentContext, book: RequestBook, req: RequestDo
     failed: refused.length,
     ...(refused.length ? { unplaced: refused.length } : {}),
   };
-  const errors = refused.slice(0, RequestLimits.errorsMax);
-  const redo = (cur: RequestDoc) =>
-    cur.state === RequestState.new && claimable(cur, ctx.instance, ctx.now())
-      ? RequestMachine.transition(cur, RequestState.running, now, {
+  const errors = refused.slice(0, DataRequestLimits.errorsMax);
+  const redo = (cur: DataRequestDoc) =>
+    cur.state === DataRequestState.new && claimable(cur, ctx.instance, ctx.now())
+      ? DataRequestMachine.transition(cur, DataRequestState.running, now, {
           lease,
           targets,
           progress,
@@ -83,7 +87,7 @@ export async function claim(ctx: AgentContext, book: RequestBook, req: RequestDo
           started_at: now.toISOString(),
         })
       : null;
-  const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
+  const saved = await saveDataRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
   if (saved)
     ctx.log.info('delete request claimed', { request: req._id, targets: targets.length, refused: refused.length });
   return saved;
@@ -92,8 +96,8 @@ export async function claim(ctx: AgentContext, book: RequestBook, req: RequestDo
 /** One pass over a claimed request's targets; returns false when the lease was lost. */
 export async function runPass(
   ctx: AgentContext,
-  book: RequestBook,
-  claimed: RequestDoc,
+  book: DataRequestBook,
+  claimed: DataRequestDoc,
   backend: TransferBackend,
 ): Promise<boolean> {
   const catalog = ctx.db('catalog');
@@ -108,22 +112,22 @@ export async function runPass(
   let gone = targets.length - existing.size;
   let fatal = 0;
   let transient = 0;
-  const errors: RequestError[] = [];
+  const errors: DataRequestError[] = [];
   const remaining = targets.filter((t) => existing.has(replicaId(t.lfn, t.site)));
   const progress = async (): Promise<boolean> => {
     const now = ctx.now();
     const lease = newLease(ctx.instance, now, ctx.config.settings.lease_seconds);
     const refused = cur0.progress?.unplaced || 0;
-    const fields = (cur: RequestDoc) => ({
+    const fields = (cur: DataRequestDoc) => ({
       lease,
       progress: { ...cur.progress!, total: targets.length + refused, done: gone, failed: refused },
       errors: mergeErrors(cur.errors || [], errors),
     });
-    const redo = (cur: RequestDoc) =>
-      cur.state === RequestState.running && !leaseHeldByOther(cur.lease, ctx.instance, now)
-        ? RequestMachine.transition(cur, RequestState.running, now, fields(cur))
+    const redo = (cur: DataRequestDoc) =>
+      cur.state === DataRequestState.running && !leaseHeldByOther(cur.lease, ctx.instance, now)
+        ? DataRequestMachine.transition(cur, DataRequestState.running, now, fields(cur))
         : null;
-    const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
+    const saved = await saveDataRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
     if (!saved) return false;
     errors.length = 0;
     req = saved;
@@ -168,18 +172,18 @@ export async function runPass(
   );
   const now = ctx.now();
   const end = endOfPass(req, gone, fatal, transient, ctx.config.settings, now);
-  const redo = (cur: RequestDoc) => {
-    if (cur.state !== RequestState.running || leaseHeldByOther(cur.lease, ctx.instance, now)) return null;
+  const redo = (cur: DataRequestDoc) => {
+    if (cur.state !== DataRequestState.running || leaseHeldByOther(cur.lease, ctx.instance, now)) return null;
     return end.kind === 'final'
-      ? RequestMachine.transition(cur, end.state, now, { progress: end.progress })
-      : RequestMachine.transition(cur, RequestState.running, now, {
+      ? DataRequestMachine.transition(cur, end.state, now, { progress: end.progress })
+      : DataRequestMachine.transition(cur, DataRequestState.running, now, {
           progress: end.progress,
           retries: end.retries,
           next_attempt_at: end.next_attempt_at,
           lease: null,
         });
   };
-  const saved = await saveRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
+  const saved = await saveDataRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
   if (saved)
     ctx.log.info(end.kind === 'final' ? 'delete request finished' : 'delete request will retry', {
       request: req._id,
@@ -191,7 +195,7 @@ export async function runPass(
 }
 
 /** Files without any replica left -> valid:false; datasets without any replica -> DELETED. */
-async function finalize(ctx: AgentContext, req: RequestDoc, lfns: readonly string[]): Promise<void> {
+async function finalize(ctx: AgentContext, req: DataRequestDoc, lfns: readonly string[]): Promise<void> {
   const catalog = ctx.db('catalog');
   const sites = [...new Set([...ctx.config.sites.keys(), ...req.sites])];
   const unique = [...new Set(lfns)];

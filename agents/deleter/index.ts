@@ -1,16 +1,16 @@
 /**
- * The deleter: runs delete requests (views/schema RequestDoc, kind delete). Removes the
+ * The deleter: runs delete requests (views/schema DataRequestDoc, kind delete). Removes the
  * physical copies through the storage backend (PFNs from the sites' TFC rules), deletes their
  * ReplicaDocs and marks files and datasets that lost their last replica. A lease in the request
  * lets several instances share the work and a dead instance's request be taken over.
  */
 import type { TransferBackend } from '../backends/types';
 import type { Agent, AgentContext } from '../lib/runner';
-import { RequestBook } from '../lib/request-book';
+import { DataRequestBook } from '../lib/data-request-book';
 import { claim, claimable, runPass } from './effects';
 
 export function deleterAgent(backend: TransferBackend): Agent {
-  const book = new RequestBook(['delete']);
+  const book = new DataRequestBook(['delete']);
   const totals = { passes: 0 };
   return {
     name: 'deleter',

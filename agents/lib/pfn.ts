@@ -6,7 +6,7 @@
  */
 import { namespacesOf, transferOwnerProblem } from '../../views/lib/namespace';
 import { lfnToPfn, pfnRootProblem } from '../../views/lib/tfc';
-import { REQUEST_TRANSFER_PREFIX, type SiteDoc, type TransferDoc } from '../../views/schema';
+import { DATA_REQUEST_TRANSFER_PREFIX, type SiteDoc, type TransferDoc } from '../../views/schema';
 
 export type PfnChoice =
   | { readonly ok: true; readonly protocol: string; readonly source_pfn: string; readonly destination_pfn: string }
@@ -63,7 +63,7 @@ export function namespaceReason(
   >,
   sites: ReadonlyMap<string, SiteDoc>,
 ): string | null {
-  if (doc._id.startsWith(REQUEST_TRANSFER_PREFIX)) {
+  if (doc._id.startsWith(DATA_REQUEST_TRANSFER_PREFIX)) {
     return doc.source_lfn === doc.destination_lfn ? null : 'refused: destination_lfn: a replica keeps its LFN';
   }
   const ns = {

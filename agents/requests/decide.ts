@@ -6,9 +6,9 @@ import { createHash } from 'crypto';
 import {
   DEFAULT_PRIORITY,
   DocId,
-  REQUEST_WORKFLOW_PREFIX,
-  RequestLimits,
-  RequestState,
+  DATA_REQUEST_WORKFLOW_PREFIX,
+  DataRequestLimits,
+  DataRequestState,
   TransferMachine,
   TransferState,
   uuidFromHex,
@@ -17,19 +17,19 @@ import {
   type CatalogFileDoc,
   type DatasetDoc,
   type ReplicaDoc,
-  type RequestDoc,
-  type RequestError,
-  type RequestProgress,
+  type DataRequestDoc,
+  type DataRequestError,
+  type DataRequestProgress,
   type TransferDoc,
 } from '../../views/schema';
 import { fileId, guidOf, replicaId } from '../lib/catalog-access';
-import { finalState, type Member } from '../lib/request-book';
+import { finalState, type Member } from '../lib/data-request-book';
 
 const sha224 = (s: string) => createHash('sha224').update(s, 'utf8').digest('hex');
 
 /** `rt-<sha224(request id, lfn, site)>`: a replayed plan finds its transfers (409) instead of copying twice. */
-export function requestTransferId(requestId: string, lfn: string, site: string): string {
-  return DocId.requestTransfer(sha224(requestId + '\n' + lfn + '\n' + site));
+export function dataRequestTransferId(requestId: string, lfn: string, site: string): string {
+  return DocId.dataRequestTransfer(sha224(requestId + '\n' + lfn + '\n' + site));
 }
 
 export interface ReplicatePlan {
@@ -37,7 +37,7 @@ export interface ReplicatePlan {
   /** (file, site) pairs already there: counted done without a copy. */
   readonly already: number;
   /** Files requested but not in the catalogue or without any replica to copy from. */
-  readonly errors: RequestError[];
+  readonly errors: DataRequestError[];
   readonly total: number;
 }
 
@@ -46,14 +46,14 @@ export interface ReplicatePlan {
  * request's `source` if that site holds the file, else the first site (by name) that does.
  */
 export function planReplicate(
-  req: RequestDoc,
+  req: DataRequestDoc,
   files: ReadonlyMap<string, CatalogFileDoc>,
   replicas: ReadonlyMap<string, ReadonlyMap<string, ReplicaDoc>>,
   now: Date,
 ): ReplicatePlan {
   const lfns = req.lfns ? [...req.lfns] : [...files.keys()].filter((l) => files.get(l)!.valid).sort();
   const transfers: TransferDoc[] = [];
-  const errors: RequestError[] = [];
+  const errors: DataRequestError[] = [];
   let already = 0;
   const iso = now.toISOString();
   for (const lfn of lfns) {
@@ -79,10 +79,10 @@ export function planReplicate(
         continue;
       }
       transfers.push({
-        _id: requestTransferId(req._id, lfn, site),
+        _id: dataRequestTransferId(req._id, lfn, site),
         type: 'transfer',
         user: req.user,
-        workflow: REQUEST_WORKFLOW_PREFIX + req._id,
+        workflow: DATA_REQUEST_WORKFLOW_PREFIX + req._id,
         jobid: req._id,
         job_retry_count: 0,
         file_type: 'output',
@@ -102,16 +102,16 @@ export function planReplicate(
   return {
     transfers,
     already,
-    errors: errors.slice(0, RequestLimits.errorsMax),
+    errors: errors.slice(0, DataRequestLimits.errorsMax),
     total: lfns.length * req.sites.length,
   };
 }
 
 /** Progress of a running replicate request from its stored counters and its transfers' states. */
 export function replicateProgress(
-  req: RequestDoc,
+  req: DataRequestDoc,
   members: readonly Member[],
-): { progress: RequestProgress; settled: boolean; state: RequestState; failedMembers: Member[] } {
+): { progress: DataRequestProgress; settled: boolean; state: DataRequestState; failedMembers: Member[] } {
   const p = req.progress || { total: 0, done: 0, failed: 0 };
   const already = p.already || 0;
   const unplaced = p.unplaced || 0;
@@ -120,12 +120,12 @@ export function replicateProgress(
   const expected = p.total - already - unplaced;
   const settled = members.length >= expected && done + failedMembers.length === members.length;
   const progress = { ...p, done: already + done, failed: unplaced + failedMembers.length };
-  return { progress, settled, state: settled ? finalState(progress) : RequestState.running, failedMembers };
+  return { progress, settled, state: settled ? finalState(progress) : DataRequestState.running, failedMembers };
 }
 
 /** The catalogue documents of an upload: dataset, one closed block, files and replicas. */
 export function uploadDocs(
-  req: RequestDoc,
+  req: DataRequestDoc,
   verified: readonly { lfn: string; size: number; adler32: string }[],
   now: Date,
 ): {

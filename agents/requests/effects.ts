@@ -10,8 +10,8 @@
  *   dataset, one closed block, files and replicas (deterministic ids), then the final state.
  *   Storage that cannot answer (transient) is retried after a cooloff, at most max_retry passes.
  */
-import type { CatalogFileDoc, DatasetDoc, ReplicaDoc, RequestDoc, RequestError } from '../../views/schema';
-import { CatalogId, RequestLimits, RequestMachine, RequestState, TransferState } from '../../views/schema';
+import type { CatalogFileDoc, DatasetDoc, ReplicaDoc, DataRequestDoc, DataRequestError } from '../../views/schema';
+import { CatalogId, DataRequestLimits, DataRequestMachine, DataRequestState, TransferState } from '../../views/schema';
 import type { TransferBackend } from '../backends/types';
 import { createOnce, fetchDocs, saveAll } from '../platform/bulk';
 import type { AgentContext } from '../lib/runner';
@@ -25,21 +25,21 @@ import {
   replicaId,
   replicasAt,
 } from '../lib/catalog-access';
-import { saveRequest, type RequestBook } from '../lib/request-book';
+import { saveDataRequest, type DataRequestBook } from '../lib/data-request-book';
 import { planReplicate, replicateProgress, uploadDocs } from './decide';
-import { finalState, type Member } from '../lib/request-book';
+import { finalState, type Member } from '../lib/data-request-book';
 import { cooloffSeconds } from '../lib/transition';
 
 /** How often a running replicate request's counters are rewritten (ms). */
 const PROGRESS_MS = 2_000;
 
-const capErrors = (errors: readonly RequestError[]) =>
-  errors.slice(0, RequestLimits.errorsMax).map((e) => ({ ...e, error: cleanReason(e.error) }));
+const capErrors = (errors: readonly DataRequestError[]) =>
+  errors.slice(0, DataRequestLimits.errorsMax).map((e) => ({ ...e, error: cleanReason(e.error) }));
 
 /** The files of new replicate requests: one catalogue scan for all their datasets. */
-export async function filesOfRequests(
+export async function filesOfDataRequests(
   ctx: AgentContext,
-  reqs: readonly RequestDoc[],
+  reqs: readonly DataRequestDoc[],
 ): Promise<Map<string, Map<string, CatalogFileDoc>>> {
   const catalog = ctx.db('catalog');
   const byDataset = await filesOfDatasets(catalog, [...new Set(reqs.filter((r) => r.dataset).map((r) => r.dataset!))]);
@@ -50,8 +50,8 @@ export async function filesOfRequests(
 
 export async function startReplicate(
   ctx: AgentContext,
-  book: RequestBook,
-  req: RequestDoc,
+  book: DataRequestBook,
+  req: DataRequestDoc,
   files: ReadonlyMap<string, CatalogFileDoc>,
 ): Promise<void> {
   const catalog = ctx.db('catalog');
@@ -68,10 +68,10 @@ export async function startReplicate(
   const unplaced = plan.errors.length;
   const progress = { total: plan.total, done: plan.already, failed: unplaced, already: plan.already, unplaced };
   const errors = capErrors(plan.errors);
-  const next = (fresh: RequestDoc) => {
-    if (fresh.state !== RequestState.new) return null;
+  const next = (fresh: DataRequestDoc) => {
+    if (fresh.state !== DataRequestState.new) return null;
     if (plan.total === 0)
-      return RequestMachine.transition(fresh, RequestState.failed, now, {
+      return DataRequestMachine.transition(fresh, DataRequestState.failed, now, {
         progress,
         errors: [
           {
@@ -80,18 +80,18 @@ export async function startReplicate(
         ],
       });
     if (!plan.transfers.length)
-      return RequestMachine.transition(fresh, finalState(progress), now, {
+      return DataRequestMachine.transition(fresh, finalState(progress), now, {
         progress,
         errors,
         started_at: now.toISOString(),
       });
-    return RequestMachine.transition(fresh, RequestState.running, now, {
+    return DataRequestMachine.transition(fresh, DataRequestState.running, now, {
       progress,
       errors,
       started_at: now.toISOString(),
     });
   };
-  const saved = await saveRequest(transfers, book, next(req)!, next, ctx.log);
+  const saved = await saveDataRequest(transfers, book, next(req)!, next, ctx.log);
   if (saved)
     ctx.log.info('replicate request planned', {
       request: req._id,
@@ -103,8 +103,8 @@ export async function startReplicate(
 
 export async function followReplicate(
   ctx: AgentContext,
-  book: RequestBook,
-  req: RequestDoc,
+  book: DataRequestBook,
+  req: DataRequestDoc,
   recorded: Set<string>,
 ): Promise<boolean> {
   const members = [...(book.members.get(req._id)?.values() || [])];
@@ -117,10 +117,11 @@ export async function followReplicate(
   if (!r.settled && (same || ctx.now().getTime() - Date.parse(req.last_update || '1970-01-01T00:00:00Z') < PROGRESS_MS))
     return false;
   const now = ctx.now();
-  const decide = (cur: RequestDoc): RequestDoc | null => {
-    if (cur.state !== RequestState.running) return null;
+  const decide = (cur: DataRequestDoc): DataRequestDoc | null => {
+    if (cur.state !== DataRequestState.running) return null;
     const again = replicateProgress(cur, members);
-    if (!again.settled) return RequestMachine.transition(cur, RequestState.running, now, { progress: again.progress });
+    if (!again.settled)
+      return DataRequestMachine.transition(cur, DataRequestState.running, now, { progress: again.progress });
     const errors = capErrors([
       ...(cur.errors || []),
       ...again.failedMembers.map((m) => ({
@@ -129,9 +130,9 @@ export async function followReplicate(
         error: m.failure_reason || 'transfer ' + m.state,
       })),
     ]);
-    return RequestMachine.transition(cur, again.state, now, { progress: again.progress, errors });
+    return DataRequestMachine.transition(cur, again.state, now, { progress: again.progress, errors });
   };
-  const saved = await saveRequest(ctx.db('transfers'), book, decide(req)!, decide, ctx.log);
+  const saved = await saveDataRequest(ctx.db('transfers'), book, decide(req)!, decide, ctx.log);
   if (saved && r.settled) {
     ctx.log.info('replicate request finished', { request: req._id, state: saved.state, ...saved.progress });
     book.members.delete(req._id);
@@ -142,7 +143,7 @@ export async function followReplicate(
 /** One ReplicaDoc per done copy; the owner is the requester (their quota holds the copy). */
 async function recordReplicas(
   ctx: AgentContext,
-  req: RequestDoc,
+  req: DataRequestDoc,
   done: readonly Member[],
   recorded: Set<string>,
 ): Promise<void> {
@@ -171,8 +172,8 @@ async function recordReplicas(
 
 export async function runUpload(
   ctx: AgentContext,
-  book: RequestBook,
-  req: RequestDoc,
+  book: DataRequestBook,
+  req: DataRequestDoc,
   backend: TransferBackend,
 ): Promise<void> {
   const now = ctx.now();
@@ -181,7 +182,7 @@ export async function runUpload(
   const siteName = req.sites[0];
   const site = ctx.config.sites.get(siteName);
   const supported = backendProtocols(backend.name);
-  const errors: RequestError[] = [];
+  const errors: DataRequestError[] = [];
   const transient: string[] = [];
   const verified: { lfn: string; size: number; adler32: string }[] = [];
   const urls = new Map<string, string>();
@@ -224,14 +225,14 @@ export async function runUpload(
   const db = ctx.db('transfers');
   if (transient.length && retries < settings.max_retry) {
     const wait = cooloffSeconds(retries + 1, settings.cooloff, settings.max_cooloff);
-    const next = (cur: RequestDoc) =>
-      cur.state === RequestState.new
-        ? RequestMachine.transition(cur, RequestState.new, now, {
+    const next = (cur: DataRequestDoc) =>
+      cur.state === DataRequestState.new
+        ? DataRequestMachine.transition(cur, DataRequestState.new, now, {
             retries: (cur.retries || 0) + 1,
             next_attempt_at: new Date(now.getTime() + wait * 1000).toISOString(),
           })
         : null;
-    await saveRequest(db, book, next(req)!, next, ctx.log);
+    await saveDataRequest(db, book, next(req)!, next, ctx.log);
     ctx.log.warn('upload verification will be retried', {
       request: req._id,
       unreachable: transient.length,
@@ -244,15 +245,15 @@ export async function runUpload(
     errors.push({ lfn, site: siteName, error: `storage did not answer after ${retries + 1} passes` });
   const registered = await register(ctx, req, verified, errors);
   const progress = { total: files.length, done: registered, failed: files.length - registered };
-  const next = (cur: RequestDoc) =>
-    cur.state === RequestState.new
-      ? RequestMachine.transition(cur, finalState(progress), now, {
+  const next = (cur: DataRequestDoc) =>
+    cur.state === DataRequestState.new
+      ? DataRequestMachine.transition(cur, finalState(progress), now, {
           progress,
           errors: capErrors(errors),
           started_at: now.toISOString(),
         })
       : null;
-  const saved = await saveRequest(db, book, next(req)!, next, ctx.log);
+  const saved = await saveDataRequest(db, book, next(req)!, next, ctx.log);
   if (saved) ctx.log.info('upload registered', { request: req._id, state: saved.state, ...progress });
 }
 
@@ -263,9 +264,9 @@ export async function runUpload(
  */
 async function register(
   ctx: AgentContext,
-  req: RequestDoc,
+  req: DataRequestDoc,
   verified: { lfn: string; size: number; adler32: string }[],
-  errors: RequestError[],
+  errors: DataRequestError[],
 ): Promise<number> {
   if (!verified.length) return 0;
   const catalog = ctx.db('catalog');

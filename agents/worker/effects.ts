@@ -12,7 +12,7 @@
 import { lifecycleMetrics } from '../lib/lifecycle-metrics';
 import { performance } from 'perf_hooks';
 import {
-  REQUEST_WORKFLOW_PREFIX,
+  DATA_REQUEST_WORKFLOW_PREFIX,
   TransferJobMachine,
   TransferJobState,
   TransferState,
@@ -306,7 +306,7 @@ async function cleanUp(
     if (
       d.state === TransferState.done &&
       ctx.config.sites.get(d.source)?.cleanup_source &&
-      !d.workflow.startsWith(REQUEST_WORKFLOW_PREFIX)
+      !d.workflow.startsWith(DATA_REQUEST_WORKFLOW_PREFIX)
     )
       urls.push(pfns.get(d._id)!.source_pfn);
   }

@@ -27,7 +27,7 @@ import {
   REQUEST_TERMINAL_STATES,
   Role,
   uuidFromHex,
-  type RequestDoc,
+  type DataRequestDoc,
 } from '../../views/schema';
 import { adler32 } from '../../agents/backends/adler32';
 import { deploy } from '../deploy';
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
       while (open.size) {
         if ((performance.now() - t0) / 1000 > 600)
           throw new Error(`${kind}: gave up after 10 minutes, ${open.size} requests open`);
-        const found = await fetchDocs<RequestDoc>(admin.use(dbs.transfers), [...open]);
+        const found = await fetchDocs<DataRequestDoc>(admin.use(dbs.transfers), [...open]);
         for (const d of found.values()) {
           if (!REQUEST_TERMINAL_STATES.includes(d.state)) continue;
           open.delete(d._id);

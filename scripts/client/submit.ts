@@ -6,7 +6,7 @@
  * Every document is checked locally with the same code validate_doc_update runs; if any is
  * malformed nothing is sent. The rest goes in one `_bulk_docs`.
  */
-import { transferRequestProblem, isObject } from '../../views/lib/checks';
+import { transferSubmissionProblem, isObject } from '../../views/lib/checks';
 import { DEFAULT_PRIORITY, DocId, DocType, IdPrefix, TransferState, idRange, idSuffix } from '../../views/schema';
 import { UsageError } from './args';
 import { whoami, type Context } from './context';
@@ -70,7 +70,7 @@ export async function submit(ctx: Context, input: string): Promise<{ results: Su
     if (!isObject(raw)) throw new UsageError(`document ${i + 1}: must be a JSON object`);
     return completeTransfer(raw, me.name, new Date());
   });
-  const problems = docs.map((d, i) => [i, transferRequestProblem(d)] as const).filter(([, p]) => p);
+  const problems = docs.map((d, i) => [i, transferSubmissionProblem(d)] as const).filter(([, p]) => p);
   if (problems.length) {
     throw new UsageError(problems.map(([i, p]) => `document ${i + 1}: ${p}`).join('\n') + '\nnothing was submitted');
   }

@@ -738,7 +738,7 @@ export const CASES: readonly VduCase[] = [
     write: { type: 'heartbeat', agent: 'a', instance: 'b', at: '2026-11-26T06:00:00Z' },
     expect: f('type'),
   },
-  // --- data-handling requests (views/transfers/requests.ts) ---
+  // --- data-handling requests (views/transfers/data-requests.ts) ---
   { name: 'owner creates a replicate request for a dataset', actor: 'owner', old: null, write: rq('c1'), expect: 'ok' },
   {
     name: 'owner creates a delete request by LFNs',

@@ -21,8 +21,13 @@ import {
   TRANSFER_USER_FLAGS,
   TRANSFER_SERVICE_FIELDS,
 } from '../schema/documents';
-import { REQUEST_KINDS, REQUEST_SERVICE_FIELDS, REQUEST_USER_FIELDS, RequestLimits } from '../schema/documents';
-import { PublicationMachine, RequestMachine, TransferJobMachine, TransferMachine } from '../schema/machines';
+import {
+  DATA_REQUEST_KINDS,
+  DATA_REQUEST_SERVICE_FIELDS,
+  DATA_REQUEST_USER_FIELDS,
+  DataRequestLimits,
+} from '../schema/documents';
+import { PublicationMachine, DataRequestMachine, TransferJobMachine, TransferMachine } from '../schema/machines';
 import { tfcRuleProblem } from './tfc';
 import { siteNamespacesProblem } from './namespace';
 
@@ -121,7 +126,7 @@ const KNOWN_TRANSFER_FIELDS: readonly string[] = ([] as string[]).concat(
 );
 
 /** The job-written part of a transfer document. */
-export function transferRequestProblem(doc: Json): Problem {
+export function transferSubmissionProblem(doc: Json): Problem {
   if (doc.type !== DocType.transfer) return 'type: must be "transfer"';
   for (const key in doc) {
     if (KNOWN_TRANSFER_FIELDS.indexOf(key) < 0) return key + ': unknown field on a transfer document';
@@ -206,7 +211,7 @@ export function stateProblem(field: string, u: unknown, states: readonly string[
 export function transferProblem(doc: Json): Problem {
   const lease = doc.lease;
   return first([
-    transferRequestProblem(doc),
+    transferSubmissionProblem(doc),
     stateProblem('state', doc.state, TransferMachine.states),
     optional('attempts', doc, (_f, u) => attemptsProblem(u)),
     doc.failure_reason === null
@@ -419,12 +424,12 @@ export function catalogDocProblem(doc: Json): Problem {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Data-handling requests (views/schema RequestDoc)
+// Data-handling requests (views/schema DataRequestDoc)
 // ---------------------------------------------------------------------------------------------
 
-const KNOWN_REQUEST_FIELDS: readonly string[] = ([] as string[]).concat(
-  REQUEST_USER_FIELDS as readonly string[],
-  REQUEST_SERVICE_FIELDS as readonly string[],
+const KNOWN_DATA_REQUEST_FIELDS: readonly string[] = ([] as string[]).concat(
+  DATA_REQUEST_USER_FIELDS as readonly string[],
+  DATA_REQUEST_SERVICE_FIELDS as readonly string[],
   COUCH_FIELDS as readonly string[],
 );
 
@@ -461,17 +466,17 @@ function uploadFileProblem(field: string, u: unknown): Problem {
 }
 
 /** What the user writes on a request: kind, sites and exactly one selection of files. */
-export function requestUserProblem(doc: Json): Problem {
-  if (doc.type !== DocType.request) return 'type: must be "request"';
+export function dataRequestUserProblem(doc: Json): Problem {
+  if (doc.type !== DocType.dataRequest) return 'type: must be "request"';
   for (const key in doc) {
-    if (KNOWN_REQUEST_FIELDS.indexOf(key) < 0) return key + ': unknown field on a request document';
+    if (KNOWN_DATA_REQUEST_FIELDS.indexOf(key) < 0) return key + ': unknown field on a request document';
   }
-  if (!isOneOf(REQUEST_KINDS, doc.kind)) return 'kind: must be one of ' + REQUEST_KINDS.join(', ');
+  if (!isOneOf(DATA_REQUEST_KINDS, doc.kind)) return 'kind: must be one of ' + DATA_REQUEST_KINDS.join(', ');
   const kind = doc.kind;
   const p =
     first([
       textProblem('user', doc.user, Limits.nameMaxLength),
-      requestListProblem('sites', doc.sites, RequestLimits.sitesMax, siteNameProblem),
+      requestListProblem('sites', doc.sites, DataRequestLimits.sitesMax, siteNameProblem),
       isoDateProblem('created_at', doc.created_at),
     ]) || uniqueProblem('sites', doc.sites as string[]);
   if (p) return p;
@@ -482,7 +487,7 @@ export function requestUserProblem(doc: Json): Problem {
     if (doc.dataset === undefined) return 'dataset: an upload registers its files as a dataset: give its name';
     const f =
       datasetProblem('dataset', doc.dataset) ||
-      requestListProblem('files', doc.files, RequestLimits.filesMax, uploadFileProblem);
+      requestListProblem('files', doc.files, DataRequestLimits.filesMax, uploadFileProblem);
     return (
       f ||
       uniqueProblem(
@@ -499,7 +504,7 @@ export function requestUserProblem(doc: Json): Problem {
     if (d) return d;
   } else {
     const l =
-      requestListProblem('lfns', doc.lfns, RequestLimits.filesMax, lfnProblem) ||
+      requestListProblem('lfns', doc.lfns, DataRequestLimits.filesMax, lfnProblem) ||
       uniqueProblem('lfns', doc.lfns as string[]);
     if (l) return l;
   }
@@ -541,16 +546,16 @@ function targetProblem(field: string, u: unknown): Problem {
 }
 
 /** The whole request document: user fields plus well-formed service fields. */
-export function requestProblem(doc: Json): Problem {
+export function dataRequestProblem(doc: Json): Problem {
   const lease = doc.lease;
   return first([
-    requestUserProblem(doc),
-    stateProblem('state', doc.state, RequestMachine.states),
+    dataRequestUserProblem(doc),
+    stateProblem('state', doc.state, DataRequestMachine.states),
     optional('progress', doc, (_f, u) => progressProblem(u)),
     optional('errors', doc, (f, u) =>
       Array.isArray(u) && u.length === 0
         ? null
-        : requestListProblem(f, u, RequestLimits.errorsMax, requestErrorProblem),
+        : requestListProblem(f, u, DataRequestLimits.errorsMax, requestErrorProblem),
     ),
     lease === undefined || lease === null
       ? null
@@ -562,7 +567,7 @@ export function requestProblem(doc: Json): Problem {
     optional('targets', doc, (f, u) =>
       Array.isArray(u) && u.length === 0
         ? null
-        : requestListProblem(f, u, RequestLimits.filesMax * RequestLimits.sitesMax, targetProblem),
+        : requestListProblem(f, u, DataRequestLimits.filesMax * DataRequestLimits.sitesMax, targetProblem),
     ),
     nullableDate('next_attempt_at', doc),
     nullableDate('started_at', doc),

@@ -29,7 +29,7 @@
  * Publication (only for `publish: true`, only once `done`): see PublicationMachine.
  */
 
-import type { PublicationState, RequestState, TransferJobState, TransferState } from './machines';
+import type { PublicationState, DataRequestState, TransferJobState, TransferState } from './machines';
 
 /**
  * Database roles (suffixes; the full names carry the env prefix, see `dbNames`). `service` holds
@@ -57,7 +57,8 @@ export const DocType = {
   transferJob: 'transfer_job',
   heartbeat: 'heartbeat',
   lock: 'lock',
-  request: 'request',
+  /** A data request (replicate, upload or delete a dataset's files); stored as "request". */
+  dataRequest: 'request',
   site: 'site',
   link: 'link',
   settings: 'settings',
@@ -77,7 +78,7 @@ export const TypesByDb: Readonly<Record<DbRole, readonly DocType[]>> = {
     DocType.transferJob,
     DocType.heartbeat,
     DocType.lock,
-    DocType.request,
+    DocType.dataRequest,
     DocType.monitorStats,
   ],
   catalog: [DocType.dataset, DocType.block, DocType.file, DocType.replica, DocType.quota],
@@ -550,7 +551,7 @@ export const MAX_PARENTS = 1000;
 //     +--one-pass upload, or nothing to do-------------------+   (running -> running: leases, progress)
 //
 // replicate: the `requests` agent creates one transfer per (file, destination site) with a
-//   deterministic id (requestTransferId), the scheduler and workers copy them under the link
+//   deterministic id (dataRequestTransferId), the scheduler and workers copy them under the link
 //   limits, and each copy that ends done is recorded as a ReplicaDoc.
 // upload: the CLI copies local files to the site (worker backends, adler32 checked), then writes
 //   the request; the `requests` agent verifies each file at the site (stat + adler32) and
@@ -558,16 +559,16 @@ export const MAX_PARENTS = 1000;
 // delete: the `deleter` agent removes each (file, site) copy from storage, deletes its ReplicaDoc,
 //   marks files without replicas valid:false and a dataset without replicas DELETED.
 
-export const RequestKind = { replicate: 'replicate', upload: 'upload', delete: 'delete' } as const;
-export type RequestKind = (typeof RequestKind)[keyof typeof RequestKind];
-export const REQUEST_KINDS: readonly RequestKind[] = Object.values(RequestKind);
+export const DataRequestKind = { replicate: 'replicate', upload: 'upload', delete: 'delete' } as const;
+export type DataRequestKind = (typeof DataRequestKind)[keyof typeof DataRequestKind];
+export const DATA_REQUEST_KINDS: readonly DataRequestKind[] = Object.values(DataRequestKind);
 
 /** Request ids start with this (agents pick requests out of an id-only feed); the CLI uses requestId. */
-export const REQUEST_ID_PREFIX = 'rq-';
+export const DATA_REQUEST_ID_PREFIX = 'rq-';
 /** Transfers created for a replicate request: `rt-<sha224(request id, lfn, site)>`. */
-export const REQUEST_TRANSFER_PREFIX = 'rt-';
+export const DATA_REQUEST_TRANSFER_PREFIX = 'rt-';
 /** The `workflow` of a request's transfers names the request: `request:<request id>`. */
-export const REQUEST_WORKFLOW_PREFIX = 'request:';
+export const DATA_REQUEST_WORKFLOW_PREFIX = 'request:';
 
 /** One local file an upload copied to the site (what the agent verifies and registers). */
 export interface UploadFile {
@@ -577,18 +578,18 @@ export interface UploadFile {
 }
 
 /** One (file, site) the deleter works on. */
-export interface RequestTarget {
+export interface DataRequestTarget {
   readonly lfn: string;
   readonly site: string;
 }
 
-export interface RequestError {
+export interface DataRequestError {
   readonly lfn?: string;
   readonly site?: string;
   readonly error: string;
 }
 
-export interface RequestProgress {
+export interface DataRequestProgress {
   /** Units of work: (file, site) pairs for replicate and delete, files for upload. */
   readonly total: number;
   readonly done: number;
@@ -600,9 +601,9 @@ export interface RequestProgress {
 }
 
 /** What the user writes. Exactly one of `dataset` / `lfns` (upload: `dataset` and `files`). */
-export interface RequestUserFields {
+export interface DataRequestUserFields {
   readonly type: 'request';
-  readonly kind: RequestKind;
+  readonly kind: DataRequestKind;
   /** CouchDB user name of the owner; must equal the writer's name. */
   readonly user: string;
   /** Destinations (replicate), the one target site (upload), sites to delete from (delete). */
@@ -617,25 +618,25 @@ export interface RequestUserFields {
 }
 
 /** What the agents write. */
-export interface RequestServiceFields {
-  readonly state: RequestState;
-  readonly progress?: RequestProgress;
-  /** At most RequestLimits.errorsMax entries; counters stay exact beyond that. */
-  readonly errors?: readonly RequestError[];
+export interface DataRequestServiceFields {
+  readonly state: DataRequestState;
+  readonly progress?: DataRequestProgress;
+  /** At most DataRequestLimits.errorsMax entries; counters stay exact beyond that. */
+  readonly errors?: readonly DataRequestError[];
   readonly lease?: Lease | null;
   /** Passes that ended with transient failures; the request fails its remaining work after max_retry. */
   readonly retries?: number;
   readonly next_attempt_at?: string | null;
   /** Delete: the (file, site) pairs resolved when the request was claimed (fixed from then on). */
-  readonly targets?: readonly RequestTarget[];
+  readonly targets?: readonly DataRequestTarget[];
   readonly started_at?: string | null;
   readonly finished_at?: string | null;
   readonly last_update?: string | null;
 }
 
-export type RequestDoc = CouchMeta & RequestUserFields & RequestServiceFields;
+export type DataRequestDoc = CouchMeta & DataRequestUserFields & DataRequestServiceFields;
 
-export const REQUEST_USER_FIELDS = [
+export const DATA_REQUEST_USER_FIELDS = [
   'type',
   'kind',
   'user',
@@ -646,7 +647,7 @@ export const REQUEST_USER_FIELDS = [
   'files',
   'created_at',
 ] as const;
-export const REQUEST_SERVICE_FIELDS = [
+export const DATA_REQUEST_SERVICE_FIELDS = [
   'state',
   'progress',
   'errors',
@@ -659,7 +660,7 @@ export const REQUEST_SERVICE_FIELDS = [
   'last_update',
 ] as const;
 
-export const RequestLimits = {
+export const DataRequestLimits = {
   /** Sites per request: a handful of destinations is the use case (seed 000: "ses"). */
   sitesMax: 50,
   /** LFNs or upload files listed in one request: keeps the document around 1-2 MB at most. */

@@ -12,7 +12,7 @@ import {
   linkProblem,
   quotaDocProblem,
   replicaDocProblem,
-  requestProblem,
+  dataRequestProblem,
   siteProblem,
   transferJobProblem,
   transferProblem,
@@ -28,7 +28,7 @@ import {
   type LinkDoc,
   type QuotaDoc,
   type ReplicaDoc,
-  type RequestDoc,
+  type DataRequestDoc,
   type SiteDoc,
   type TransferDoc,
   type TransferJobDoc,
@@ -44,7 +44,7 @@ function guard<D>(type: string, problem: (doc: Json) => Problem): (u: unknown) =
 
 export const isTransfer = /* @__PURE__ */ guard<TransferDoc>(DocType.transfer, transferProblem);
 export const isTransferJob = /* @__PURE__ */ guard<TransferJobDoc>(DocType.transferJob, transferJobProblem);
-export const isRequest = /* @__PURE__ */ guard<RequestDoc>(DocType.request, requestProblem);
+export const isDataRequest = /* @__PURE__ */ guard<DataRequestDoc>(DocType.dataRequest, dataRequestProblem);
 export const isHeartbeat = /* @__PURE__ */ guard<HeartbeatDoc>(DocType.heartbeat, heartbeatProblem);
 export const isSite = /* @__PURE__ */ guard<SiteDoc>(DocType.site, siteProblem);
 export const isLink = /* @__PURE__ */ guard<LinkDoc>(DocType.link, linkProblem);
@@ -74,6 +74,6 @@ function kind<D extends CouchMeta>(type: string, prefix = ''): <T extends Typed>
  */
 export const ofTransfer = /* @__PURE__ */ kind<TransferDoc>(DocType.transfer);
 export const ofTransferJob = /* @__PURE__ */ kind<TransferJobDoc>(DocType.transferJob);
-export const ofRequest = /* @__PURE__ */ kind<RequestDoc>(DocType.request, IdPrefix.request);
+export const ofDataRequest = /* @__PURE__ */ kind<DataRequestDoc>(DocType.dataRequest, IdPrefix.dataRequest);
 export const ofSite = /* @__PURE__ */ kind<SiteDoc>(DocType.site, IdPrefix.site);
 export const ofLink = /* @__PURE__ */ kind<LinkDoc>(DocType.link, IdPrefix.link);

@@ -4,7 +4,7 @@
  * (`_all_docs?startkey=<prefix>&endkey=<prefix>\ufff0`), which is how agents list one kind of
  * document without reading the others.
  */
-import { JOB_ID_PREFIX, REQUEST_ID_PREFIX, REQUEST_TRANSFER_PREFIX } from './documents';
+import { JOB_ID_PREFIX, DATA_REQUEST_ID_PREFIX, DATA_REQUEST_TRANSFER_PREFIX } from './documents';
 import { sha224Hex } from '../lib/sha224';
 
 export const IdPrefix = {
@@ -13,8 +13,8 @@ export const IdPrefix = {
   site: 'site:',
   link: 'link:',
   job: JOB_ID_PREFIX,
-  request: REQUEST_ID_PREFIX,
-  requestTransfer: REQUEST_TRANSFER_PREFIX,
+  dataRequest: DATA_REQUEST_ID_PREFIX,
+  dataRequestTransfer: DATA_REQUEST_TRANSFER_PREFIX,
 } as const;
 
 /** Hex digits of a hash kept in a job or request id: 160 bits, ids stay short in feeds and URLs. */
@@ -32,10 +32,10 @@ export const DocId = {
   lock: (agent: string) => IdPrefix.lock + agent,
   /** `tj-<hash>`, the hash of the job's files and revisions (hex, from the caller's SHA-224). */
   job: (hashHex: string) => IdPrefix.job + hashHex.slice(0, HASH_DIGITS),
-  /** `rq-<hash>` of the request's content and time (hex). */
-  request: (hashHex: string) => IdPrefix.request + hashHex.slice(0, HASH_DIGITS),
+  /** `rq-<hash>` of the data request's content and time (hex). */
+  dataRequest: (hashHex: string) => IdPrefix.dataRequest + hashHex.slice(0, HASH_DIGITS),
   /** `rt-<sha224(request id, lfn, site)>`: a replicate request's transfer of one file to one site. */
-  requestTransfer: (hashHex: string) => IdPrefix.requestTransfer + hashHex,
+  dataRequestTransfer: (hashHex: string) => IdPrefix.dataRequestTransfer + hashHex,
 } as const;
 
 /** The part of an id after its prefix (`site:T2_CH_CERN` -> `T2_CH_CERN`). */

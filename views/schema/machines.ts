@@ -187,37 +187,37 @@ export const PublicationMachine = /* @__PURE__ */ defineMachine({
 //     +--one-pass upload, or nothing to do--------------------^   (running -> running: leases, progress)
 // ---------------------------------------------------------------------------------------------
 
-export const RequestState = {
+export const DataRequestState = {
   new: 'new',
   running: 'running',
   done: 'done',
   partiallyFailed: 'partially_failed',
   failed: 'failed',
 } as const;
-export type RequestState = (typeof RequestState)[keyof typeof RequestState];
+export type DataRequestState = (typeof DataRequestState)[keyof typeof DataRequestState];
 
-const R = RequestState;
-const REQUEST_OPEN: readonly RequestState[] = [R.new, R.running];
-const REQUEST_FAILURE: readonly RequestState[] = [R.partiallyFailed, R.failed];
+const R = DataRequestState;
+const DATA_REQUEST_OPEN: readonly DataRequestState[] = [R.new, R.running];
+const DATA_REQUEST_FAILURE: readonly DataRequestState[] = [R.partiallyFailed, R.failed];
 
-export const RequestMachine = /* @__PURE__ */ defineMachine({
+export const DataRequestMachine = /* @__PURE__ */ defineMachine({
   name: 'request',
   field: 'state',
   initial: R.new,
   transitions: {
     // An upload is verified and registered in one pass: new -> a final state directly.
-    new: ([R.running, R.done] as RequestState[]).concat(REQUEST_FAILURE),
-    running: ([R.done] as RequestState[]).concat(REQUEST_FAILURE),
+    new: ([R.running, R.done] as DataRequestState[]).concat(DATA_REQUEST_FAILURE),
+    running: ([R.done] as DataRequestState[]).concat(DATA_REQUEST_FAILURE),
     done: [],
     partially_failed: [],
     failed: [],
   },
-  terminal: ([R.done] as RequestState[]).concat(REQUEST_FAILURE),
+  terminal: ([R.done] as DataRequestState[]).concat(DATA_REQUEST_FAILURE),
   groups: {
     /** Work left to do. */
-    open: REQUEST_OPEN,
+    open: DATA_REQUEST_OPEN,
     /** Finished with files that could not be handled. */
-    failure: REQUEST_FAILURE,
+    failure: DATA_REQUEST_FAILURE,
   },
   rank: [R.new, R.running, R.failed, R.partiallyFailed, R.done],
   stamp: true,
@@ -261,8 +261,8 @@ export const TRANSFER_STATES: readonly TransferState[] = TransferMachine.states;
 export const TERMINAL_STATES: readonly TransferState[] = TransferMachine.terminal;
 export const RETRYABLE_STATES: readonly TransferState[] = TransferMachine.groups.retryable;
 export const PUBLICATION_STATES: readonly PublicationState[] = PublicationMachine.states;
-export const REQUEST_STATES: readonly RequestState[] = RequestMachine.states;
-export const REQUEST_TERMINAL_STATES: readonly RequestState[] = RequestMachine.terminal;
+export const DATA_REQUEST_STATES: readonly DataRequestState[] = DataRequestMachine.states;
+export const REQUEST_TERMINAL_STATES: readonly DataRequestState[] = DataRequestMachine.terminal;
 export const TRANSFER_JOB_STATES: readonly TransferJobState[] = TransferJobMachine.states;
 
 export function isTerminal(state: TransferState): boolean {

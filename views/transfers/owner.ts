@@ -27,7 +27,7 @@ export function ownerCreate(doc: Doc, userCtx: UserCtx): void {
  * another user's area, so the dataset must be the user's (or a group's whose role the user holds)
  * and every named file must lie in the user's or such a group's area.
  */
-export function ownerRequest(doc: Doc, userCtx: UserCtx): void {
+export function ownerDataRequest(doc: Doc, userCtx: UserCtx): void {
   const user = userCtx.name as string;
   const groups = groupsOf(userCtx.roles);
   if (doc.dataset !== undefined) {

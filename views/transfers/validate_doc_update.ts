@@ -18,7 +18,7 @@ import {
 } from '../schema';
 import { heartbeatProblem, isOneOf, transferJobProblem, transferProblem } from '../lib/checks';
 import { ownerCreate } from './owner';
-import { requestAgentWrite, requestDeletion, requestShape, requestUserWrite } from './requests';
+import { dataRequestAgentWrite, dataRequestDeletion, dataRequestShape, dataRequestUserWrite } from './data-requests';
 import { monitorStatsShape } from './monitor-stats';
 import { sha224Hex } from '../lib/sha224';
 import {
@@ -39,8 +39,8 @@ function shape(doc: Doc): void {
   if (doc.type === DocType.transfer) {
     const p = transferProblem(doc);
     assert(!p, p as string);
-  } else if (doc.type === DocType.request) {
-    requestShape(doc);
+  } else if (doc.type === DocType.dataRequest) {
+    dataRequestShape(doc);
   } else if (doc.type === DocType.monitorStats) {
     monitorStatsShape(doc);
   } else if (doc.type === DocType.heartbeat) {
@@ -55,7 +55,7 @@ function shape(doc: Doc): void {
 /** A user creates their own transfers in state new and may then only ask for kill or retry. */
 function userWrite(doc: Doc, old: Doc | null, userCtx: UserCtx): void {
   const name = userCtx.name as string;
-  if (doc.type === DocType.request) return requestUserWrite(doc, old, userCtx);
+  if (doc.type === DocType.dataRequest) return dataRequestUserWrite(doc, old, userCtx);
   assert(doc.type === DocType.transfer, 'type: users may only write transfer and request documents');
   if (!old) {
     assert(doc.user === name, 'user: must be your own user name (' + name + ')');
@@ -118,7 +118,7 @@ function agentJobWrite(doc: Doc, old: Doc | null): void {
 
 /** Agents own the service fields and move states only along the state machines. */
 function agentWrite(doc: Doc, old: Doc | null): void {
-  if (doc.type === DocType.request) return requestAgentWrite(doc, old);
+  if (doc.type === DocType.dataRequest) return dataRequestAgentWrite(doc, old);
   if (doc.type === DocType.transferJob) return agentJobWrite(doc, old);
   if (doc.type !== DocType.transfer) return;
   if (!old) {
@@ -176,7 +176,7 @@ function deletion(doc: Doc, old: Doc | null, actor: Actor): void {
     assert(actor === 'agent', '_deleted: there is no revision of yours to delete');
     return;
   }
-  if (old.type === DocType.request) return requestDeletion(old, actor);
+  if (old.type === DocType.dataRequest) return dataRequestDeletion(old, actor);
   assert(actor === 'agent', '_deleted: users cannot delete transfers; set kill_requested instead');
   if (old.type === DocType.transfer) {
     // The losing revisions of a conflict are deleted in any state; the tombstone names the

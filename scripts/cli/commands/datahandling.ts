@@ -1,6 +1,6 @@
 /**
  * Data handling (Belle II seed 000) from the command line, each as one request document that
- * agents execute (views/schema RequestDoc):
+ * agents execute (views/schema DataRequestDoc):
  *   couchstage replicate (--dataset D | LFN...) --to SITE[,SITE] [--from SITE]
  *   couchstage upload PATH... --site SITE --dataset D [--lfn-dir DIR] [--backend auto|gfal2|native]
  *   couchstage delete (--dataset D | LFN...) --site SITE[,SITE]
@@ -14,14 +14,14 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { jsonOf, lfnProblem, requestUserProblem } from '../../../views/lib/checks';
+import { jsonOf, lfnProblem, dataRequestUserProblem } from '../../../views/lib/checks';
 import {
   CatalogId,
   DocId,
   REQUEST_TERMINAL_STATES,
-  RequestMachine,
-  type RequestDoc,
-  type RequestKind,
+  DataRequestMachine,
+  type DataRequestDoc,
+  type DataRequestKind,
   type SiteDoc,
   type UploadFile,
 } from '../../../views/schema';
@@ -34,11 +34,11 @@ import { flag, UsageError, type Args } from '../../client/args';
 import { whoami, type Context } from '../../client/context';
 
 /** `rq-<sha224 of the request's content and time>`: one id per submission, stable in a retried PUT. */
-export function requestId(doc: Omit<RequestDoc, '_id' | 'state'>): string {
+export function requestId(doc: Omit<DataRequestDoc, '_id' | 'state'>): string {
   const h = createHash('sha224').update(
     JSON.stringify([doc.user, doc.kind, doc.sites, doc.dataset, doc.lfns, doc.source, doc.files, doc.created_at]),
   );
-  return DocId.request(h.digest('hex'));
+  return DocId.dataRequest(h.digest('hex'));
 }
 
 const list = (v: string | undefined) =>
@@ -64,15 +64,15 @@ export async function sitesExist(ctx: Context, names: readonly string[]): Promis
 }
 
 function baseRequest(
-  kind: RequestKind,
+  kind: DataRequestKind,
   user: string,
   sites: string[],
   args: Args,
-  extra: Partial<RequestDoc> = {},
-): RequestDoc {
+  extra: Partial<DataRequestDoc> = {},
+): DataRequestDoc {
   const dataset = flag(args, 'dataset');
   const lfns = args.positional.length ? [...args.positional] : undefined;
-  const fields: Omit<RequestDoc, '_id' | 'state'> = {
+  const fields: Omit<DataRequestDoc, '_id' | 'state'> = {
     type: 'request',
     kind,
     user,
@@ -82,14 +82,14 @@ function baseRequest(
     ...extra,
     created_at: new Date().toISOString(),
   };
-  const doc = { _id: requestId(fields), ...fields, state: RequestMachine.initial } as RequestDoc;
-  const p = requestUserProblem(jsonOf(doc));
+  const doc = { _id: requestId(fields), ...fields, state: DataRequestMachine.initial } as DataRequestDoc;
+  const p = dataRequestUserProblem(jsonOf(doc));
   if (p) throw new UsageError(p + '\nnothing was submitted');
   return doc;
 }
 
 /** Replicate / delete must name something the catalogue holds. */
-async function catalogued(ctx: Context, req: RequestDoc): Promise<void> {
+async function catalogued(ctx: Context, req: DataRequestDoc): Promise<void> {
   const catalog = ctx.server.use<Record<string, unknown>>(ctx.cfg.dbs.catalog);
   if (req.dataset) {
     const ds = await fetchDocs(catalog, [CatalogId.dataset(req.dataset)]);
@@ -104,7 +104,7 @@ async function catalogued(ctx: Context, req: RequestDoc): Promise<void> {
     );
 }
 
-async function write(ctx: Context, doc: RequestDoc): Promise<void> {
+async function write(ctx: Context, doc: DataRequestDoc): Promise<void> {
   try {
     await put(ctx.server.use(ctx.cfg.dbs.transfers), doc);
   } catch (err) {
@@ -112,14 +112,19 @@ async function write(ctx: Context, doc: RequestDoc): Promise<void> {
   }
 }
 
-async function finish(ctx: Context, args: Args, doc: RequestDoc, extra: Record<string, unknown> = {}): Promise<number> {
-  let cur: RequestDoc = doc;
+async function finish(
+  ctx: Context,
+  args: Args,
+  doc: DataRequestDoc,
+  extra: Record<string, unknown> = {},
+): Promise<number> {
+  let cur: DataRequestDoc = doc;
   if (args.flags.wait === true) {
     const timeout = Number(flag(args, 'timeout') || 600) * 1000;
     const deadline = Date.now() + timeout;
     const db: Db = ctx.server.use(ctx.cfg.dbs.transfers);
     for (;;) {
-      const fresh = await get<RequestDoc>(db, doc._id);
+      const fresh = await get<DataRequestDoc>(db, doc._id);
       if (!fresh) throw new Error(`request ${doc._id}: deleted while waiting for it`);
       cur = fresh;
       if (REQUEST_TERMINAL_STATES.includes(cur.state)) break;
@@ -135,7 +140,7 @@ async function finish(ctx: Context, args: Args, doc: RequestDoc, extra: Record<s
     for (const e of (cur.errors || []).slice(0, 20))
       ctx.out(`  ${e.lfn || ''}${e.site ? ' @' + e.site : ''}: ${e.error}`);
   }
-  return RequestMachine.inGroup('failure', cur.state) ? 1 : 0;
+  return DataRequestMachine.inGroup('failure', cur.state) ? 1 : 0;
 }
 
 export async function runReplicate(ctx: Context, args: Args): Promise<number> {
@@ -208,7 +213,7 @@ export async function runUpload(ctx: Context, args: Args): Promise<number> {
     size: fs.statSync(l.abs).size,
     adler32: '00000000',
   }));
-  const pre = requestUserProblem(
+  const pre = dataRequestUserProblem(
     jsonOf({
       type: 'request',
       kind: 'upload',
@@ -217,7 +222,7 @@ export async function runUpload(ctx: Context, args: Args): Promise<number> {
       dataset,
       files,
       created_at: new Date().toISOString(),
-      state: RequestMachine.initial,
+      state: DataRequestMachine.initial,
     }),
   );
   if (pre) throw new UsageError(pre + '\nnothing was copied');
@@ -256,7 +261,7 @@ export async function runUpload(ctx: Context, args: Args): Promise<number> {
   }
   for (const f of failures) ctx.out(`copy failed: ${f.lfn}: ${f.error}`);
   if (!copied.length) throw new Error('no file could be copied; nothing was registered');
-  const fields: Omit<RequestDoc, '_id' | 'state'> = {
+  const fields: Omit<DataRequestDoc, '_id' | 'state'> = {
     type: 'request',
     kind: 'upload',
     user: me.name,
@@ -265,7 +270,7 @@ export async function runUpload(ctx: Context, args: Args): Promise<number> {
     files: copied,
     created_at: new Date().toISOString(),
   };
-  const doc = { _id: requestId(fields), ...fields, state: RequestMachine.initial } as RequestDoc;
+  const doc = { _id: requestId(fields), ...fields, state: DataRequestMachine.initial } as DataRequestDoc;
   await write(ctx, doc);
   const code = await finish(ctx, args, doc, { copied: copied.length, copy_failures: failures });
   return failures.length ? 1 : code;
@@ -274,9 +279,9 @@ export async function runUpload(ctx: Context, args: Args): Promise<number> {
 export async function runRequestShow(ctx: Context, args: Args): Promise<number> {
   const id = args.positional[0];
   if (!id) throw new UsageError('request needs a request id (rq-...)');
-  let doc: RequestDoc | null;
+  let doc: DataRequestDoc | null;
   try {
-    doc = await get<RequestDoc>(ctx.server.use(ctx.cfg.dbs.transfers), id);
+    doc = await get<DataRequestDoc>(ctx.server.use(ctx.cfg.dbs.transfers), id);
   } catch (err) {
     throw new Error(`request ${id}: ${describeError(err)}`, { cause: err });
   }

@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { RequestDoc } from '../../../views/schema';
+import type { DataRequestDoc } from '../../../views/schema';
 import { configure, makeStorage, startAgent, type AgentProcess, type Storage } from '../../support/agents';
 import { createTestEnv, type TestEnv } from '../../support/env';
 import { catalogDocs, cli, fileId, replicaId, requestOf, seedDataset, waitRequest } from './support';
@@ -54,7 +54,7 @@ describe('deleter killed mid-run', () => {
       expect(left).toBeGreaterThan(0);
       expect(left).toBeLessThan(start);
     }
-    const mid = (await env.admin.use(env.dbs.transfers).get(req._id)) as unknown as RequestDoc;
+    const mid = (await env.admin.use(env.dbs.transfers).get(req._id)) as unknown as DataRequestDoc;
     expect(mid.state).toBe('running');
     expect(mid.targets).toHaveLength(N);
     agents.push(startAgent(env, 'deleter', ['--backend', 'native']));

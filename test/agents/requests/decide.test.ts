@@ -3,10 +3,10 @@
  * files without a source), progress of a running request, the end of a deletion pass (retry with
  * a counted cooloff, then final counts), ownership of deletions, and quota admission order.
  */
-import { DEFAULT_SETTINGS, type CatalogFileDoc, type ReplicaDoc, type RequestDoc } from '../../../views/schema';
+import { DEFAULT_SETTINGS, type CatalogFileDoc, type ReplicaDoc, type DataRequestDoc } from '../../../views/schema';
 import { endOfPass, resolveTargets } from '../../../agents/deleter/decide';
-import { planReplicate, replicateProgress, requestTransferId } from '../../../agents/requests/decide';
-import type { Member } from '../../../agents/lib/request-book';
+import { planReplicate, replicateProgress, dataRequestTransferId } from '../../../agents/requests/decide';
+import type { Member } from '../../../agents/lib/data-request-book';
 import { overQuota } from '../../../agents/scheduler/quota';
 import type { SlimTransfer } from '../../../agents/lib/tracker';
 
@@ -38,7 +38,7 @@ const replica = (i: number, site: string, owner?: string): ReplicaDoc => ({
   created_at: NOW.toISOString(),
   ...(owner ? { owner } : {}),
 });
-const req = (over: Partial<RequestDoc> = {}): RequestDoc => ({
+const req = (over: Partial<DataRequestDoc> = {}): DataRequestDoc => ({
   _id: 'rq-1',
   type: 'request',
   kind: 'replicate',
@@ -76,7 +76,7 @@ describe('planReplicate', () => {
     expect(plan.total).toBe(6);
     const t = plan.transfers[0];
     expect(t).toMatchObject({
-      _id: requestTransferId('rq-1', lfn(1), 'B'),
+      _id: dataRequestTransferId('rq-1', lfn(1), 'B'),
       user: 'alice',
       workflow: 'request:rq-1',
       destination_lfn: lfn(1),

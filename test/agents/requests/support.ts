@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { main } from '../../../scripts/cli/main';
-import { CatalogId, REQUEST_TERMINAL_STATES, uuidFromHex, type RequestDoc } from '../../../views/schema';
+import { CatalogId, REQUEST_TERMINAL_STATES, uuidFromHex, type DataRequestDoc } from '../../../views/schema';
 import { guidOf } from '../../../views/lib/catalog-ids';
 import { adler32Hex } from '../../support/adler32';
 import type { Actor, TestEnv } from '../../support/env';
@@ -140,22 +140,22 @@ export async function seedDataset(
 }
 
 /** The request id a CLI run printed (`--json`). */
-export function requestOf(run: Run): RequestDoc {
+export function requestOf(run: Run): DataRequestDoc {
   if (run.code !== 0 && !run.out.trim().startsWith('{'))
     throw new Error(`CLI failed (${run.code}): ${run.err || run.out}`);
-  return JSON.parse(run.out.slice(run.out.indexOf('{'))).request as RequestDoc;
+  return JSON.parse(run.out.slice(run.out.indexOf('{'))).request as DataRequestDoc;
 }
 
 export async function waitRequest(
   env: TestEnv,
   id: string,
   ms = 180_000,
-  until?: (r: RequestDoc) => boolean,
-): Promise<RequestDoc> {
+  until?: (r: DataRequestDoc) => boolean,
+): Promise<DataRequestDoc> {
   const db = env.admin.use(env.dbs.transfers);
   const deadline = Date.now() + ms;
   for (;;) {
-    const r = (await db.get(id)) as unknown as RequestDoc;
+    const r = (await db.get(id)) as unknown as DataRequestDoc;
     if (until ? until(r) : REQUEST_TERMINAL_STATES.includes(r.state)) return r;
     if (Date.now() > deadline) throw new Error(`request ${id} still ${r.state} ${JSON.stringify(r.progress)}`);
     await new Promise((res) => setTimeout(res, 300));

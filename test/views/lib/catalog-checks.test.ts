@@ -2,14 +2,14 @@
  * The catalogue's additions to the shared shape checks: a transfer's optional `parents` (the
  * catalogue file's parentage), and the dispatch of catalogue documents by type.
  */
-import { catalogDocProblem, transferRequestProblem } from '../../../views/lib/checks';
+import { catalogDocProblem, transferSubmissionProblem } from '../../../views/lib/checks';
 import { expectedCatalogId } from '../../../views/lib/catalog-ids';
 import { transferFixture } from '../../support/env';
 
 describe('transfer parents', () => {
   it('accepts a list of LFNs', () => {
     expect(
-      transferRequestProblem(transferFixture('alice', { parents: ['/store/data/a.root', '/store/data/b.root'] })),
+      transferSubmissionProblem(transferFixture('alice', { parents: ['/store/data/a.root', '/store/data/b.root'] })),
     ).toBeNull();
   });
   it.each([
@@ -17,7 +17,7 @@ describe('transfer parents', () => {
     ['a relative path', ['store/a.root'], 'parents[0]: must be an absolute path starting with /'],
     ['too many', Array.from({ length: 1001 }, (_, i) => `/store/p/${i}.root`), 'parents: more than 1000 entries'],
   ])('refuses %s', (_label, parents, problem) => {
-    expect(transferRequestProblem(transferFixture('alice', { parents }))).toBe(problem);
+    expect(transferSubmissionProblem(transferFixture('alice', { parents }))).toBe(problem);
   });
 });
 

@@ -6,13 +6,13 @@ import {
   DocId,
   IdPrefix,
   PublicationMachine,
-  RequestMachine,
+  DataRequestMachine,
   TransferJobMachine,
   TransferMachine,
   TransitionError,
   idRange,
   idSuffix,
-  isRequest,
+  isDataRequest,
   isTransfer,
   isTransferJob,
 } from '../../../views/schema';
@@ -20,7 +20,7 @@ import { sha224Hex } from '../../../views/lib/sha224';
 import { transferFixture } from '../../support/env';
 
 const NOW = new Date('2026-11-26T06:00:00Z');
-const MACHINES = [TransferMachine, PublicationMachine, RequestMachine, TransferJobMachine];
+const MACHINES = [TransferMachine, PublicationMachine, DataRequestMachine, TransferJobMachine];
 
 describe('the state machines', () => {
   it.each(MACHINES.map((m) => [m.name, m] as const))(
@@ -44,7 +44,7 @@ describe('the state machines', () => {
     expect(TransferJobMachine.can('queued', 'active')).toBe(true);
     expect(TransferJobMachine.can('done', 'queued')).toBe(false);
     expect(TransferJobMachine.can('queued', 'done')).toBe(false);
-    expect(RequestMachine.can('running', 'new')).toBe(false);
+    expect(DataRequestMachine.can('running', 'new')).toBe(false);
   });
 
   it('lets a document without a publication state enter it at not_published or publishing only', () => {
@@ -93,7 +93,7 @@ describe('the state machines', () => {
 
   it('transition into a terminal state finishes requests and jobs: finished_at, no lease', () => {
     const lease = { owner: 'w', expires_at: '2026-11-26T06:05:00Z' };
-    const r = RequestMachine.transition(
+    const r = DataRequestMachine.transition(
       { _id: 'rq-1', state: 'running' as const, lease, next_attempt_at: 'x' },
       'done',
       NOW,
@@ -129,7 +129,7 @@ describe('ids', () => {
     expect(DocId.site('T2_CH_CERN')).toBe('site:T2_CH_CERN');
     expect(DocId.link('A', 'B')).toBe('link:A:B');
     expect(DocId.job('ab'.repeat(30))).toBe('tj-' + 'ab'.repeat(20));
-    expect(DocId.request('cd'.repeat(30))).toBe('rq-' + 'cd'.repeat(20));
+    expect(DocId.dataRequest('cd'.repeat(30))).toBe('rq-' + 'cd'.repeat(20));
     expect(DocId.transfer('/store/temp/user/a/1.root')).toBe(sha224Hex('/store/temp/user/a/1.root'));
     expect(idSuffix(IdPrefix.site, 'site:T1_US_FNAL')).toBe('T1_US_FNAL');
     expect(idRange(IdPrefix.heartbeat)).toEqual({ startkey: 'heartbeat:', endkey: 'heartbeat:\ufff0' });
@@ -169,7 +169,7 @@ describe('type guards', () => {
       state: 'new',
       created_at: NOW.toISOString(),
     };
-    expect(isRequest(rq)).toBe(true);
-    expect(isRequest({ ...rq, state: 'queued' })).toBe(false);
+    expect(isDataRequest(rq)).toBe(true);
+    expect(isDataRequest({ ...rq, state: 'queued' })).toBe(false);
   });
 });

@@ -5,16 +5,16 @@
  * feed, read without documents (only these ids are fetched).
  */
 import {
-  REQUEST_ID_PREFIX,
-  REQUEST_TRANSFER_PREFIX,
-  REQUEST_WORKFLOW_PREFIX,
-  RequestKind,
-  RequestMachine,
-  RequestState,
-  ofRequest,
+  DATA_REQUEST_ID_PREFIX,
+  DATA_REQUEST_TRANSFER_PREFIX,
+  DATA_REQUEST_WORKFLOW_PREFIX,
+  DataRequestKind,
+  DataRequestMachine,
+  DataRequestState,
+  ofDataRequest,
   ofTransfer,
-  type RequestDoc,
-  type RequestProgress,
+  type DataRequestDoc,
+  type DataRequestProgress,
   type TransferState,
 } from '../../views/schema';
 import { fetchDocs, saveAll } from '../platform/bulk';
@@ -22,20 +22,25 @@ import type { Change, Db } from '../platform/couch';
 import { loadPrefix, type AnyDoc } from '../platform/docs';
 import type { Logger } from '../platform/log';
 
-export class RequestBook {
-  readonly requests = new Map<string, RequestDoc>();
+export class DataRequestBook {
+  readonly requests = new Map<string, DataRequestDoc>();
   readonly members = new Map<string, Map<string, Member>>();
 
-  constructor(private readonly kinds: readonly RequestKind[]) {}
+  constructor(private readonly kinds: readonly DataRequestKind[]) {}
 
   apply(doc: AnyDoc): void {
-    if (doc._id.startsWith(REQUEST_ID_PREFIX)) {
-      if (doc._deleted || !ofRequest(doc) || !this.kinds.includes(doc.kind) || RequestMachine.isTerminal(doc.state))
+    if (doc._id.startsWith(DATA_REQUEST_ID_PREFIX)) {
+      if (
+        doc._deleted ||
+        !ofDataRequest(doc) ||
+        !this.kinds.includes(doc.kind) ||
+        DataRequestMachine.isTerminal(doc.state)
+      )
         this.requests.delete(doc._id);
       else this.requests.set(doc._id, doc);
-    } else if (doc._id.startsWith(REQUEST_TRANSFER_PREFIX) && !doc._deleted && ofTransfer(doc)) {
+    } else if (doc._id.startsWith(DATA_REQUEST_TRANSFER_PREFIX) && !doc._deleted && ofTransfer(doc)) {
       const t = doc;
-      const req = requestOfWorkflow(t.workflow);
+      const req = dataRequestOfWorkflow(t.workflow);
       // Only transfers of unfinished requests matter (requests load first: `rq-` < `rt-`).
       if (!req || !this.requests.has(req)) return;
       const m = this.members.get(req) || new Map<string, Member>();
@@ -52,8 +57,8 @@ export class RequestBook {
 
   async load(db: Db): Promise<void> {
     for (const prefix of [
-      REQUEST_ID_PREFIX,
-      ...(this.kinds.includes(RequestKind.replicate) ? [REQUEST_TRANSFER_PREFIX] : []),
+      DATA_REQUEST_ID_PREFIX,
+      ...(this.kinds.includes(DataRequestKind.replicate) ? [DATA_REQUEST_TRANSFER_PREFIX] : []),
     ]) {
       await loadPrefix(db, { pageSize: 2000, prefix }, (doc) => this.apply(doc));
     }
@@ -62,13 +67,13 @@ export class RequestBook {
   async applyChanges(db: Db, changes: readonly Change[]): Promise<void> {
     const wanted = changes.filter(
       (c) =>
-        c.id.startsWith(REQUEST_ID_PREFIX) ||
-        (this.kinds.includes(RequestKind.replicate) && c.id.startsWith(REQUEST_TRANSFER_PREFIX)),
+        c.id.startsWith(DATA_REQUEST_ID_PREFIX) ||
+        (this.kinds.includes(DataRequestKind.replicate) && c.id.startsWith(DATA_REQUEST_TRANSFER_PREFIX)),
     );
     for (const c of wanted.filter((w) => w.deleted)) this.apply({ _id: c.id, _deleted: true });
     const ids = wanted.filter((w) => !w.deleted).map((w) => w.id);
     if (!ids.length) return;
-    for (const d of (await fetchDocs<RequestDoc>(db, ids)).values()) this.apply(d);
+    for (const d of (await fetchDocs<DataRequestDoc>(db, ids)).values()) this.apply(d);
   }
 }
 
@@ -76,33 +81,35 @@ export class RequestBook {
  * Writes a request update decided from `doc`; on a conflict re-reads it and asks `redo` again
  * (which returns null to drop the write, e.g. when another instance finished the request).
  */
-export async function saveRequest(
+export async function saveDataRequest(
   db: Db,
-  book: RequestBook,
-  doc: RequestDoc,
-  redo: (fresh: RequestDoc) => RequestDoc | null,
+  book: DataRequestBook,
+  doc: DataRequestDoc,
+  redo: (fresh: DataRequestDoc) => DataRequestDoc | null,
   log: Logger,
-): Promise<RequestDoc | null> {
+): Promise<DataRequestDoc | null> {
   const res = await saveAll(db, [doc], redo, log);
   if (res.refused.length)
     throw Object.assign(new Error(`request ${doc._id} refused: ${res.refused[0].error}`), { statusCode: 403 });
   const saved = res.saved[0] || null;
   if (saved) book.apply(saved);
   else {
-    const fresh = (await fetchDocs<RequestDoc>(db, [doc._id])).get(doc._id);
+    const fresh = (await fetchDocs<DataRequestDoc>(db, [doc._id])).get(doc._id);
     if (fresh) book.apply(fresh);
   }
   return saved;
 }
 
 /** How a settled data request ends: done, failed, or partially failed (some of each). */
-export function finalState(p: RequestProgress): RequestState {
-  if (p.failed === 0) return RequestState.done;
-  return p.done === 0 ? RequestState.failed : RequestState.partiallyFailed;
+export function finalState(p: DataRequestProgress): DataRequestState {
+  if (p.failed === 0) return DataRequestState.done;
+  return p.done === 0 ? DataRequestState.failed : DataRequestState.partiallyFailed;
 }
 
-export function requestOfWorkflow(workflow: string): string | null {
-  return workflow.indexOf(REQUEST_WORKFLOW_PREFIX) === 0 ? workflow.slice(REQUEST_WORKFLOW_PREFIX.length) : null;
+export function dataRequestOfWorkflow(workflow: string): string | null {
+  return workflow.indexOf(DATA_REQUEST_WORKFLOW_PREFIX) === 0
+    ? workflow.slice(DATA_REQUEST_WORKFLOW_PREFIX.length)
+    : null;
 }
 
 /** A transfer of a replicate request, as the book keeps it. */
