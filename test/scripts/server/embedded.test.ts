@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { withCredentials } from '../../../agents/platform/config';
+import { http } from '../../../scripts/ops/http';
 import { deploy } from '../../../scripts/deploy';
 import { embeddedServerOptions } from '../../../scripts/embedded-env';
 import { ensureEmbeddedAdmin, Supervisor, type EmbeddedState } from '../../../scripts/server';
@@ -22,25 +23,9 @@ let supervisor: Supervisor;
 let base: string;
 let state: EmbeddedState;
 
-function auth(name: string, password: string): Record<string, string> {
-  return { Authorization: 'Basic ' + Buffer.from(`${name}:${password}`).toString('base64') };
-}
-const adminHeaders = () => auth(state.admin.name, state.admin.password);
-
-async function get(
-  pathname: string,
-  headers: Record<string, string> = adminHeaders(),
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(base + pathname, { headers });
-  const text = await res.text();
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = { text };
-  }
-  return { status: res.status, body };
-}
+/** Answers as couchstage's tools read them (scripts/ops/http.ts): status and JSON, credentials in the URL. */
+const asAdmin = () => withCredentials(base, state.admin.name, state.admin.password);
+const get = (pathname: string, url: string = asAdmin()) => http(url, 'GET', pathname);
 
 beforeAll(async () => {
   expect(fs.existsSync(ENTRY)).toBe(true); // built by `npm test` (node scripts/build.mjs)
@@ -63,6 +48,7 @@ afterAll(async () => {
 describe('_security of a deployed database', () => {
   const dbs = dbNames('emb_');
   const member = { name: 'emb_alice', password: 'alice-pw', roles: [Role.user] };
+  const asMember = () => withCredentials(base, member.name, member.password);
 
   beforeAll(async () => {
     await deploy({
@@ -74,22 +60,22 @@ describe('_security of a deployed database', () => {
   });
 
   it.each(Object.values(dbs))('an unauthenticated GET of %s is 401', async (name) => {
-    const r = await get(`/${name}`, {});
+    const r = await get(`/${name}`, base);
     expect(r.status).toBe(401);
     expect(r.body).not.toHaveProperty('db_name');
   });
 
   it('an unauthenticated read of a document or _all_docs is 401', async () => {
-    expect((await get(`/${dbs.transfers}/_all_docs`, {})).status).toBe(401);
-    expect((await get(`/${dbs.config}/settings`, {})).status).toBe(401);
+    expect((await get(`/${dbs.transfers}/_all_docs`, base)).status).toBe(401);
+    expect((await get(`/${dbs.config}/settings`, base)).status).toBe(401);
   });
 
   it('wrong credentials are 401', async () => {
-    expect((await get(`/${dbs.transfers}`, auth(member.name, 'wrong'))).status).toBe(401);
+    expect((await get(`/${dbs.transfers}`, withCredentials(base, member.name, 'wrong'))).status).toBe(401);
   });
 
   it('a member (couchstage-user) reads it', async () => {
-    expect(await get(`/${dbs.transfers}`, auth(member.name, member.password))).toMatchObject({
+    expect(await get(`/${dbs.transfers}`, asMember())).toMatchObject({
       status: 200,
       body: { db_name: dbs.transfers },
     });
@@ -103,15 +89,11 @@ describe('_security of a deployed database', () => {
   });
 
   it('a change of _security applies from the next request (the server remembers security objects until one is written)', async () => {
-    const memberGet = () => get(`/${dbs.config}/_all_docs`, auth(member.name, member.password));
+    const memberGet = () => get(`/${dbs.config}/_all_docs`, asMember());
     const put = async (body: object, how: 'route' | 'local') => {
-      const url = how === 'route' ? `${base}/${dbs.config}/_security` : `${base}/${dbs.config}/_local/_security`;
+      const target = how === 'route' ? `/${dbs.config}/_security` : `/${dbs.config}/_local/_security`;
       const cur = how === 'local' ? (await get(`/${dbs.config}/_local/_security`)).body : {};
-      const res = await fetch(url, {
-        method: 'PUT',
-        headers: { ...adminHeaders(), 'Content-Type': 'application/json' },
-        body: JSON.stringify(how === 'route' ? body : { ...cur, security: body }),
-      });
+      const res = await http(asAdmin(), 'PUT', target, { body: how === 'route' ? body : { ...cur, security: body } });
       expect(res.status).toBeLessThan(300);
     };
     const original = (await get(`/${dbs.config}/_security`)).body;
