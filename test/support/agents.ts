@@ -10,7 +10,7 @@ import * as path from 'path';
 import { randomBytes } from 'crypto';
 import { adler32Hex } from './adler32';
 import { transferFixture, type TestEnv } from './env';
-import { TERMINAL_STATES, type TransferDoc } from '../../views/schema';
+import { DocId, DocType, TERMINAL_STATES, type TransferDoc } from '../../views/schema';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -74,19 +74,28 @@ export function makeStorage(siteNames: readonly string[]): Storage {
 }
 
 /** Sites with a file:// endpoint and a direct TFC rule, links, and fast test settings. */
+/**
+ * A site whose storage is one endpoint, `file://<dir>` or an XRootD `root://host:port`, with one
+ * TFC rule that maps every LFN under it (XRootD paths are absolute: `//` after the host).
+ */
+export function siteDoc(name: string, endpoint: string): Record<string, unknown> {
+  const protocol = endpoint.startsWith('root://') ? 'root' : 'file';
+  return {
+    _id: DocId.site(name),
+    type: DocType.site,
+    name,
+    endpoints: { [protocol]: endpoint },
+    tfc: [{ protocol, path_match: '/+(.*)', result: `${endpoint}${protocol === 'root' ? '//' : '/'}$1` }],
+  };
+}
+
 export async function configure(
   env: TestEnv,
   storage: Storage,
   settings: Record<string, number> = {},
   links: { source: string; destination: string; max_active: number }[] = [],
 ): Promise<void> {
-  const docs: Record<string, unknown>[] = Object.entries(storage.sites).map(([name, root]) => ({
-    _id: 'site:' + name,
-    type: 'site',
-    name,
-    endpoints: { file: 'file://' + root },
-    tfc: [{ protocol: 'file', path_match: '/+(.*)', result: `file://${root}/$1` }],
-  }));
+  const docs = Object.entries(storage.sites).map(([name, root]) => siteDoc(name, 'file://' + root));
   for (const l of links) docs.push({ _id: `link:${l.source}:${l.destination}`, type: 'link', ...l });
   // Short leases and cooloffs so that takeovers and retries happen within a test.
   docs.push({ _id: 'settings', type: 'settings', lease_seconds: 4, cooloff: 1, max_cooloff: 2, ...settings });

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
-import { startAgent, type AgentProcess } from '../../support/agents';
+import { siteDoc, startAgent, type AgentProcess } from '../../support/agents';
 import { adler32Hex } from '../../support/adler32';
 import { createTestEnv, type TestEnv } from '../../support/env';
 import { startStorageElements, stopStorageElements, type SE } from '../../../scripts/se/xrootd';
@@ -27,13 +27,7 @@ describe('data handling on XRootD storage elements (gfal2 backend)', () => {
     base = fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-dh-xrd-'));
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-dh-up-'));
     ses = await startStorageElements({ count: 2, baseDir: base, ownerPid: process.pid });
-    const docs: Record<string, unknown>[] = SITES.map((name, i) => ({
-      _id: 'site:' + name,
-      type: 'site',
-      name,
-      endpoints: { root: ses[i].rootUrl },
-      tfc: [{ protocol: 'root', path_match: '/+(.*)', result: `${ses[i].rootUrl}//$1` }],
-    }));
+    const docs: Record<string, unknown>[] = SITES.map((name, i) => siteDoc(name, ses[i].rootUrl));
     docs.push({ _id: 'settings', type: 'settings', lease_seconds: 30, cooloff: 2, max_cooloff: 4, max_retry: 3 });
     const res = await env
       .as('ops')

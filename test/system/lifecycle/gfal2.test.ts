@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 import { adler32Hex } from '../../support/adler32';
-import { startAgent, waitFor, type AgentProcess } from '../../support/agents';
+import { siteDoc, startAgent, waitFor, type AgentProcess } from '../../support/agents';
 import { createTestEnv, transferFixture, type TestEnv } from '../../support/env';
 import {
   startStorageElement,
@@ -33,13 +33,7 @@ describe('transfer lifecycle on XRootD storage elements (gfal2 backend)', () => 
     env = await createTestEnv();
     base = fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-xrd-'));
     ses = await startStorageElements({ count: 3, baseDir: base, ownerPid: process.pid });
-    const docs: Record<string, unknown>[] = SITES.map((name, i) => ({
-      _id: 'site:' + name,
-      type: 'site',
-      name,
-      endpoints: { root: ses[i].rootUrl },
-      tfc: [{ protocol: 'root', path_match: '/+(.*)', result: `${ses[i].rootUrl}//$1` }],
-    }));
+    const docs: Record<string, unknown>[] = SITES.map((name, i) => siteDoc(name, ses[i].rootUrl));
     docs.push({
       _id: 'link:T2_CH_CERN:T1_US_FNAL',
       type: 'link',

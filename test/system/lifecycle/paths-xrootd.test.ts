@@ -11,7 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 import { adler32Hex } from '../../support/adler32';
-import { startAgent, waitFor, type AgentProcess } from '../../support/agents';
+import { siteDoc, startAgent, waitFor, type AgentProcess } from '../../support/agents';
 import { createTestEnv, transferFixture, type TestEnv } from '../../support/env';
 import { expectAllRefused, hostileTransfers, listFiles, newFiles, putTransfer } from '../../support/hostile';
 import { startStorageElements, stopStorageElements, type SE } from '../../../scripts/se/xrootd';
@@ -44,13 +44,7 @@ describe('storage paths on XRootD storage elements (gfal2 backend)', () => {
     env = await createTestEnv();
     base = fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-xrd-paths-'));
     ses = await startStorageElements({ count: 2, baseDir: base, ownerPid: process.pid });
-    const docs: Record<string, unknown>[] = SITES.map((name, i) => ({
-      _id: 'site:' + name,
-      type: 'site',
-      name,
-      endpoints: { root: ses[i].rootUrl },
-      tfc: [{ protocol: 'root', path_match: '/+(.*)', result: `${ses[i].rootUrl}//$1` }],
-    }));
+    const docs: Record<string, unknown>[] = SITES.map((name, i) => siteDoc(name, ses[i].rootUrl));
     // Operators' mistakes: T2_BAD's user area is on the other storage element, T2_CGI adds CGI.
     docs.push({
       _id: 'site:T2_BAD',
