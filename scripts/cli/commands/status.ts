@@ -64,6 +64,8 @@ export async function runStatus(ctx: Context, args: Args): Promise<number> {
     if (!user) throw new UsageError('not signed in: give --user U or --all (or sign in: COUCHSTAGE_USER / --as)');
   }
   const report = await status(ctx, user, workflow);
+  // A workflow with no files is a misspelt name or someone else's workflow, as for kill and retry.
+  if (workflow !== null && !report.rows.length) throw new Error(`no workflow ${workflow} for user ${user}`);
   if (ctx.json) {
     ctx.out(JSON.stringify(report, null, 2));
     return 0;
