@@ -26,6 +26,13 @@ const PARAMS: Record<FunctionKind, readonly string[]> = {
 };
 
 const GLOBAL = '__couchstage';
+/**
+ * How long evaluating a compiled bundle may take: a bound for a top-level loop that never ends,
+ * not a speed check. A bundle evaluates in milliseconds, but vm's watchdog counts wall-clock
+ * time, and with 1 s every validation test of one file failed once on this 2-core machine while
+ * other test runs shared it (load average above 15).
+ */
+const EVAL_TIMEOUT_MS = 30_000;
 
 /** Names that exist in Node but not in CouchDB's sandbox. */
 const FORBIDDEN = /\b(require|process|Buffer|module|__dirname|__filename|setTimeout|setImmediate)\b\s*[(.[]/;
@@ -88,7 +95,10 @@ export async function compileValidation(entry: string): Promise<{ fn: string; mo
 /** A design document's `require`, its modules evaluated in `context`. */
 function ddocRequireIn(context: vm.Context, ddoc: Record<string, unknown>): (name: string) => unknown {
   return ddocRequire(ddoc, (source, id) =>
-    vm.runInContext(`(function (module, exports, require) {\n${source}\n})`, context, { timeout: 1000, filename: id }),
+    vm.runInContext(`(function (module, exports, require) {\n${source}\n})`, context, {
+      timeout: EVAL_TIMEOUT_MS,
+      filename: id,
+    }),
   );
 }
 
@@ -103,7 +113,7 @@ export function evaluateFunction(
 ): (...args: unknown[]) => unknown {
   const context = vm.createContext({ ...globals });
   if (ddoc) context.require = ddocRequireIn(context, ddoc);
-  return vm.runInContext('(' + source + ')', context, { timeout: 1000 }) as (...args: unknown[]) => unknown;
+  return vm.runInContext('(' + source + ')', context, { timeout: EVAL_TIMEOUT_MS }) as (...args: unknown[]) => unknown;
 }
 
 export function verifyFunction(source: string, kind: FunctionKind, entry: string): void {
@@ -117,7 +127,9 @@ export function verifyFunction(source: string, kind: FunctionKind, entry: string
     fn = evaluateFunction(source, { emit: () => undefined });
     // The bundle alone must define a callable default export, or every call would throw.
     const body = source.slice(source.indexOf('{') + 1, source.lastIndexOf('return ' + GLOBAL));
-    exported = vm.runInContext(`${body}\n;typeof ${GLOBAL}.default`, vm.createContext({}), { timeout: 1000 });
+    exported = vm.runInContext(`${body}\n;typeof ${GLOBAL}.default`, vm.createContext({}), {
+      timeout: EVAL_TIMEOUT_MS,
+    });
   } catch (err) {
     throw new CompileError(`${where}: compiled source does not evaluate: ${(err as Error).message}`);
   }
