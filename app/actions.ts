@@ -5,7 +5,11 @@
  */
 import type { TransferDoc } from '../views/schema';
 import { USER_FLAG_FIELD, flagIneligible, type UserFlag } from '../views/lib/user-flags';
-import { DB, getJson } from './api';
+import { DB, getJson, type Me } from './api';
+import { note, type Sel } from './dom';
+
+/** Where the outcome of an action is shown: the page's notice line, red when refused. */
+export type Notify = (text: string, refused: boolean) => void;
 
 export interface Outcome {
   id: string;
@@ -49,4 +53,33 @@ export function describe(kind: UserFlag, out: readonly Outcome[]): { text: strin
   if (n('skipped')) parts.push(`${n('skipped')} skipped (${out.find((o) => o.result === 'skipped')!.reason})`);
   if (!out.length) parts.push('no files to act on');
   return { text: `${kind[0].toUpperCase()}${kind.slice(1)}: ${parts.join('; ')}`, refused: refused.length > 0 };
+}
+
+/** Flags the files, reports the outcome (or the error) on the notice line, then renders again. */
+export async function flagAndReport(
+  kind: UserFlag,
+  docs: readonly TransferDoc[],
+  notify: Notify,
+  rerender: () => void,
+): Promise<void> {
+  try {
+    const d = describe(kind, await flagOn(kind, docs));
+    notify(d.text, d.refused);
+  } catch (err) {
+    notify(`${kind}: ${err instanceof Error ? err.message : String(err)}`, true);
+  }
+  rerender();
+}
+
+/**
+ * The same rule as validate_doc_update: only the owner or an operator acts on a user's transfers;
+ * nobody else is offered a button that would be refused.
+ */
+export function mayActOn(me: Me, user: string): boolean {
+  return me.ops || user === me.name;
+}
+
+/** The drill-down pages' warning for someone looking at another user's transfers. */
+export function noteLookOnly(parent: Sel, user: string): void {
+  note(parent, `These are ${user}'s transfers: you can look, but only ${user} or an operator can act on them.`, 'warn');
 }

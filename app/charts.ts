@@ -9,16 +9,12 @@ import { fmtBytes, fmtInt, route, type Sel } from './dom';
 
 /** Stacked bars: done (green) under failed (red), per bucket. */
 export function timeChart(parent: Sel, rows: readonly TimeRow[], metric: 'files' | 'bytes'): void {
-  // As wide as its card (drawn in its pixels, so text keeps its size): a fixed 760-unit chart
-  // filled half the full-width card on a 1280-pixel screen. A resize shows at the next refresh.
-  const el = parent.node() as HTMLElement;
-  const css = getComputedStyle(el);
-  const inner = el.clientWidth - parseFloat(css.paddingLeft || '0') - parseFloat(css.paddingRight || '0');
-  const W = Math.max(360, Math.floor(inner) || 760),
+  const W = chartWidth(parent),
     H = 220,
     M = { l: 64, r: 8, t: 8, b: 36 };
   const done = (r: TimeRow) => (metric === 'files' ? r[1] : r[2]);
   const failed = (r: TimeRow) => (metric === 'files' ? r[3] : r[4]);
+  const amount = (n: number) => (metric === 'files' ? fmtInt(n) : fmtBytes(n));
   const x = scaleBand<string>()
     .domain(rows.map((r) => r[0]))
     .range([M.l, W - M.r])
@@ -49,31 +45,37 @@ export function timeChart(parent: Sel, rows: readonly TimeRow[], metric: 'files'
     .call(
       axisLeft(y)
         .ticks(5)
-        .tickFormat((v) => (metric === 'files' ? fmtInt(+v) : fmtBytes(+v))),
+        .tickFormat((v) => amount(+v)),
     );
   const g = svg.append('g');
+  // One bar segment: `n` of `cls` stacked on `base`.
+  const bar = (r: TimeRow, cls: string, base: number, n: number) =>
+    g
+      .append('rect')
+      .attr('class', cls)
+      .attr('x', x(r[0])!)
+      .attr('width', x.bandwidth())
+      .attr('y', y(base + n))
+      .attr('height', y(base) - y(base + n))
+      .append('title')
+      .text(`${r[0]}: ${amount(n)} ${cls}`);
   for (const r of rows) {
     const d = done(r),
       f = failed(r);
-    if (d)
-      g.append('rect')
-        .attr('class', 'done')
-        .attr('x', x(r[0])!)
-        .attr('width', x.bandwidth())
-        .attr('y', y(d))
-        .attr('height', y(0) - y(d))
-        .append('title')
-        .text(`${r[0]}: ${metric === 'files' ? fmtInt(d) : fmtBytes(d)} done`);
-    if (f)
-      g.append('rect')
-        .attr('class', 'failed')
-        .attr('x', x(r[0])!)
-        .attr('width', x.bandwidth())
-        .attr('y', y(d + f))
-        .attr('height', y(d) - y(d + f))
-        .append('title')
-        .text(`${r[0]}: ${metric === 'files' ? fmtInt(f) : fmtBytes(f)} failed`);
+    if (d) bar(r, 'done', 0, d);
+    if (f) bar(r, 'failed', d, f);
   }
+}
+
+/**
+ * As wide as its card (drawn in its pixels, so text keeps its size): a fixed 760-unit chart
+ * filled half the full-width card on a 1280-pixel screen. A resize shows at the next refresh.
+ */
+function chartWidth(parent: Sel): number {
+  const el = parent.node() as HTMLElement;
+  const css = getComputedStyle(el);
+  const inner = el.clientWidth - parseFloat(css.paddingLeft || '0') - parseFloat(css.paddingRight || '0');
+  return Math.max(360, Math.floor(inner) || 760);
 }
 
 /** Failure rate of a link (0..1) among finished files, or null when nothing finished. */

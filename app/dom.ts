@@ -11,6 +11,8 @@ export type Sel = Selection<HTMLElement, unknown, HTMLElement | null, unknown>;
 /** The CLI's size style (views/lib/format.ts): binary units, one decimal. */
 export const fmtBytes = (n: number): string => formatSize(n);
 export const fmtInt = format(',d');
+/** A time as the tables show it: UTC, to the second. */
+export const fmtTime = (iso: string | null | undefined): string => (iso ? iso.replace('T', ' ').slice(0, 19) : '');
 
 export interface CellSpec {
   readonly text: string;
@@ -87,6 +89,28 @@ export function table(
     });
   });
   return t;
+}
+
+/**
+ * The pages' count tables: one row per state (`keys`, also the rows' data-keys) with its files
+ * and bytes; `get` gives both, 0 for a state without files.
+ */
+export function countTable<K extends string>(
+  parent: Sel,
+  keyHead: string,
+  keys: readonly K[],
+  get: (key: K) => readonly [files: number, bytes: number],
+): Sel {
+  return table(
+    parent,
+    'numbers',
+    [keyHead, 'files', 'bytes'],
+    keys.map((k) => {
+      const [files, bytes] = get(k);
+      return [k, files, { text: fmtBytes(bytes), col: 'bytes' }];
+    }),
+    keys,
+  );
 }
 
 export function note(parent: Sel, text: string, cls = 'note'): void {

@@ -3,11 +3,10 @@
  * each linking to its files: a small key range of the `overview` view's ["fail", reason(, user)]
  * rows with their documents. Operators see every user's; a user sees their own.
  */
-import { Views, type TransferDoc } from '../views/schema';
+import { Views, type MonitorStatsDoc, type TransferDoc } from '../views/schema';
 import { view, type Me } from './api';
-import { describe, flagOn } from './actions';
+import { flagAndReport, type Notify } from './actions';
 import { fmtBytes, note, route, section, table, type Sel } from './dom';
-import type { Notify } from './drill';
 import { loadStats } from './overview';
 
 /** Files listed per reason: the most a person reads; the count says how many there are. */
@@ -21,20 +20,29 @@ export async function renderFailures(
   rerender: () => void,
 ): Promise<void> {
   const stats = await loadStats();
-  const files = reason
-    ? (
-        await view<unknown[], TransferDoc>(Views.overview, {
-          reduce: false,
-          include_docs: true,
-          limit: FAILURE_LIST,
-          startkey: me.ops ? ['fail', reason] : ['fail', reason, me.name],
-          endkey: me.ops ? ['fail', reason, {}] : ['fail', reason, me.name, {}],
-        })
-      )
-        .map((r) => r.doc!)
-        .filter(Boolean)
-    : [];
+  const files = reason ? await loadFailedFiles(me, reason) : [];
   main.selectAll('*').remove();
+  renderReasons(main, me, stats);
+  if (!reason) return;
+  renderFailedFiles(main, reason, files, notify, rerender);
+}
+
+/** The first files failed with `reason`: all users' for an operator, one's own otherwise. */
+async function loadFailedFiles(me: Me, reason: string): Promise<TransferDoc[]> {
+  return (
+    await view<unknown[], TransferDoc>(Views.overview, {
+      reduce: false,
+      include_docs: true,
+      limit: FAILURE_LIST,
+      startkey: me.ops ? ['fail', reason] : ['fail', reason, me.name],
+      endkey: me.ops ? ['fail', reason, {}] : ['fail', reason, me.name, {}],
+    })
+  )
+    .map((r) => r.doc!)
+    .filter(Boolean);
+}
+
+function renderReasons(main: Sel, me: Me, stats: MonitorStatsDoc | null): void {
   const s = section(main, me.ops ? 'Failures by reason (all users)' : 'Your failures by reason', 'reasons');
   const rows = (stats?.failures || [])
     .map((f) => ({
@@ -58,7 +66,15 @@ export async function renderFailures(
       rows.map((f) => f.reason),
     );
   }
-  if (!reason) return;
+}
+
+function renderFailedFiles(
+  main: Sel,
+  reason: string,
+  files: readonly TransferDoc[],
+  notify: Notify,
+  rerender: () => void,
+): void {
   const l = section(main, `Files failed with: ${reason}`, 'failed-files');
   if (!files.length) return note(l, 'No files.');
   table(
@@ -72,20 +88,7 @@ export async function renderFailures(
       d.state + (d.retry_requested ? ' (retry requested)' : ''),
       String(d.attempts?.length || 0),
       { text: d.failure_reason || '', col: 'reason' },
-      {
-        text: 'retry',
-        button: true,
-        col: 'actions',
-        onClick: async () => {
-          try {
-            const o = describe('retry', await flagOn('retry', [d]));
-            notify(o.text, o.refused);
-          } catch (err) {
-            notify(`retry: ${err instanceof Error ? err.message : String(err)}`, true);
-          }
-          rerender();
-        },
-      },
+      { text: 'retry', button: true, col: 'actions', onClick: () => flagAndReport('retry', [d], notify, rerender) },
     ]),
     files.map((d) => d._id),
   );

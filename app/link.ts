@@ -35,18 +35,7 @@ export async function renderLink(
   const counts = new Map(rows.map((r) => [(r.key as string[])[3], r.value as StatsValue]));
   const state =
     chosen && counts.has(chosen) ? chosen : [...FIRST_SHOWN, ...TRANSFER_STATES].find((s) => counts.has(s)) || null;
-  const files = state
-    ? (
-        await view<unknown[], TransferDoc>(Views.overview, {
-          reduce: false,
-          include_docs: true,
-          limit: LINK_FILES,
-          key: ['link', source, destination, state],
-        })
-      )
-        .map((r) => r.doc!)
-        .filter(Boolean)
-    : [];
+  const files = state ? await loadLinkFiles(source, destination, state) : [];
   main.selectAll('*').remove();
   main.append('h2').attr('class', 'crumbs').text(`link ${source} -> ${destination}`);
   const s = section(main, 'Files by state (whole system)', 'link-states');
@@ -63,6 +52,24 @@ export async function renderLink(
     ]),
     states,
   );
+  renderLinkFiles(main, me, state!, files, counts.get(state!)!.count);
+}
+
+async function loadLinkFiles(source: string, destination: string, state: string): Promise<TransferDoc[]> {
+  return (
+    await view<unknown[], TransferDoc>(Views.overview, {
+      reduce: false,
+      include_docs: true,
+      limit: LINK_FILES,
+      key: ['link', source, destination, state],
+    })
+  )
+    .map((r) => r.doc!)
+    .filter(Boolean);
+}
+
+/** The listed files of one state; `total` is how many the link has in that state. */
+function renderLinkFiles(main: Sel, me: Me, state: string, files: readonly TransferDoc[], total: number): void {
   const l = section(main, `${state} files`, 'link-files');
   if (!me.ops) note(l, "Every user's files on this link are listed; you can act on your own from their workflow page.");
   table(
@@ -79,6 +86,5 @@ export async function renderLink(
     ]),
     files.map((d) => d._id),
   );
-  const total = counts.get(state!)!.count;
   if (total > files.length) note(l, `The first ${files.length} of ${total} files are shown.`);
 }

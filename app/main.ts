@@ -9,12 +9,13 @@
 import { select } from 'd3';
 import { Role } from '../views/schema';
 import { basicSession, HttpError, login, logout, session, type Me } from './api';
-import { renderUser, renderWorkflow } from './drill';
+import { renderUser } from './drill';
 import { clear, route } from './dom';
 import { renderFailures } from './failures';
 import { renderLink } from './link';
 import { LiveFeed, type LiveState } from './live';
 import { prefetchOverview, renderOverview } from './overview';
+import { renderWorkflow } from './workflow';
 
 let me: Me | null = null;
 let feed: LiveFeed | null = null;

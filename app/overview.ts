@@ -20,15 +20,20 @@ import {
 import { configDb, DB, getJson, HttpError, view, type StatsValue, type Me } from './api';
 import { linkMatrix, timeChart } from './charts';
 import { lastHourWindow } from './window';
-import { fmtBytes, note, route, section, table, type Sel } from './dom';
+import { countTable, note, route, section, table, type Sel } from './dom';
 import { instanceHealth, type InstanceStatus } from '../views/lib/agent-health';
+
+/** Whose state totals: one's own, or the whole system. */
+type Scope = 'mine' | 'all';
+/** Files and bytes per state. */
+type StateTotals = Record<string, readonly [number, number]>;
 
 export interface OverviewPrefs {
   unit: 'minute' | 'hour' | 'day';
   metric: 'files' | 'bytes';
   unconfigured: boolean;
   /** Whose state totals: one's own, or the whole system; null: by role (own for a user, all for an operator). */
-  scope: 'mine' | 'all' | null;
+  scope: Scope | null;
 }
 export const prefs: OverviewPrefs = { unit: 'minute', metric: 'files', unconfigured: false, scope: null };
 
@@ -76,9 +81,23 @@ export async function renderOverview(main: Sel, me: Me, rerender: () => void): P
   prefetched = null;
   const [stats, beats, sites] = await pending;
   const scope = prefs.scope ?? (me.ops ? 'all' : 'mine');
-  let states: Record<string, readonly [number, number]>;
-  if (stats) states = scope === 'mine' ? stats.users[me.name] || {} : stats.states;
-  else if (scope === 'mine') {
+  const states = await loadStateTotals(stats, me, scope);
+  main.selectAll('*').remove();
+  renderAsOf(main, stats);
+  renderStateTotals(main, me, scope, states, rerender);
+  if (stats) {
+    renderTimeChart(main, stats, rerender);
+    renderLinks(main, stats, sites, rerender);
+    renderPublication(main, me, stats);
+    renderUsers(main, me, stats);
+  }
+  renderAgents(main, beats);
+}
+
+/** The state totals of the scope: from the roll-up, or without one from the views. */
+async function loadStateTotals(stats: MonitorStatsDoc | null, me: Me, scope: Scope): Promise<StateTotals> {
+  if (stats) return scope === 'mine' ? stats.users[me.name] || {} : stats.states;
+  if (scope === 'mine') {
     // No roll-up yet: the user's own rows of by_user ([user, workflow, state]), summed per state.
     const rows = await view(Views.byUser, { group_level: 3, startkey: [me.name], endkey: [me.name, {}] });
     const acc: Record<string, [number, number]> = {};
@@ -87,17 +106,23 @@ export async function renderOverview(main: Sel, me: Me, rerender: () => void): P
       const v = r.value as StatsValue;
       acc[st] = [(acc[st]?.[0] || 0) + v.count, (acc[st]?.[1] || 0) + v.sum];
     }
-    states = acc;
-  } else {
-    const rows = await view(Views.totals, { group_level: 1 });
-    states = Object.fromEntries(
-      rows.map((r) => [
-        String((r.key as unknown[])[0]),
-        [(r.value as StatsValue).count, (r.value as StatsValue).sum] as const,
-      ]),
-    );
+    return acc;
   }
-  main.selectAll('*').remove();
+  const rows = await view(Views.totals, { group_level: 1 });
+  return Object.fromEntries(
+    rows.map((r) => [
+      String((r.key as unknown[])[0]),
+      [(r.value as StatsValue).count, (r.value as StatsValue).sum] as const,
+    ]),
+  );
+}
+
+/** A button choosing one value of a preference; `on` marks the current one. */
+function choiceButton(parent: Sel, attr: string, value: string, on: boolean, label: string, choose: () => void): void {
+  parent.append('button').attr('type', 'button').attr(attr, value).classed('on', on).text(label).on('click', choose);
+}
+
+function renderAsOf(main: Sel, stats: MonitorStatsDoc | null): void {
   if (stats)
     note(
       main,
@@ -110,138 +135,105 @@ export async function renderOverview(main: Sel, me: Me, rerender: () => void): P
       'The stats agent has not written its summary yet: only the state totals are shown (from the totals view).',
       'warn',
     );
+}
 
+function renderStateTotals(main: Sel, me: Me, scope: Scope, states: StateTotals, rerender: () => void): void {
   const totals = section(
     main,
     scope === 'mine' ? `Your transfers by state (${me.name})` : 'Transfers by state (whole system)',
     'states',
   );
   totals.attr('data-scope', scope);
-  const sw = totals.append('div').attr('class', 'controls');
-  sw.append('button')
-    .attr('type', 'button')
-    .attr('data-scope', 'mine')
-    .classed('on', scope === 'mine')
-    .text('yours')
-    .on('click', () => {
-      prefs.scope = 'mine';
+  const sw = totals.append<HTMLElement>('div').attr('class', 'controls');
+  for (const [value, label] of [
+    ['mine', 'yours'],
+    ['all', 'whole system'],
+  ] as const)
+    choiceButton(sw, 'data-scope', value, scope === value, label, () => {
+      prefs.scope = value;
       rerender();
     });
-  sw.append('button')
-    .attr('type', 'button')
-    .attr('data-scope', 'all')
-    .classed('on', scope === 'all')
-    .text('whole system')
-    .on('click', () => {
-      prefs.scope = 'all';
+  countTable(totals, 'state', TRANSFER_STATES, (s) => [states[s]?.[0] || 0, states[s]?.[1] || 0]);
+}
+
+function renderTimeChart(main: Sel, stats: MonitorStatsDoc, rerender: () => void): void {
+  const time = section(main, 'Transfers over time (whole system)', 'time');
+  const controls = time.append<HTMLElement>('div').attr('class', 'controls');
+  for (const u of ['minute', 'hour', 'day'] as const)
+    choiceButton(controls, 'data-unit', u, prefs.unit === u, `per ${u}`, () => {
+      prefs.unit = u;
       rerender();
     });
-  table(
-    totals,
-    'numbers',
-    ['state', 'files', 'bytes'],
-    TRANSFER_STATES.map((s) => [s, states[s]?.[0] || 0, { text: fmtBytes(states[s]?.[1] || 0), col: 'bytes' }]),
-    TRANSFER_STATES,
+  for (const m of ['files', 'bytes'] as const)
+    choiceButton(controls, 'data-metric', m, prefs.metric === m, m, () => {
+      prefs.metric = m;
+      rerender();
+    });
+  controls
+    .append('span')
+    .attr('class', 'legend')
+    .call((s) => {
+      s.append('span').attr('class', 'key done').text('done');
+      s.append('span').attr('class', 'key failed').text('failed');
+    });
+  timeChart(time, stats.time[prefs.unit], prefs.metric);
+}
+
+function renderLinks(main: Sel, stats: MonitorStatsDoc, sites: Set<string> | null, rerender: () => void): void {
+  const links = section(main, 'Links (whole system; colour: failure rate)', 'links');
+  // A transfer naming a site that is not configured fails at once; its link would stay in the
+  // matrix as a red row for good. Such links are set apart, shown on request.
+  const unknown = (l: { source: string; destination: string }) =>
+    !!sites && (!sites.has(l.source) || !sites.has(l.destination));
+  const odd = stats.links.filter(unknown);
+  const shown = prefs.unconfigured ? stats.links : stats.links.filter((l) => !unknown(l));
+  if (shown.length) linkMatrix(links, shown, lastHourWindow(stats.time.minute, stats.updated_at));
+  else if (!stats.links.length) note(links, 'No transfers yet.');
+  if (!odd.length) return;
+  const names = [...new Set(odd.flatMap((l) => [l.source, l.destination]).filter((n) => !sites!.has(n)))].sort();
+  const p = links.append('p').attr('class', 'note unconfigured');
+  p.append('span').text(
+    `${odd.length} link(s) with a site that is not configured (${names.join(', ')}): their transfers fail at once. `,
   );
+  p.append('button')
+    .attr('type', 'button')
+    .attr('data-unconfigured', prefs.unconfigured ? 'hide' : 'show')
+    .text(prefs.unconfigured ? 'hide them' : 'show them')
+    .on('click', () => {
+      prefs.unconfigured = !prefs.unconfigured;
+      rerender();
+    });
+}
 
-  if (stats) {
-    const time = section(main, 'Transfers over time (whole system)', 'time');
-    const controls = time.append('div').attr('class', 'controls');
-    for (const u of ['minute', 'hour', 'day'] as const) {
-      controls
-        .append('button')
-        .attr('type', 'button')
-        .attr('data-unit', u)
-        .classed('on', prefs.unit === u)
-        .text(`per ${u}`)
-        .on('click', () => {
-          prefs.unit = u;
-          rerender();
-        });
-    }
-    for (const m of ['files', 'bytes'] as const) {
-      controls
-        .append('button')
-        .attr('type', 'button')
-        .attr('data-metric', m)
-        .classed('on', prefs.metric === m)
-        .text(m)
-        .on('click', () => {
-          prefs.metric = m;
-          rerender();
-        });
-    }
-    controls
-      .append('span')
-      .attr('class', 'legend')
-      .call((s) => {
-        s.append('span').attr('class', 'key done').text('done');
-        s.append('span').attr('class', 'key failed').text('failed');
-      });
-    timeChart(time, stats.time[prefs.unit], prefs.metric);
+function renderPublication(main: Sel, me: Me, stats: MonitorStatsDoc): void {
+  const pub = section(main, 'Publication', 'publication');
+  const pubSrc = me.ops ? stats.publication : stats.publication_users[me.name] || {};
+  countTable(pub, 'publication state', PUBLICATION_STATES, (s) => [pubSrc[s]?.[0] || 0, pubSrc[s]?.[1] || 0]);
+}
 
-    const links = section(main, 'Links (whole system; colour: failure rate)', 'links');
-    // A transfer naming a site that is not configured fails at once; its link would stay in the
-    // matrix as a red row for good. Such links are set apart, shown on request.
-    const unknown = (l: { source: string; destination: string }) =>
-      !!sites && (!sites.has(l.source) || !sites.has(l.destination));
-    const odd = stats.links.filter(unknown);
-    const shown = prefs.unconfigured ? stats.links : stats.links.filter((l) => !unknown(l));
-    if (shown.length) linkMatrix(links, shown, lastHourWindow(stats.time.minute, stats.updated_at));
-    else if (!stats.links.length) note(links, 'No transfers yet.');
-    if (odd.length) {
-      const names = [...new Set(odd.flatMap((l) => [l.source, l.destination]).filter((n) => !sites!.has(n)))].sort();
-      const p = links.append('p').attr('class', 'note unconfigured');
-      p.append('span').text(
-        `${odd.length} link(s) with a site that is not configured (${names.join(', ')}): their transfers fail at once. `,
-      );
-      p.append('button')
-        .attr('type', 'button')
-        .attr('data-unconfigured', prefs.unconfigured ? 'hide' : 'show')
-        .text(prefs.unconfigured ? 'hide them' : 'show them')
-        .on('click', () => {
-          prefs.unconfigured = !prefs.unconfigured;
-          rerender();
-        });
-    }
-
-    const pub = section(main, 'Publication', 'publication');
-    const pubSrc = me.ops ? stats.publication : stats.publication_users[me.name] || {};
+function renderUsers(main: Sel, me: Me, stats: MonitorStatsDoc): void {
+  const users = section(main, me.ops ? 'Users' : 'Your transfers', 'users');
+  const names = Object.keys(stats.users)
+    .filter((u) => me.ops || u === me.name)
+    .sort();
+  const ACTIVE = 'active';
+  const cols = [TransferState.new, ACTIVE, TransferState.retry, TransferState.done, ...TransferMachine.groups.failure];
+  const count = (u: string, c: string) =>
+    c === ACTIVE
+      ? TransferMachine.groups.active.reduce((n, st) => n + (stats.users[u][st]?.[0] || 0), 0)
+      : stats.users[u][c]?.[0] || 0;
+  if (names.length)
     table(
-      pub,
+      users,
       'numbers',
-      ['publication state', 'files', 'bytes'],
-      PUBLICATION_STATES.map((s) => [s, pubSrc[s]?.[0] || 0, { text: fmtBytes(pubSrc[s]?.[1] || 0), col: 'bytes' }]),
-      PUBLICATION_STATES,
+      ['user', ...cols],
+      names.map((u) => [{ text: u, href: route('user', u) }, ...cols.map((c) => count(u, c))]),
+      names,
     );
+  else note(users, 'No transfers yet.');
+}
 
-    const users = section(main, me.ops ? 'Users' : 'Your transfers', 'users');
-    const names = Object.keys(stats.users)
-      .filter((u) => me.ops || u === me.name)
-      .sort();
-    const ACTIVE = 'active';
-    const cols = [
-      TransferState.new,
-      ACTIVE,
-      TransferState.retry,
-      TransferState.done,
-      ...TransferMachine.groups.failure,
-    ];
-    const count = (u: string, c: string) =>
-      c === ACTIVE
-        ? TransferMachine.groups.active.reduce((n, st) => n + (stats.users[u][st]?.[0] || 0), 0)
-        : stats.users[u][c]?.[0] || 0;
-    if (names.length)
-      table(
-        users,
-        'numbers',
-        ['user', ...cols],
-        names.map((u) => [{ text: u, href: route('user', u) }, ...cols.map((c) => count(u, c))]),
-        names,
-      );
-    else note(users, 'No transfers yet.');
-  }
-
+function renderAgents(main: Sel, beats: readonly HeartbeatDoc[]): void {
   const health = section(main, 'Agents', 'agents');
   // The same rule as `couchstage doctor` (views/lib/agent-health.ts): old instances of restarted
   // agents are not problems, and leave the table an hour after their last beat.
