@@ -4,29 +4,16 @@
  * Pure functions over plain JSON; no Node APIs (they run inside CouchDB's JS engine).
  */
 // From the schema's parts, not its index: the index re-exports the guards built on these checks.
-import {
-  ACCESS_TYPES,
-  ADLER32_RE,
-  CONTROL_CHARS_RE,
-  COUCH_FIELDS,
-  DATASET_RE,
-  DocType,
-  FILE_TYPES,
-  ISO_DATE_RE,
-  Limits,
-  MAX_PARENTS,
-  REV_RE,
-  SITE_NAME_RE,
-  TRANSFER_JOB_FIELDS,
-  TRANSFER_USER_FLAGS,
-  TRANSFER_SERVICE_FIELDS,
-} from '../schema/documents';
+import { COUCH_FIELDS, DocType } from '../schema/databases';
+import { FILE_TYPES, TRANSFER_JOB_FIELDS, TRANSFER_SERVICE_FIELDS, TRANSFER_USER_FLAGS } from '../schema/transfers';
+import { ACCESS_TYPES, MAX_PARENTS } from '../schema/catalog';
+import { ADLER32_RE, CONTROL_CHARS_RE, DATASET_RE, ISO_DATE_RE, Limits, REV_RE, SITE_NAME_RE } from '../schema/limits';
 import {
   DATA_REQUEST_KINDS,
   DATA_REQUEST_SERVICE_FIELDS,
   DATA_REQUEST_USER_FIELDS,
   DataRequestLimits,
-} from '../schema/documents';
+} from '../schema/data-requests';
 import { PublicationMachine, DataRequestMachine, TransferJobMachine, TransferMachine } from '../schema/machines';
 import { tfcRuleProblem } from './tfc';
 import { siteNamespacesProblem } from './namespace';
