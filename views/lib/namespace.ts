@@ -9,7 +9,8 @@
  * database); a site's `namespaces` may name other prefixes, which the scheduler and the worker
  * check again before any copy. Pure functions; they run inside CouchDB's JS engine too.
  */
-import { GROUP_ROLE_PREFIX, type SiteNamespaces } from '../schema/documents';
+import { GROUP_ROLE_PREFIX } from '../schema/databases';
+import type { SiteNamespaces } from '../schema/config';
 import type { Problem } from './paths';
 
 export const USER_PLACEHOLDER = '{user}';

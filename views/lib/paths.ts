@@ -3,7 +3,7 @@
  * problem type every shape check returns. Apart from checks.ts so that the TFC rules (tfc.ts),
  * which checks.ts uses, can use it without an import circle.
  */
-import { CONTROL_CHARS_RE } from '../schema/documents';
+import { CONTROL_CHARS_RE } from '../schema/limits';
 
 /** null when the value is well-formed, else what is wrong with it (shown to the writer). */
 export type Problem = string | null;

@@ -5,7 +5,7 @@
  * chained protocol's rules and matches against that result. PFNs are always derived, never stored.
  */
 import { cleanPathProblem, type Problem } from './paths';
-import type { SiteDoc, TfcRule } from '../schema/documents';
+import type { SiteDoc, TfcRule } from '../schema/config';
 
 /** Chains deeper than this are configuration loops, not catalogues. */
 const MAX_CHAIN_DEPTH = 8;

@@ -1,6 +1,6 @@
 /**
  * Type guards for documents read from the database (a feed, `_all_docs`, a user's input): each is
- * the shape check validate_doc_update runs on a write (views/lib/checks.ts), so a document that
+ * the shape check validate_doc_update runs on a write (views/lib/checks/), so a document that
  * passes is one the server would have stored, and `u is XDoc` is a claim the checks back.
  */
 import {
@@ -18,21 +18,12 @@ import {
   transferProblem,
   type Problem,
 } from '../lib/checks';
-import {
-  DocType,
-  type BlockDoc,
-  type CatalogFileDoc,
-  type CouchMeta,
-  type DatasetDoc,
-  type HeartbeatDoc,
-  type LinkDoc,
-  type QuotaDoc,
-  type ReplicaDoc,
-  type DataRequestDoc,
-  type SiteDoc,
-  type TransferDoc,
-  type TransferJobDoc,
-} from './documents';
+import { DocType, type CouchMeta } from './databases';
+import type { TransferDoc, TransferJobDoc } from './transfers';
+import type { HeartbeatDoc } from './agents';
+import type { LinkDoc, SiteDoc } from './config';
+import type { BlockDoc, CatalogFileDoc, DatasetDoc, QuotaDoc, ReplicaDoc } from './catalog';
+import type { DataRequestDoc } from './data-requests';
 import { IdPrefix } from './ids';
 
 type Json = { [key: string]: unknown };

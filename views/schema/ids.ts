@@ -4,7 +4,8 @@
  * (`_all_docs?startkey=<prefix>&endkey=<prefix>\ufff0`), which is how agents list one kind of
  * document without reading the others.
  */
-import { JOB_ID_PREFIX, DATA_REQUEST_ID_PREFIX, DATA_REQUEST_TRANSFER_PREFIX } from './documents';
+import { JOB_ID_PREFIX } from './transfers';
+import { DATA_REQUEST_ID_PREFIX, DATA_REQUEST_TRANSFER_PREFIX } from './data-requests';
 import { sha224Hex } from '../lib/sha224';
 
 export const IdPrefix = {
