@@ -1,7 +1,7 @@
 /**
  * The backends' own check of every URL they are handed: its path (after `scheme://authority`,
  * leading slashes folded, as XRootD writes `root://host//abs/path`) must be a clean absolute path
- * (views/lib/checks.ts cleanPathProblem: no `%`, `?`, `#`, `\`, `//`, `.` or `..` segment, control
+ * (views/lib/paths.ts cleanPathProblem: no `%`, `?`, `#`, `\`, `//`, `.` or `..` segment, control
  * characters). The scheduler and worker already keep PFNs under their sites' storage roots; this
  * keeps a backend from being the place where `%2e%2e` or `?` turn into something else.
  */

@@ -36,7 +36,7 @@ const PARALLEL = 8;
  * The local path of a file:// URL, taken literally: no percent-decoding and no URL parsing, which
  * would turn `%2e%2e`, `..%2F` or `/a/../b` into a step up the tree (WHATWG URL treats `%2e%2e` as
  * `..`). A URL that is not already a clean absolute path (no `%`, `?`, `#`, `\`, `//`, `.` or
- * `..` segment, control characters; views/lib/checks.ts cleanPathProblem) is refused, fatally:
+ * `..` segment, control characters; views/lib/paths.ts cleanPathProblem) is refused, fatally:
  * retrying a malformed URL cannot help.
  */
 export function fileUrlPath(url: string): string {

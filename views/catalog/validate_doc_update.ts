@@ -1,7 +1,7 @@
 /**
  * validate_doc_update of the `catalog` database: datasets, blocks, files, replicas and quotas.
  * Users read the catalogue; only agents (the publisher, the deleter, migration) and operators
- * write it. Shape (views/lib/checks.ts) then permission, as for transfers:
+ * write it. Shape (views/lib/checks/catalog.ts) then permission, as for transfers:
  *   - every document is well formed for its type, and its `_id` is the deterministic id of its
  *     content (views/lib/catalog-ids.ts), so no replay can ever create a second copy of anything;
  *   - a document never changes type; a file's GUID never changes;

@@ -62,7 +62,7 @@ export function lfnToPfn(site: Pick<SiteDoc, 'tfc'>, protocol: string, lfn: stri
 /**
  * Null when `pfn` names a file below the site's storage root for `protocol` (its endpoint, e.g.
  * `file:///data/se` or `root://host:1094`): it starts with the endpoint and a `/`, and the rest
- * is a clean path (views/lib/checks.ts cleanPathProblem: no `%`, `?`, `#`, `..`, ...) once the
+ * is a clean path (views/lib/paths.ts cleanPathProblem: no `%`, `?`, `#`, `..`, ...) once the
  * leading slashes are taken off (XRootD URLs write `root://host//abs/path`). A TFC rule is
  * operators' text applied to users' names, so its result is checked after it is built.
  */

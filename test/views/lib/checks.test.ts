@@ -1,5 +1,5 @@
 /**
- * The shape checks shared by validate_doc_update, the CLI and the agents (views/lib/checks.ts),
+ * The shape checks shared by validate_doc_update, the CLI and the agents (views/lib/checks/),
  * table-driven, and the plain-JS SHA-224 the transfers validate_doc_update uses for ASO's id
  * convention (views/lib/sha224.ts), against Node's crypto.
  */
