@@ -1,9 +1,8 @@
 /**
- * Upload requests, new (agents/requests/effects.ts has the sequence of every kind): stat every
- * file at the site with its adler32 (the CLI copied them), register dataset, one closed block,
- * files and replicas (deterministic ids), then the final state. Storage that cannot answer
- * (transient) is retried after a cooloff, at most max_retry passes. Separate from the replicate
- * requests: it reads storage, not the transfers, and writes the catalogue directly.
+ * The `requests` agent's upload requests (the sequence is in agents/requests/effects.ts's header):
+ * verify every file at the site, register it in the catalogue, write the request's final state, or
+ * wait a cooloff when the storage did not answer. Separate from the replicate requests: it reads
+ * storage, not the transfers, and writes the catalogue directly.
  */
 import type {
   CatalogFileDoc,
