@@ -24,7 +24,7 @@
  *
  * Transfer jobs: done > active > queued; ties: the later lease expiry, then the higher revision.
  *
- * THE WRITES (effects, below). validate_doc_update checks an agent's write against the revision
+ * THE WRITES (effects, agents/lib/conflict-effects.ts; planned here). validate_doc_update checks an agent's write against the revision
  * it edits (CouchDB passes that leaf, not the winner), so:
  *   1. The winner IS the current (CouchDB-chosen) revision: delete every other leaf; if requests
  *      were carried over, first write the merged winner on top of it.
@@ -56,13 +56,6 @@ import {
   type TransferState,
 } from '../../views/schema';
 import { sameJson } from '../../views/lib/vdu';
-import type { Change, ChangesResult, Db } from '../platform/couch';
-import { docOf, get, type Stored } from '../platform/docs';
-import type { Logger } from '../platform/log';
-
-// ---------------------------------------------------------------------------------------------
-// The rule (pure)
-// ---------------------------------------------------------------------------------------------
 
 /** The machines' conflict ranks (views/schema/machines.ts): higher wins. */
 export const TRANSFER_RANK: Readonly<Record<TransferState, number>> = TransferMachine.ranks;
@@ -207,6 +200,15 @@ export function agentMayWrite(next: Revisioned, base: Revisioned): boolean {
   }
 }
 
+export type Json = Record<string, unknown> & { _id: string; _rev?: string };
+
+/** The kinds this rule resolves. */
+export type Resolvable = TransferDoc | TransferJobDoc;
+
+/**
+ * The plan for one conflicted document of a kind this rule resolves, with any stray revision of
+ * another type deleted too; null for other kinds.
+ */
 export function planFor(current: Json, revisions: readonly Json[]): ResolutionPlan<Resolvable> | null {
   const strays = revisions.filter((r) => r.type !== current.type).map((r) => r._rev as string);
   let plan: ResolutionPlan<Resolvable>;
@@ -218,153 +220,4 @@ export function planFor(current: Json, revisions: readonly Json[]): ResolutionPl
     return null;
   }
   return strays.length ? { ...plan, remove: [...plan.remove, ...strays] } : plan;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Detection and effects
-// ---------------------------------------------------------------------------------------------
-
-/** Notes which documents of a feed batch (read with `conflicts=true`) are in conflict. */
-export function noteConflicts(changes: readonly Change[], conflicted: Set<string>): void {
-  for (const c of changes) {
-    const doc = c.doc as { _conflicts?: unknown } | undefined;
-    if (!doc) continue;
-    if (!c.deleted && Array.isArray(doc._conflicts) && doc._conflicts.length) conflicted.add(c.id);
-    else conflicted.delete(c.id);
-  }
-}
-
-/**
- * Finds every conflicted document once, a page per call, so that it never holds up the agent's
- * start (a conflict the feed showed before a crash is not shown again). Reads the feed without
- * documents but with every leaf (`style=all_docs`, ~100 bytes per document; 0.75 s per 10k
- * documents on the embedded server), then only the candidates (more than one leaf) with
- * `conflicts=true`.
- */
-export class ConflictScan {
-  private since: string | number = 0;
-  done = false;
-
-  constructor(private readonly page = 10_000) {}
-
-  /** Scans the next page into `conflicted`; returns true while pages remain. */
-  async step(db: Db, conflicted: Set<string>): Promise<boolean> {
-    if (this.done) return false;
-    // nano's parameter type has no `style`; CouchDB reads it from the query string all the same.
-    const params = { since: this.since, limit: this.page, style: 'all_docs' };
-    const res: ChangesResult = await db.changes(params);
-    const candidates = res.results
-      .filter((c) => !c.deleted && c.changes.length > 1 && !c.id.startsWith('_design/'))
-      .map((c) => c.id);
-    for (let i = 0; i < candidates.length; i += 1000) {
-      const rows = await db.fetch({ keys: candidates.slice(i, i + 1000) }, { conflicts: true });
-      for (const row of rows.rows) {
-        const doc = 'doc' in row ? (row.doc as { _id: string; _conflicts?: unknown } | null) : null;
-        if (doc && Array.isArray(doc._conflicts) && doc._conflicts.length) conflicted.add(doc._id);
-      }
-    }
-    this.since = res.last_seq;
-    this.done = res.results.length < this.page;
-    return !this.done;
-  }
-}
-
-export type Json = Record<string, unknown> & { _id: string; _rev?: string };
-
-/** The kinds this rule resolves. */
-type Resolvable = TransferDoc | TransferJobDoc;
-
-export interface ResolveOutcome {
-  /** Resolved now: each document's content as it reads afterwards, with its surviving revision. */
-  readonly resolved: Json[];
-  /** Found without conflicts (resolved already, or gone): nothing written. */
-  readonly clean: string[];
-  /** A concurrent write got in between: try again on the next pass. */
-  readonly retry: string[];
-  /** Refused by the server, or of a type this rule does not cover: logged, not retried. */
-  readonly failed: string[];
-}
-
-interface Pending {
-  readonly id: string;
-  readonly plan: ResolutionPlan<Resolvable>;
-  survivor?: string;
-}
-
-/** Resolves the listed documents: reads their leaves, plans, writes (see the header). */
-export async function resolveConflicts(db: Db, ids: readonly string[], log?: Logger): Promise<ResolveOutcome> {
-  const out = { resolved: [] as Json[], clean: [] as string[], retry: [] as string[], failed: [] as string[] };
-  if (!ids.length) return out;
-  const res = await db.fetch({ keys: [...ids] }, { conflicts: true });
-  const work: Pending[] = [];
-  for (const row of res.rows) {
-    const current = docOf<Json & { _conflicts?: string[] }>(row);
-    if (!current || !current._conflicts || !current._conflicts.length) {
-      out.clean.push(row.key as string);
-      continue;
-    }
-    const leaves = await Promise.all(
-      current._conflicts.map((rev) => get<Json>(db, current._id, { rev }).catch(() => null)),
-    );
-    const live = leaves.filter((d): d is Stored<Json> => !!d && !d._deleted);
-    const plan = planFor(current, [current, ...live]);
-    if (!plan) {
-      log?.warn('conflict left as is: no resolution rule for this document type', {
-        id: current._id,
-        type: current.type,
-      });
-      out.failed.push(current._id);
-      continue;
-    }
-    if (!plan.remove.length && !plan.write) {
-      out.clean.push(current._id);
-      continue;
-    }
-    work.push({ id: current._id, plan });
-  }
-  // 1. The writes that carry the winner's content or a user's request.
-  const writes = work.filter((w) => w.plan.write);
-  if (writes.length) {
-    const answers = await db.bulk({ docs: writes.map((w) => w.plan.write) });
-    const byId = new Map(answers.map((a) => [a.id as string, a]));
-    for (const w of writes) {
-      const a = byId.get(w.id);
-      if (a && !a.error && a.rev) w.survivor = a.rev;
-      else if (a && a.error !== 'conflict') {
-        log?.error('conflict resolution write refused', { id: w.id, error: a.error, reason: a.reason });
-        out.failed.push(w.id);
-      } else out.retry.push(w.id);
-    }
-  }
-  for (const w of work) if (!w.plan.write) w.survivor = w.plan.winner._rev;
-  // 2. The tombstones of the losing leaves, once what they lose to is stored.
-  const ready = work.filter((w) => w.survivor);
-  const tombstones = ready.flatMap((w) =>
-    w.plan.remove.map((rev) => ({ _id: w.id, _rev: rev, _deleted: true, resolved_conflict: w.survivor })),
-  );
-  const errors = new Map<string, { error: string; reason?: string }>();
-  if (tombstones.length) {
-    for (const a of await db.bulk({ docs: tombstones })) {
-      if (a.error && !errors.has(a.id as string)) errors.set(a.id as string, { error: a.error, reason: a.reason });
-    }
-  }
-  for (const w of ready) {
-    const e = errors.get(w.id);
-    if (!e) {
-      out.resolved.push({ ...(w.plan.write || w.plan.winner), _rev: w.survivor });
-      log?.info('conflict resolved', {
-        id: w.id,
-        winner: w.plan.winner._rev,
-        state: w.plan.winner.state,
-        survivor: w.survivor,
-        deleted: w.plan.remove.length,
-      });
-    } else if (e.error === 'conflict') {
-      out.retry.push(w.id);
-    } else {
-      log?.error('conflict resolution delete refused', { id: w.id, error: e.error, reason: e.reason });
-      out.failed.push(w.id);
-    }
-  }
-  return out;
 }

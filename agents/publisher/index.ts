@@ -6,7 +6,9 @@
  */
 import { Leadership } from '../lib/leader';
 import type { Agent, AgentContext } from '../lib/runner';
-import { applyDoc, assignPass, closePass, loadState, publishPass, type PublisherState } from './effects';
+import { closePass } from './close';
+import { assignPass, publishPass } from './effects';
+import { applyDoc, loadState, type PublisherState } from './state';
 
 export function publisherAgent(): Agent {
   const state: PublisherState = { transfers: new Map(), blocks: new Map() };

@@ -7,7 +7,8 @@ import { DataRequestKind, DataRequestState } from '../../views/schema';
 import type { TransferBackend } from '../backends/types';
 import type { Agent, AgentContext } from '../lib/runner';
 import { DataRequestBook } from '../lib/data-request-book';
-import { filesOfDataRequests, followReplicate, runUpload, startReplicate } from './effects';
+import { filesOfDataRequests, followReplicate, startReplicate } from './effects';
+import { runUpload } from './upload';
 
 export function requestsAgent(backend: TransferBackend): Agent {
   const book = new DataRequestBook([DataRequestKind.replicate, DataRequestKind.upload]);

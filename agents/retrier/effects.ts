@@ -5,7 +5,7 @@
  */
 import { TransferMachine, TransferState, type TransferDoc, type TransferJobDoc } from '../../views/schema';
 import { fetchDocs, saveAll } from '../platform/bulk';
-import { resolveConflicts } from '../lib/conflicts';
+import { resolveConflicts } from '../lib/conflict-effects';
 import type { AgentContext } from '../lib/runner';
 import type { SlimTransfer, Tracker } from '../lib/tracker';
 import { decideExpiry, decideKill, decideOrphan, decideResubmit, decideRetryDue, type TimerKind } from './decide';

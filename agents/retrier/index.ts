@@ -5,7 +5,7 @@
  */
 import type { Agent, AgentContext } from '../lib/runner';
 import { Tracker } from '../lib/tracker';
-import { ConflictScan, noteConflicts } from '../lib/conflicts';
+import { ConflictScan, noteConflicts } from '../lib/conflict-effects';
 import { conflictPass, retrierPass } from './effects';
 
 export function retrierAgent(tracker = new Tracker({ transfers: true, jobs: false })): Agent {

@@ -9,7 +9,8 @@ import type { Agent, AgentContext } from '../lib/runner';
 import { JOB_ID_PREFIX, type TransferJobDoc } from '../../views/schema';
 import { fetchDocs } from '../platform/bulk';
 import { Tracker } from '../lib/tracker';
-import { claimJob, runJob } from './effects';
+import { runJob } from './effects';
+import { claimJob } from './job';
 
 export interface WorkerOptions {
   /**

@@ -4,14 +4,8 @@
  * the server with `_bulk_docs` + `new_edits: false` (what a CouchDB cluster leaves behind when two
  * nodes accept writes of the same revision).
  */
-import {
-  agentMayWrite,
-  compareRevs,
-  planResolution,
-  resolveConflicts,
-  resolveJob,
-  resolveTransfer,
-} from '../../../agents/lib/conflicts';
+import { agentMayWrite, compareRevs, planResolution, resolveJob, resolveTransfer } from '../../../agents/lib/conflicts';
+import { resolveConflicts } from '../../../agents/lib/conflict-effects';
 import type { TransferDoc, TransferJobDoc, TransferState } from '../../../views/schema';
 import { startAgent } from '../../support/agents';
 import { createTestEnv, transferFixture, type TestEnv } from '../../support/env';

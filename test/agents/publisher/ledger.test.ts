@@ -13,15 +13,10 @@ import { createLogger } from '../../../agents/platform/log';
 import { createMetrics } from '../../../agents/platform/metrics';
 import type { AgentContext } from '../../../agents/lib/runner';
 import type { LiveConfig } from '../../../agents/lib/live-config';
-import {
-  applyDoc,
-  assignPass,
-  closePass,
-  LEDGER_ID,
-  loadState,
-  publishPass,
-  type PublisherState,
-} from '../../../agents/publisher/effects';
+import { closePass } from '../../../agents/publisher/close';
+import { assignPass, publishPass } from '../../../agents/publisher/effects';
+import { LEDGER_ID } from '../../../agents/publisher/ledger';
+import { applyDoc, loadState, type PublisherState } from '../../../agents/publisher/state';
 import { configure, makeStorage, submitFiles, type Storage } from '../../support/agents';
 import { createTestEnv, type TestEnv } from '../../support/env';
 import { snapshot } from './support';
