@@ -21,6 +21,41 @@ export function pct(xs: number[], p: number): number {
 
 type RecordOps = Record<'insert' | 'update' | 'delete', number[]>;
 
+/** One catalogued file record of the test's block, one per operation. */
+function recordDocOf(lfn: string, block: string, dataset: string): RawDoc {
+  return {
+    _id: fileIdOf(lfn),
+    type: 'file',
+    lfn,
+    guid: guidOf(lfn),
+    size: 1,
+    adler32: '0badcafe',
+    valid: true,
+    block,
+    dataset,
+    owner: 'alice',
+    created_at: AT,
+  };
+}
+
+/**
+ * Untimed warm-up, as a long-running server and long-lived clients are: every client inserts,
+ * updates and deletes one record of its own, all at once (the client's pool then holds a
+ * connection per client, and the server's single-document write path is compiled), then the
+ * server gets 2 s to settle after the catalogue load and index builds before anything is timed.
+ */
+async function warmUp(gdb: Db, recordDoc: (lfn: string) => RawDoc, mode: string): Promise<void> {
+  await Promise.all(
+    Array.from({ length: RECORD_CLIENTS }, async (_, k) => {
+      const doc = recordDoc(`/store/user/alice/records/${mode}-warmup/${k}.root`);
+      const a = await put(gdb, doc);
+      const b = await put(gdb, { ...a, valid: false });
+      await gdb.destroy(doc._id, b._rev);
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 2000));
+}
+
 /**
  * Single-record insert/update/delete by RECORD_CLIENTS concurrent clients, RECORD_ROUNDS rounds each.
  * 'seed': the Belle II AMGA test's procedure (seed 000: "insert new entry and wait, modify entry and
@@ -40,36 +75,12 @@ async function records(
 ): Promise<{ ops: RecordOps; failures: number; seconds: number; clientLoopP99: number }> {
   const ops: RecordOps = { insert: [], update: [], delete: [] };
   let failures = 0;
-  const recordDoc = (lfn: string): RawDoc => ({
-    _id: fileIdOf(lfn),
-    type: 'file',
-    lfn,
-    guid: guidOf(lfn),
-    size: 1,
-    adler32: '0badcafe',
-    valid: true,
-    block,
-    dataset,
-    owner: 'alice',
-    created_at: AT,
-  });
+  const recordDoc = (lfn: string) => recordDocOf(lfn, block, dataset);
   const think = () =>
     mode === 'seed'
       ? new Promise((r) => setTimeout(r, Math.min(10 * THINK_MS, -THINK_MS * Math.log(1 - Math.random()))))
       : Promise.resolve();
-  // Untimed warm-up, as a long-running server and long-lived clients are: every client inserts,
-  // updates and deletes one record of its own, all at once (the client's pool then holds a
-  // connection per client, and the server's single-document write path is compiled), then the
-  // server gets 2 s to settle after the catalogue load and index builds before anything is timed.
-  await Promise.all(
-    Array.from({ length: RECORD_CLIENTS }, async (_, k) => {
-      const doc = recordDoc(`/store/user/alice/records/${mode}-warmup/${k}.root`);
-      const a = await put(gdb, doc);
-      const b = await put(gdb, { ...a, valid: false });
-      await gdb.destroy(doc._id, b._rev);
-    }),
-  );
-  await new Promise((r) => setTimeout(r, 2000));
+  await warmUp(gdb, recordDoc, mode);
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const t = performance.now();

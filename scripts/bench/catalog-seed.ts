@@ -19,6 +19,36 @@ export interface BenchCatalogue {
   readonly dataset: string;
 }
 
+/** The i-th file of a block and its one replica, at `site`. */
+function fileDocs(lfn: string, i: number, site: string, block: string, dataset: string): Record<string, unknown>[] {
+  return [
+    {
+      _id: fileIdOf(lfn),
+      type: 'file',
+      lfn,
+      guid: guidOf(lfn),
+      size: 1000 + i,
+      adler32: '0badcafe',
+      valid: true,
+      block,
+      dataset,
+      owner: 'alice',
+      created_at: AT,
+    },
+    {
+      _id: replicaIdOf(lfn, site),
+      type: 'replica',
+      lfn,
+      site,
+      block,
+      dataset,
+      size: 1000 + i,
+      created_at: AT,
+      owner: 'alice',
+    },
+  ];
+}
+
 export function catalogDocs(n: number): BenchCatalogue {
   const dataset = '/Bench/alice-bench-v1/USER';
   const docs: Record<string, unknown>[] = [
@@ -42,30 +72,7 @@ export function catalogDocs(n: number): BenchCatalogue {
       const lfn = `/store/user/alice/bench/${String(b).padStart(4, '0')}/out_${i}.root`;
       lfns.push(lfn);
       const site = SITES[b % SITES.length];
-      docs.push({
-        _id: fileIdOf(lfn),
-        type: 'file',
-        lfn,
-        guid: guidOf(lfn),
-        size: 1000 + i,
-        adler32: '0badcafe',
-        valid: true,
-        block: name,
-        dataset,
-        owner: 'alice',
-        created_at: AT,
-      });
-      docs.push({
-        _id: replicaIdOf(lfn, site),
-        type: 'replica',
-        lfn,
-        site,
-        block: name,
-        dataset,
-        size: 1000 + i,
-        created_at: AT,
-        owner: 'alice',
-      });
+      docs.push(...fileDocs(lfn, i, site, name, dataset));
     }
     docs.push({
       _id: CatalogId.block(name),

@@ -78,25 +78,13 @@ async function baseline(db: Db, lfns: string[]): Promise<{ rate: number; p50: nu
   return { rate: gets.length / ((performance.now() - g0) / 1000), p50: pct(gets, 50) };
 }
 
-/** Figure 1: query rate, as the plain user, under QUERY_CLIENTS concurrent clients. */
-async function measureQueries(run: Run, { blocks, lfns, dataset }: BenchCatalogue): Promise<void> {
-  const { server, admin, dbs, reader } = run;
-  const cdb = admin.use<Record<string, unknown>>(dbs.catalog);
-  const user = connect(withCredentials(server.url, reader.name, reader.password));
-  const ucdb = user.use<Record<string, unknown>>(dbs.catalog);
-  const clientOf = (count: { n: number }): q.Catalog => ({
-    catalog: counted(ucdb, count),
-    config: counted(user.use<Record<string, unknown>>(dbs.config), count),
-  });
-  const queries: Record<string, (c: q.Catalog) => Promise<unknown>> = {
-    lfn_to_guid: (c) => q.lfnToGuid(c, pick(lfns)),
-    guid_to_lfn: (c) => q.guidToLfn(c, guidOf(pick(lfns))),
-    files_of_block: (c) => q.files(c, dataset, pick(blocks)),
-    block_locations: (c) => q.blockLocations(c, pick(blocks)),
-    replicas_with_pfns: (c) => q.replicas(c, pick(lfns)),
-    ls_directory: (c) => q.ls(c, pick(lfns).replace(/\/[^/]+$/, '')),
-    datasets_glob: (c) => q.datasets(c, '/Bench/*'),
-  };
+type Query = (c: q.Catalog) => Promise<unknown>;
+
+/**
+ * QUERY_CLIENTS clients, each going round the queries for QUERY_SECONDS: latencies and HTTP
+ * requests per query name, errors, and the seconds it took.
+ */
+async function runQueryMix(queries: Record<string, Query>, clientOf: (count: { n: number }) => q.Catalog) {
   const names = Object.keys(queries);
   const lat: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
   const requests: Record<string, number> = Object.fromEntries(names.map((k) => [k, 0]));
@@ -121,7 +109,30 @@ async function measureQueries(run: Run, { blocks, lfns, dataset }: BenchCatalogu
       }
     }),
   );
-  const secs = (performance.now() - t0) / 1000;
+  return { lat, requests, errors, secs: (performance.now() - t0) / 1000 };
+}
+
+/** Figure 1: query rate, as the plain user, under QUERY_CLIENTS concurrent clients. */
+async function measureQueries(run: Run, { blocks, lfns, dataset }: BenchCatalogue): Promise<void> {
+  const { server, admin, dbs, reader } = run;
+  const cdb = admin.use<Record<string, unknown>>(dbs.catalog);
+  const user = connect(withCredentials(server.url, reader.name, reader.password));
+  const ucdb = user.use<Record<string, unknown>>(dbs.catalog);
+  const clientOf = (count: { n: number }): q.Catalog => ({
+    catalog: counted(ucdb, count),
+    config: counted(user.use<Record<string, unknown>>(dbs.config), count),
+  });
+  const queries: Record<string, Query> = {
+    lfn_to_guid: (c) => q.lfnToGuid(c, pick(lfns)),
+    guid_to_lfn: (c) => q.guidToLfn(c, guidOf(pick(lfns))),
+    files_of_block: (c) => q.files(c, dataset, pick(blocks)),
+    block_locations: (c) => q.blockLocations(c, pick(blocks)),
+    replicas_with_pfns: (c) => q.replicas(c, pick(lfns)),
+    ls_directory: (c) => q.ls(c, pick(lfns).replace(/\/[^/]+$/, '')),
+    datasets_glob: (c) => q.datasets(c, '/Bench/*'),
+  };
+  const names = Object.keys(queries);
+  const { lat, requests, errors, secs } = await runQueryMix(queries, clientOf);
   const total = names.reduce((a, k) => a + lat[k].length, 0);
   console.log(
     `\n1. catalogue queries, ${QUERY_CLIENTS} concurrent clients, ${secs.toFixed(1)} s: ${(total / secs).toFixed(0)} queries/s, ${errors} errors`,
