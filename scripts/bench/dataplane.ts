@@ -83,6 +83,152 @@ function assertOk(results: { ok: boolean; error?: string }[], what: string): voi
   if (bad.length) throw new Error(`${what}: ${bad.length} failed, e.g. ${bad[0].error}`);
 }
 
+/** What the phases share: the backend, the two SEs, the source directory and the small files. */
+interface Bench {
+  readonly backend: Gfal2Backend;
+  readonly ses: SE[];
+  readonly src: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly size: number;
+  readonly files: { name: string; adler32: string }[];
+}
+
+/** Setup and seed: writes the N small files and uploads them to se0's /in, which every copy reads. */
+async function seedSmallFiles(backend: Gfal2Backend, ses: SE[], base: string, n: number, size: number) {
+  const src = path.join(base, 'src');
+  fs.mkdirSync(src, { recursive: true });
+  const files = Array.from({ length: n }, (_, i) => ({
+    name: `f${i}`,
+    adler32: writeRandom(path.join(src, `f${i}`), size),
+  }));
+  const upload = await backend.copy(
+    files.map((f) => ({
+      id: f.name,
+      source: `file://${src}/${f.name}`,
+      destination: pfn(ses[0], `in/${f.name}`),
+      size,
+      adler32: f.adler32,
+    })),
+  );
+  assertOk(upload, 'upload to se0');
+  return { src, files };
+}
+
+/** One small file from se0's /in to se1's `dir`. */
+function smallRequest(b: Bench, f: { name: string; adler32: string }, dir: string): CopyRequest {
+  return {
+    id: f.name,
+    source: pfn(b.ses[0], `in/${f.name}`),
+    destination: pfn(b.ses[1], `${dir}/${f.name}`),
+    size: b.size,
+    adler32: f.adler32,
+  };
+}
+
+/** Small files: the backend in stream mode (one bulk batch) against one xrdcp process copying all. */
+async function measureSmall(b: Bench, parallel: number): Promise<DataPlaneResult['small']> {
+  const { backend, ses, files, env } = b;
+  const n = files.length;
+  const [stream, gfalS] = await timed(() =>
+    backend.copy(
+      files.map((f) => smallRequest(b, f, 'gfal')),
+      { mode: 'stream' },
+    ),
+  );
+  assertOk(stream, 'gfal2 stream');
+  // xrdcp: all sources to one destination directory, streamed through this host (no --tpc).
+  const [, xrdS] = await timed(() =>
+    run(
+      '/usr/bin/xrdcp',
+      [
+        '-s',
+        '-f',
+        '--path',
+        '-C',
+        'adler32',
+        '--parallel',
+        String(parallel),
+        ...files.map((f) => pfn(ses[0], `in/${f.name}`)),
+        pfn(ses[1], 'xrdcp/'),
+      ],
+      { env, maxBuffer: 1 << 24 },
+    ),
+  );
+  return {
+    files: n,
+    sizeBytes: b.size,
+    gfal2StreamMsPerFile: (gfalS * 1000) / n,
+    xrdcpMsPerFile: (xrdS * 1000) / n,
+    ratio: gfalS / xrdS,
+  };
+}
+
+/** A sample of the small files in tpc mode, as one batch. */
+async function measureTpc(
+  b: Bench,
+  tpcFiles: number,
+): Promise<{ gfal2TpcSecondsPerFile: number; gfal2TpcBatchSeconds: number }> {
+  const [tpc, tpcS] = await timed(() =>
+    b.backend.copy(
+      b.files.slice(0, tpcFiles).map((f) => smallRequest(b, f, 'tpc')),
+      { mode: 'tpc' },
+    ),
+  );
+  assertOk(tpc, 'gfal2 tpc');
+  return { gfal2TpcSecondsPerFile: tpcS / tpcFiles, gfal2TpcBatchSeconds: tpcS };
+}
+
+/** One large file root->root through the backend (stream) against one xrdcp process. */
+async function measureLarge(b: Bench, large: number): Promise<NonNullable<DataPlaneResult['large']>> {
+  const { backend, ses, src, env } = b;
+  const sum = writeRandom(path.join(src, 'large'), large);
+  assertOk(
+    await backend.copy([
+      {
+        id: 'large',
+        source: `file://${src}/large`,
+        destination: pfn(ses[0], 'in/large'),
+        size: large,
+        adler32: sum,
+      },
+    ]),
+    'large upload',
+  );
+  fs.rmSync(path.join(src, 'large')); // keep the disk footprint at the SEs' two copies
+  const [big, gfalL] = await timed(() =>
+    backend.copy(
+      [
+        {
+          id: 'large',
+          source: pfn(ses[0], 'in/large'),
+          destination: pfn(ses[1], 'gfal/large'),
+          size: large,
+          adler32: sum,
+        },
+      ],
+      { mode: 'stream' },
+    ),
+  );
+  assertOk(big, 'gfal2 large');
+  fs.rmSync(path.join(ses[1].dataDir, 'gfal/large'));
+  const [, xrdL] = await timed(() =>
+    run(
+      '/usr/bin/xrdcp',
+      ['-s', '-f', '--path', '-C', `adler32:${sum}`, pfn(ses[0], 'in/large'), pfn(ses[1], 'xrdcp/large')],
+      { env },
+    ),
+  );
+  const mbps = (s: number) => large / s / 1e6;
+  return {
+    bytes: large,
+    gfal2Seconds: gfalL,
+    xrdcpSeconds: xrdL,
+    gfal2MBps: mbps(gfalL),
+    xrdcpMBps: mbps(xrdL),
+    ratio: gfalL / xrdL,
+  };
+}
+
 export async function benchDataPlane(opts: DataPlaneOptions = {}): Promise<DataPlaneResult> {
   const n = opts.files ?? 200;
   const size = opts.sizeBytes ?? 4096;
@@ -100,122 +246,11 @@ export async function benchDataPlane(opts: DataPlaneOptions = {}): Promise<DataP
       ownerPid: process.pid,
       exports: ['/in', '/gfal', '/tpc', '/xrdcp'],
     });
-    const src = path.join(base, 'src');
-    fs.mkdirSync(src, { recursive: true });
-    const files = Array.from({ length: n }, (_, i) => ({
-      name: `f${i}`,
-      adler32: writeRandom(path.join(src, `f${i}`), size),
-    }));
-    const upload = await backend.copy(
-      files.map((f) => ({
-        id: f.name,
-        source: `file://${src}/${f.name}`,
-        destination: pfn(ses[0], `in/${f.name}`),
-        size,
-        adler32: f.adler32,
-      })),
-    );
-    assertOk(upload, 'upload to se0');
-    const req = (f: { name: string; adler32: string }, dir: string): CopyRequest => ({
-      id: f.name,
-      source: pfn(ses[0], `in/${f.name}`),
-      destination: pfn(ses[1], `${dir}/${f.name}`),
-      size,
-      adler32: f.adler32,
-    });
-
-    const [stream, gfalS] = await timed(() =>
-      backend.copy(
-        files.map((f) => req(f, 'gfal')),
-        { mode: 'stream' },
-      ),
-    );
-    assertOk(stream, 'gfal2 stream');
-    // xrdcp: all sources to one destination directory, streamed through this host (no --tpc).
-    const [, xrdS] = await timed(() =>
-      run(
-        '/usr/bin/xrdcp',
-        [
-          '-s',
-          '-f',
-          '--path',
-          '-C',
-          'adler32',
-          '--parallel',
-          String(parallel),
-          ...files.map((f) => pfn(ses[0], `in/${f.name}`)),
-          pfn(ses[1], 'xrdcp/'),
-        ],
-        { env, maxBuffer: 1 << 24 },
-      ),
-    );
-    const result: DataPlaneResult = {
-      small: {
-        files: n,
-        sizeBytes: size,
-        gfal2StreamMsPerFile: (gfalS * 1000) / n,
-        xrdcpMsPerFile: (xrdS * 1000) / n,
-        ratio: gfalS / xrdS,
-      },
-    };
-    if (tpcFiles > 0) {
-      const [tpc, tpcS] = await timed(() =>
-        backend.copy(
-          files.slice(0, tpcFiles).map((f) => req(f, 'tpc')),
-          { mode: 'tpc' },
-        ),
-      );
-      assertOk(tpc, 'gfal2 tpc');
-      Object.assign(result.small, { gfal2TpcSecondsPerFile: tpcS / tpcFiles, gfal2TpcBatchSeconds: tpcS });
-    }
-    if (large > 0) {
-      const sum = writeRandom(path.join(src, 'large'), large);
-      assertOk(
-        await backend.copy([
-          {
-            id: 'large',
-            source: `file://${src}/large`,
-            destination: pfn(ses[0], 'in/large'),
-            size: large,
-            adler32: sum,
-          },
-        ]),
-        'large upload',
-      );
-      fs.rmSync(path.join(src, 'large')); // keep the disk footprint at the SEs' two copies
-      const [big, gfalL] = await timed(() =>
-        backend.copy(
-          [
-            {
-              id: 'large',
-              source: pfn(ses[0], 'in/large'),
-              destination: pfn(ses[1], 'gfal/large'),
-              size: large,
-              adler32: sum,
-            },
-          ],
-          { mode: 'stream' },
-        ),
-      );
-      assertOk(big, 'gfal2 large');
-      fs.rmSync(path.join(ses[1].dataDir, 'gfal/large'));
-      const [, xrdL] = await timed(() =>
-        run(
-          '/usr/bin/xrdcp',
-          ['-s', '-f', '--path', '-C', `adler32:${sum}`, pfn(ses[0], 'in/large'), pfn(ses[1], 'xrdcp/large')],
-          { env },
-        ),
-      );
-      const mbps = (s: number) => large / s / 1e6;
-      result.large = {
-        bytes: large,
-        gfal2Seconds: gfalL,
-        xrdcpSeconds: xrdL,
-        gfal2MBps: mbps(gfalL),
-        xrdcpMBps: mbps(xrdL),
-        ratio: gfalL / xrdL,
-      };
-    }
+    const { src, files } = await seedSmallFiles(backend, ses, base, n, size);
+    const b: Bench = { backend, ses, src, env, size, files };
+    const result: DataPlaneResult = { small: await measureSmall(b, parallel) };
+    if (tpcFiles > 0) Object.assign(result.small, await measureTpc(b, tpcFiles));
+    if (large > 0) result.large = await measureLarge(b, large);
     return result;
   } finally {
     await backend.close();

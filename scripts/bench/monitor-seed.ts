@@ -5,7 +5,7 @@
  * Written as a server admin (documents past `new` cannot be created by users).
  */
 import { createHash } from 'crypto';
-import { DocId, PUBLICATION_STATES, TransferMachine, type TransferDoc, type TransferState } from '../../views/schema';
+import { DocId, PUBLICATION_STATES, TransferMachine, TransferState, type TransferDoc } from '../../views/schema';
 import type { Db } from '../../agents/platform/couch';
 
 export const SEED_SITES = ['T2_CH_CERN', 'T2_IT_Pisa', 'T1_US_FNAL'] as const;
@@ -21,28 +21,30 @@ export function seedSiteDocs(): Record<string, unknown>[] {
   }));
 }
 
+const T = TransferState;
+
 /** One cycle of 20 files: 9 done, 1 done to publish, 2 failed, 1 expired, 1 killed, 4 new, 1 acquired, 1 submitted. */
 const CYCLE: readonly TransferState[] = [
-  'done',
-  'done',
-  'done',
-  'done',
-  'done',
-  'done',
-  'done',
-  'done',
-  'done',
-  'done',
-  'failed',
-  'failed',
-  'expired',
-  'killed',
-  'new',
-  'new',
-  'new',
-  'new',
-  'acquired',
-  'submitted',
+  T.done,
+  T.done,
+  T.done,
+  T.done,
+  T.done,
+  T.done,
+  T.done,
+  T.done,
+  T.done,
+  T.done,
+  T.failed,
+  T.failed,
+  T.expired,
+  T.killed,
+  T.new,
+  T.new,
+  T.new,
+  T.new,
+  T.acquired,
+  T.submitted,
 ];
 export const FAILURE_REASONS = [
   'checksum mismatch: expected 0badcafe, source has 12345678',
@@ -77,11 +79,11 @@ export function seedDoc(i: number, o: SeedOptions): TransferDoc {
   const finished = new Date(o.now.getTime() - Math.floor((i * 7919) % (o.spreadSeconds * 1000))).toISOString();
   const terminal = TransferMachine.isTerminal(state);
   const reason =
-    state === 'failed'
+    state === T.failed
       ? FAILURE_REASONS[i % FAILURE_REASONS.length]
-      : state === 'expired'
+      : state === T.expired
         ? 'waited more than 604800 s without starting'
-        : state === 'killed'
+        : state === T.killed
           ? 'killed on request'
           : null;
   const doc: Record<string, unknown> = {
@@ -107,9 +109,9 @@ export function seedDoc(i: number, o: SeedOptions): TransferDoc {
     doc.dataset = '/Demo/seed-v1/USER';
     doc.publication_state = PUBLICATION_STATES[i % PUBLICATION_STATES.length];
   }
-  if (state === 'done' || state === 'failed') {
+  if (state === T.done || state === T.failed) {
     doc.attempts = [
-      { at: finished, error: reason, error_class: state === 'failed' ? 'fatal' : null, transfer_job: null },
+      { at: finished, error: reason, error_class: state === T.failed ? 'fatal' : null, transfer_job: null },
     ];
   }
   if (terminal) {

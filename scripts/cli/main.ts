@@ -7,7 +7,7 @@ import { describeError } from '../../agents/platform/couch';
 import { runAgentProcess } from '../../agents/main';
 import { agentList } from '../../agents/registry';
 import type { BackendName } from '../../agents/backends/open';
-import { flag, parseArgs, UsageError } from '../client/args';
+import { flag, parseArgs, UsageError, type Args } from '../client/args';
 import { context } from '../client/context';
 import { runUserFlag } from './commands/user-flags';
 import { DEFAULT_DEMO_FILES, runStart } from './commands/start';
@@ -53,6 +53,112 @@ export const VALUED = [
   ...OPS_VALUED,
 ];
 
+/** One subcommand: its parsed arguments in, its exit code out. */
+type Command = (args: Args, out: (line: string) => void, err: (line: string) => void) => Promise<number>;
+
+async function startCommand(args: Args, out: (line: string) => void): Promise<number> {
+  const files = flag(args, 'demo-files');
+  if (files !== undefined && !/^\d+$/.test(files)) throw new UsageError('--demo-files must be a number of files');
+  const demo = args.flags['no-demo'] === true ? false : args.flags.demo === true ? true : undefined;
+  const demoUsers = args.flags['no-demo-users'] === true ? false : args.flags['demo-users'] === true ? true : undefined;
+  return await runStart(
+    {
+      demo,
+      demoUsers,
+      traffic: args.flags['no-traffic'] !== true,
+      demoFiles: files === undefined ? DEFAULT_DEMO_FILES : Number(files),
+    },
+    out,
+  );
+}
+
+async function deployCommand(args: Args, out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  const cfg = loadConfig();
+  // --demo (the old name) only on the embedded server: accounts with known passwords on CouchDB need --demo-users
+  const demoUsers = args.flags['demo-users'] === true || (args.flags.demo === true && !cfg.couchUrl);
+  if (args.flags.demo === true && !demoUsers)
+    err('deploy: demo users not created on CouchDB (known passwords); --demo-users creates them');
+  const report = await deploy({
+    url: serverUrl(cfg),
+    dbs: cfg.dbs,
+    users: demoUsers ? DEMO_USERS : [],
+    log: args.flags.json ? undefined : out,
+  });
+  if (args.flags.json) out(JSON.stringify(report, null, 2));
+  return 0;
+}
+
+async function agentCommand(args: Args): Promise<number> {
+  const port = flag(args, 'metrics-port');
+  if (port !== undefined && !/^\d+$/.test(port)) throw new UsageError('--metrics-port must be a port number');
+  const backend = (flag(args, 'backend') || 'auto') as BackendName;
+  if (!['auto', 'gfal2', 'native', 'instant'].includes(backend))
+    throw new UsageError(`--backend must be auto, gfal2, native or instant`);
+  if (!args.positional[0]) throw new UsageError(`agent needs a name: ${agentList()}`);
+  const jobs = flag(args, 'jobs');
+  if (jobs !== undefined && !/^[1-9]\d*$/.test(jobs)) throw new UsageError('--jobs must be a positive number');
+  if (jobs !== undefined && args.positional[0] !== 'worker')
+    throw new UsageError('--jobs is for the worker (transfer jobs in flight)');
+  return await runAgentProcess(args.positional[0], {
+    once: args.flags.once === true,
+    backend,
+    instance: flag(args, 'instance'),
+    metricsPort: port === undefined ? undefined : Number(port),
+    jobs: jobs === undefined ? undefined : Number(jobs),
+  });
+}
+
+async function helpCommand(args: Args, out: (line: string) => void): Promise<number> {
+  const topic = args.positional[0];
+  if (topic === undefined) {
+    out(HELP);
+    return 0;
+  }
+  const usage = commandHelp(topic);
+  if (usage === undefined) throw new UsageError(`no command "${topic}"\n\n${HELP}`);
+  out(usage);
+  return 0;
+}
+
+async function overallHelp(_args: Args, out: (line: string) => void): Promise<number> {
+  out(HELP);
+  return 0;
+}
+
+/** Commands of the operator tools (scripts/cli/commands/ops.ts), which read their own configuration. */
+const opsCommand =
+  (name: string): Command =>
+  (args, out) =>
+    runOps(name, args, out);
+
+/** Every subcommand by name; no name (or only --help) prints the overview. */
+const COMMANDS: ReadonlyMap<string | undefined, Command> = new Map<string | undefined, Command>([
+  ['start', startCommand],
+  ['deploy', deployCommand],
+  ['submit', (args, out) => runSubmit(context(args, out), args.positional)],
+  ['status', (args, out) => runStatus(context(args, out), args)],
+  ['files', (args, out) => runFiles(context(args, out), args)],
+  ['catalog', (args, out) => runCatalog(context(args, out), args)],
+  ['kill', (args, out) => runUserFlag(context(args, out), 'kill', args)],
+  ['retry', (args, out) => runUserFlag(context(args, out), 'retry', args)],
+  ['replicate', (args, out) => runReplicate(context(args, out), args)],
+  ['upload', (args, out) => runUpload(context(args, out), args)],
+  ['put', (args, out) => runPut(context(args, out), args)],
+  ['delete', (args, out) => runDelete(context(args, out), args)],
+  ['request', (args, out) => runRequestShow(context(args, out), args)],
+  ['quota', (args, out) => runQuota(context(args, out), args)],
+  ['agent', agentCommand],
+  ['upgrade', opsCommand('upgrade')],
+  ['migrate-db', opsCommand('migrate-db')],
+  ['compact', opsCommand('compact')],
+  ['archive', opsCommand('archive')],
+  ['doctor', opsCommand('doctor')],
+  ['help', helpCommand],
+  [undefined, overallHelp],
+  ['--help', overallHelp],
+  ['-h', overallHelp],
+]);
+
 export async function main(
   argv: readonly string[],
   out: (line: string) => void = console.log,
@@ -74,119 +180,30 @@ export async function main(
   }
   try {
     const args = parseArgs(rest, VALUED);
-    switch (command) {
-      case 'start': {
-        const files = flag(args, 'demo-files');
-        if (files !== undefined && !/^\d+$/.test(files)) throw new UsageError('--demo-files must be a number of files');
-        const demo = args.flags['no-demo'] === true ? false : args.flags.demo === true ? true : undefined;
-        const demoUsers =
-          args.flags['no-demo-users'] === true ? false : args.flags['demo-users'] === true ? true : undefined;
-        return await runStart(
-          {
-            demo,
-            demoUsers,
-            traffic: args.flags['no-traffic'] !== true,
-            demoFiles: files === undefined ? DEFAULT_DEMO_FILES : Number(files),
-          },
-          out,
-        );
-      }
-      case 'deploy': {
-        const cfg = loadConfig();
-        // --demo (the old name) only on the embedded server: accounts with known passwords on CouchDB need --demo-users
-        const demoUsers = args.flags['demo-users'] === true || (args.flags.demo === true && !cfg.couchUrl);
-        if (args.flags.demo === true && !demoUsers)
-          err('deploy: demo users not created on CouchDB (known passwords); --demo-users creates them');
-        const report = await deploy({
-          url: serverUrl(cfg),
-          dbs: cfg.dbs,
-          users: demoUsers ? DEMO_USERS : [],
-          log: args.flags.json ? undefined : out,
-        });
-        if (args.flags.json) out(JSON.stringify(report, null, 2));
-        return 0;
-      }
-      case 'submit':
-        return await runSubmit(context(args, out), args.positional);
-      case 'status':
-        return await runStatus(context(args, out), args);
-      case 'files':
-        return await runFiles(context(args, out), args);
-      case 'catalog':
-        return await runCatalog(context(args, out), args);
-      case 'kill':
-      case 'retry':
-        return await runUserFlag(context(args, out), command, args);
-      case 'replicate':
-        return await runReplicate(context(args, out), args);
-      case 'upload':
-        return await runUpload(context(args, out), args);
-      case 'put':
-        return await runPut(context(args, out), args);
-      case 'delete':
-        return await runDelete(context(args, out), args);
-      case 'request':
-        return await runRequestShow(context(args, out), args);
-      case 'quota':
-        return await runQuota(context(args, out), args);
-      case 'agent': {
-        const port = flag(args, 'metrics-port');
-        if (port !== undefined && !/^\d+$/.test(port)) throw new UsageError('--metrics-port must be a port number');
-        const backend = (flag(args, 'backend') || 'auto') as BackendName;
-        if (!['auto', 'gfal2', 'native', 'instant'].includes(backend))
-          throw new UsageError(`--backend must be auto, gfal2, native or instant`);
-        if (!args.positional[0]) throw new UsageError(`agent needs a name: ${agentList()}`);
-        const jobs = flag(args, 'jobs');
-        if (jobs !== undefined && !/^[1-9]\d*$/.test(jobs)) throw new UsageError('--jobs must be a positive number');
-        if (jobs !== undefined && args.positional[0] !== 'worker')
-          throw new UsageError('--jobs is for the worker (transfer jobs in flight)');
-        return await runAgentProcess(args.positional[0], {
-          once: args.flags.once === true,
-          backend,
-          instance: flag(args, 'instance'),
-          metricsPort: port === undefined ? undefined : Number(port),
-          jobs: jobs === undefined ? undefined : Number(jobs),
-        });
-      }
-      case 'upgrade':
-      case 'migrate-db':
-      case 'compact':
-      case 'archive':
-      case 'doctor':
-        return await runOps(command, args, out);
-      case 'help': {
-        const topic = args.positional[0];
-        if (topic === undefined) {
-          out(HELP);
-          return 0;
-        }
-        const usage = commandHelp(topic);
-        if (usage === undefined) throw new UsageError(`no command "${topic}"\n\n${HELP}`);
-        out(usage);
-        return 0;
-      }
-      case undefined:
-      case '--help':
-      case '-h':
-        out(HELP);
-        return 0;
-      default:
-        err(`unknown command "${command}"\n\n${HELP}`);
-        return 2;
-    }
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError) {
-      err(`couchstage ${command}: ${e.message}`);
+    const run = COMMANDS.get(command);
+    if (!run) {
+      err(`unknown command "${command}"\n\n${HELP}`);
       return 2;
     }
-    const failure = connectionFailure(e);
-    if (failure) {
-      err(`couchstage ${command}: ${unreachableMessage(configuredUrl(), failure)}`);
-      return 1;
-    }
-    err(`couchstage ${command}: ${describeError(e)}`);
+    return await run(args, out, err);
+  } catch (e) {
+    return failed(command, e, err);
+  }
+}
+
+/** A command that threw: bad usage or configuration is exit 2, anything else (an unreachable server too) 1. */
+function failed(command: string | undefined, e: unknown, err: (line: string) => void): number {
+  if (e instanceof UsageError || e instanceof ConfigError) {
+    err(`couchstage ${command}: ${e.message}`);
+    return 2;
+  }
+  const failure = connectionFailure(e);
+  if (failure) {
+    err(`couchstage ${command}: ${unreachableMessage(configuredUrl(), failure)}`);
     return 1;
   }
+  err(`couchstage ${command}: ${describeError(e)}`);
+  return 1;
 }
 
 /** The server this process talks to, for messages (null when the configuration names none). */
