@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'crypto';
 import { performance } from 'perf_hooks';
-import { dbNames } from '../../views/schema';
+import { dbNames, TransferState } from '../../views/schema';
 import { deploy } from '../deploy';
 import { connect } from '../../agents/platform/couch';
 import { capabilities } from '../../agents/platform/capabilities';
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
       body: { index: { fields: ['state'] }, ddoc: 'bench-mango', name: 'state', type: 'json' },
     });
     const found = await http<{ docs: unknown[] }>(server.url, 'POST', `/${dbs.transfers}/_find`, {
-      body: { selector: { state: 'new' }, use_index: 'bench-mango', limit: 500, fields: ['_id'] },
+      body: { selector: { state: TransferState.new }, use_index: 'bench-mango', limit: 500, fields: ['_id'] },
     });
     console.log(
       `one Mango index on state, created to first _find over ${n} documents: ${((performance.now() - t) / 1000).toFixed(1)} s (${found.body.docs?.length} of 500 asked)`,
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 20; i++) {
       const q0 = performance.now();
       await http(server.url, 'POST', `/${dbs.transfers}/_find`, {
-        body: { selector: { state: 'new' }, use_index: 'bench-mango', limit: 500, fields: ['_id'] },
+        body: { selector: { state: TransferState.new }, use_index: 'bench-mango', limit: 500, fields: ['_id'] },
       });
       ms.push(performance.now() - q0);
     }

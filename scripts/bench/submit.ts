@@ -15,7 +15,7 @@ import { evaluateFunction } from '../../design/compile';
 import { projectRoot, withCredentials, withoutCredentials } from '../../agents/platform/config';
 import { connect } from '../../agents/platform/couch';
 import { put, type RawDoc } from '../../agents/platform/docs';
-import { dbNames, Role } from '../../views/schema';
+import { dbNames, Role, TransferState } from '../../views/schema';
 import { deploy, securityObject } from '../deploy';
 import { benchServer } from './server';
 
@@ -40,7 +40,7 @@ function makeDocs(n: number, user: string, tag: string) {
       checksums: { adler32: '0badcafe' },
       publish: false,
       priority: 3,
-      state: 'new',
+      state: TransferState.new,
       created_at: new Date().toISOString(),
     };
   });
