@@ -1,7 +1,8 @@
 /**
  * Agent processes: `couchstage agent NAME[,NAME...] [--once] [--backend B] [--instance ID]
- * [--metrics-port N] [--jobs N]`, NAME one of agents/registry.ts. SIGTERM/SIGINT finish the item in hand, checkpoint and
- * exit; a repeat 2 s or more after the first exits at once (agents/platform/signals.ts).
+ * [--metrics-port N] [--jobs N]`, NAME one of agents/registry.ts. SIGTERM/SIGINT finish the item in
+ * hand, checkpoint and exit; a repeat 2 s or more after the first exits at once
+ * (agents/platform/signals.ts).
  */
 import { agentUrl, loadConfig } from './platform/config';
 import { createLogger } from './platform/log';

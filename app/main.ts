@@ -3,8 +3,8 @@
  * session and login against `_session`, a hash router over the overview, failures and the
  * per-user and per-workflow drill-down, and live refreshes from the `_changes` longpoll feed.
  * After each complete render `body[data-rendered]` holds the kind of view, `data-route` the
- * hash it rendered and `data-renders` counts renders (tests and the page benchmark wait on them). Every string from the database is
- * rendered with d3's .text(), never as HTML.
+ * hash it rendered and `data-renders` counts renders (tests and the page benchmark wait on them).
+ * Every string from the database is rendered with d3's .text(), never as HTML.
  */
 import { select } from 'd3';
 import { Role } from '../views/schema';

@@ -1,8 +1,9 @@
 /**
  * Overview: state totals, finished files over time, the link matrix, publication status, agent
  * health and users. One read of the stats agent's roll-up (`monitor-stats`, which only agents
- * and operators can write) plus the heartbeat documents: small and constant whatever the number of transfers. Without a roll-up
- * (the stats agent not running yet) the state totals come from the `totals` view.
+ * and operators can write) plus the heartbeat documents: small and constant whatever the number of
+ * transfers. Without a roll-up (the stats agent not running yet) the state totals come from the
+ * `totals` view.
  */
 import {
   IdPrefix,

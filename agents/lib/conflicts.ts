@@ -24,8 +24,8 @@
  *
  * Transfer jobs: done > active > queued; ties: the later lease expiry, then the higher revision.
  *
- * THE WRITES (effects, agents/lib/conflict-effects.ts; planned here). validate_doc_update checks an agent's write against the revision
- * it edits (CouchDB passes that leaf, not the winner), so:
+ * THE WRITES (effects, agents/lib/conflict-effects.ts; planned here). validate_doc_update checks an
+ * agent's write against the revision it edits (CouchDB passes that leaf, not the winner), so:
  *   1. The winner IS the current (CouchDB-chosen) revision: delete every other leaf; if requests
  *      were carried over, first write the merged winner on top of it.
  *   2. The current revision may legally move to the winner's content (the transitions table, e.g.

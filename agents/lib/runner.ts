@@ -1,11 +1,13 @@
 /**
- * The one agent runner, so every agent resumes, backs off and stops the same way: owns the loop, the feed, checkpoints, heartbeats,
- * backoff, metrics and shutdown; an agent is configuration plus `onChanges` and `tick`.
+ * The one agent runner, so every agent resumes, backs off and stops the same way: owns the loop,
+ * the feed, checkpoints, heartbeats, backoff, metrics and shutdown; an agent is configuration plus
+ * `onChanges` and `tick`.
  *
- * Loop: read `_changes` from the checkpoint (agents/lib/checkpoint.ts) in bounded batches (normal feed while behind, longpoll
- * when caught up) -> agent.onChanges(batch) -> agent.tick() when due -> save the checkpoint (only
- * now: a crash replays at most one batch, and every effect is idempotent) -> heartbeat when due.
- * Transient errors (5xx, 429, network) back off 5 s -> 60 s; permanent ones stop the agent.
+ * Loop: read `_changes` from the checkpoint (agents/lib/checkpoint.ts) in bounded batches (normal
+ * feed while behind, longpoll when caught up) -> agent.onChanges(batch) -> agent.tick() when due ->
+ * save the checkpoint (only now: a crash replays at most one batch, and every effect is idempotent)
+ * -> heartbeat when due. Transient errors (5xx, 429, network) back off 5 s -> 60 s; permanent ones
+ * stop the agent.
  */
 import { hostname } from 'os';
 import { performance } from 'perf_hooks';

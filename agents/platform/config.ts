@@ -233,7 +233,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** What `couchstage start` writes for the other commands when the embedded server runs (the server package's state file). */
+/**
+ * What `couchstage start` writes for the other commands when the embedded server runs (the server
+ * package's state file).
+ */
 export type { EmbeddedState };
 
 export function embeddedStatePath(cfg: Pick<Config, 'dataDir'>): string {

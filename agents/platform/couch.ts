@@ -1,8 +1,8 @@
 /**
  * The CouchDB client every part of couchstage uses: nano, plus error classification and a
  * capped backoff. 4xx other than 409/429 is a bug or bad input (permanent); 5xx, 429 and network
- * errors are transient and back off 5 s -> 60 s (a restarting server is back within that). 409 is its own class: the caller
- * re-reads and decides (idempotent effects).
+ * errors are transient and back off 5 s -> 60 s (a restarting server is back within that). 409 is
+ * its own class: the caller re-reads and decides (idempotent effects).
  */
 import nano from 'nano';
 

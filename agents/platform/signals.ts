@@ -19,7 +19,10 @@ export interface StopSignals {
   dispose(): void;
 }
 
-/** Where signals arrive: the process; an emitter in the unit test (jest's sandboxed `process` receives no real signals). */
+/**
+ * Where signals arrive: the process; an emitter in the unit test (jest's sandboxed `process`
+ * receives no real signals).
+ */
 export interface SignalTarget {
   on(sig: NodeJS.Signals, h: () => void): unknown;
   off(sig: NodeJS.Signals, h: () => void): unknown;

@@ -86,7 +86,10 @@ function jobRun(ctx: AgentContext, claimed: TransferJobDoc): JobRun {
   };
 }
 
-/** Reads the job's files, writes the kill-requested ones killed, and (mark_submitted_after 0) marks the rest submitted. */
+/**
+ * Reads the job's files, writes the kill-requested ones killed, and (mark_submitted_after 0) marks
+ * the rest submitted.
+ */
 async function startFiles(run: JobRun): Promise<void> {
   const { ctx, db, claimed, summary } = run;
   const docs = await fetchDocs<TransferDoc>(

@@ -29,10 +29,10 @@ const NO_ANSWER_RE = /no answer within (\d+(?:\.\d+)?) s/;
  * Bounds the wait for every answer of this process (a CLI command): a server that accepts the
  * connection and never answers (a stopped process whose port is still open, a stuck proxy) held
  * `couchstage status` with no answer and no message (still waiting after 40 s): neither nano nor
- * this code set a timeout of their own. Only the wait for the answer's headers is bounded, not reading a long body. nano has no
- * hook for it (it calls the global fetch), so the global fetch of this short-lived process is
- * wrapped, once; the agents and the servers, which hold longpolls, never call this.
- * COUCHSTAGE_ANSWER_TIMEOUT (seconds) replaces the default; 0 waits without bound.
+ * this code set a timeout of their own. Only the wait for the answer's headers is bounded, not
+ * reading a long body. nano has no hook for it (it calls the global fetch), so the global fetch of
+ * this short-lived process is wrapped, once; the agents and the servers, which hold longpolls,
+ * never call this. COUCHSTAGE_ANSWER_TIMEOUT (seconds) replaces the default; 0 waits without bound.
  */
 export function boundAnswers(): void {
   const g = globalThis as { fetch: typeof fetch; __couchstageBounded?: boolean };

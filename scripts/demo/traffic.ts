@@ -45,7 +45,10 @@ interface TrafficState {
 }
 
 export class DemoTraffic {
-  /** Files written (submitted or not) on this data directory, earlier runs included: what the --demo-files limit counts. */
+  /**
+   * Files written (submitted or not) on this data directory, earlier runs included: what the
+   * --demo-files limit counts.
+   */
   files = 0;
   /** Of those, written by earlier runs. */
   readonly previous: number;

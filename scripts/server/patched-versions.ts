@@ -21,7 +21,10 @@ import * as path from 'path';
 export interface PatchedPackage {
   readonly name: string;
   readonly version: string;
-  /** The chain of loaders, outermost first (each resolved from the previous one's folder); omitted: this package itself. */
+  /**
+   * The chain of loaders, outermost first (each resolved from the previous one's folder); omitted:
+   * this package itself.
+   */
   readonly from?: readonly string[];
   /** Which files of scripts/server depend on it (patches, or modules that call its internals). */
   readonly patch: string;

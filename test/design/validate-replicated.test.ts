@@ -99,7 +99,8 @@ describe('transfers validate_doc_update on replicated writes (new_edits: false)'
       reason: expect.stringMatching(/^checksums: /),
     });
     expect(await admin.get(String(t._id))).toEqual({ ...t, _rev: rev });
-    // A path whose stored ancestor is further back (a revision in between that this server never saw) is validated against that ancestor too.
+    // A path whose stored ancestor is further back (a revision in between that this server never
+    // saw) is validated against that ancestor too.
     const h1 = hash();
     const h2 = hash();
     const far = {

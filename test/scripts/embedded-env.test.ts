@@ -1,6 +1,7 @@
 /**
  * The embedded server's environment variables, read by the config module, turned into options by
- * scripts/embedded-env.ts and given to its Supervisor as typed options: a bad value stops the start with the variable named.
+ * scripts/embedded-env.ts and given to its Supervisor as typed options: a bad value stops the start
+ * with the variable named.
  */
 import { embeddedServerOptions } from '../../scripts/embedded-env';
 import { settingsArgs } from '../../scripts/server';

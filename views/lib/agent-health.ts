@@ -31,7 +31,10 @@ export interface InstanceHealth {
 
 export interface AgentStatus {
   readonly agent: string;
-  /** ok: an instance is alive; stopped: the latest instance stopped cleanly; dead: it stopped beating; missing: never beat. */
+  /**
+   * ok: an instance is alive; stopped: the latest instance stopped cleanly; dead: it stopped
+   * beating; missing: never beat.
+   */
   readonly status: 'ok' | 'stopped' | 'dead' | 'missing';
   readonly alive: number;
   /** Instances that are not alive (stopped, replaced or dead), listed or not. */

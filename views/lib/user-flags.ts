@@ -1,7 +1,8 @@
 /**
  * Which user flag (`kill_requested` or `retry_requested`: a user asking to kill or retry a
  * transfer) makes sense for a transfer, shared by the CLI (scripts/cli/commands/user-flags.ts) and the
- * monitoring page. Only a courtesy pre-check: the server's validate_doc_update decides, and both show its refusals as they come.
+ * monitoring page. Only a courtesy pre-check: the server's validate_doc_update decides, and both
+ * show its refusals as they come.
  */
 import { TransferMachine, type TransferDoc } from '../schema';
 

@@ -49,7 +49,10 @@ export interface TransferSubmissionFields {
   readonly type: 'transfer';
   /** CouchDB user name of the owner; must equal the writer's name. */
   readonly user: string;
-  /** The group whose area (`/store/group/<group>/`) and datasets this transfer writes; the writer holds `couchstage-group-<group>`. */
+  /**
+   * The group whose area (`/store/group/<group>/`) and datasets this transfer writes; the writer
+   * holds `couchstage-group-<group>`.
+   */
   readonly group?: string;
   readonly role?: string;
   /** Task name the file belongs to. */

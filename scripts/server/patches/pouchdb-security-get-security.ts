@@ -4,9 +4,10 @@
  * pouchdb-security checks every request of a non-admin user against the database's security
  * object, read each time as the document `_local/_security` through PouchDB's whole `get` path
  * (~3% of the server's CPU in a profile of the control plane). This keeps the last object read
- * per database, valid while the security generation (generations.ts, kept by leveldown-cache.ts) is unchanged: any write of any
- * `_local/_security` (whatever route wrote it) and any close of a database end every memo, so a
- * change of members or admins applies from the next request on, as before.
+ * per database, valid while the security generation (generations.ts, kept by leveldown-cache.ts) is
+ * unchanged: any write of any `_local/_security` (whatever route wrote it) and any close of a
+ * database end every memo, so a change of members or admins applies from the next request on, as
+ * before.
  *
  * Patch record.
  * Package: pouchdb-security 4.2.0 (the copy express-pouchdb 4.2.0 loads).

@@ -11,7 +11,10 @@ import { builtinModules } from 'module';
 
 const SERVER = path.join(__dirname, '..');
 
-/** Every package (an npm name: lowercase or scoped) a file of the server loads by name (`upstream('x')`, `require('x')`, `require.resolve('x/...')`), its tests left out. */
+/**
+ * Every package (an npm name: lowercase or scoped) a file of the server loads by name
+ * (`upstream('x')`, `require('x')`, `require.resolve('x/...')`), its tests left out.
+ */
 function loadedPackages(): Set<string> {
   const out = new Set<string>();
   const walk = (dir: string): void => {

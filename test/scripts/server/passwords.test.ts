@@ -72,7 +72,10 @@ it('a user document holds pbkdf2-sha256 with 600,000 iterations, a 16-byte salt 
   expect(JSON.stringify(doc)).not.toContain('secret-one');
 });
 
-/** Polls until `fn` holds: CouchDB's auth cache learns of a changed user document from `_users`' changes feed, a moment later. */
+/**
+ * Polls until `fn` holds: CouchDB's auth cache learns of a changed user document from `_users`'
+ * changes feed, a moment later.
+ */
 async function eventually(what: string, fn: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await fn())) {

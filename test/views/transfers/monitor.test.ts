@@ -1,8 +1,8 @@
 /**
- * The `overview` view tested twice, so a difference between the two engines shows: the compiled map function in process (a vm
- * sandbox with a stub emit) and deployed on the server give the same rows, and its group_level
- * reduces give the per-link, per-minute, per-reason and per-publication-state counts the stats
- * agent's roll-up shows for the same documents.
+ * The `overview` view tested twice, so a difference between the two engines shows: the compiled map
+ * function in process (a vm sandbox with a stub emit) and deployed on the server give the same
+ * rows, and its group_level reduces give the per-link, per-minute, per-reason and
+ * per-publication-state counts the stats agent's roll-up shows for the same documents.
  */
 import * as path from 'path';
 import { buildDesignDocs } from '../../../design';
