@@ -78,8 +78,8 @@ async function serverReplication(srcDbUrl: string, tgtDbUrl: string, tgtServer: 
 }
 
 function clientReplication(srcDbUrl: string, tgtDbUrl: string, log: (l: string) => void): Replication {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only here: the one
-  // client-side replication path, and PouchDB ships no types of its own
+  // Loaded only here, the one client-side replication path; PouchDB ships no types of its own.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
   const PouchDB = require('pouchdb');
   const rep = PouchDB.replicate(srcDbUrl, tgtDbUrl, {
     live: true,

@@ -18,8 +18,8 @@ import { upstream } from '../patched-versions';
  */
 export function skipExpressAuthentication(): void {
   const file = require.resolve(path.join(upstream('express-pouchdb').dir, 'lib', 'routes', 'authentication'));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the route module resolved
-  // inside express-pouchdb's own copy
+  // The route module, resolved inside express-pouchdb's own copy.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
   const original = require(file) as (app: unknown) => void;
   type Mw = (req: { couchSession?: unknown }, res: unknown, next: () => void) => void;
   const replaced = (app: { use: (...a: unknown[]) => unknown }) =>
