@@ -7,12 +7,15 @@
  * config), so a test run killed before its afterAll can be cleaned up by the next one. With
  * ownerPid set, a tiny shell watchdog also stops the SE when that process disappears.
  */
-import { execFile, execFileSync, spawn } from 'child_process';
+import { execFile, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { loadToolConfig } from '../../agents/platform/config';
+import { prepareSeDir } from './xrootd-config';
+
+export { DEFAULT_EXPORTS } from './xrootd-config';
 
 export interface SE {
   name: string;
@@ -37,19 +40,6 @@ export interface StartOptions {
   exports?: readonly string[];
 }
 
-/**
- * The LFN namespace, under the storage root. Not `/`: with `all.export /`, XRootD 5.5.3 serves `/..`
- * (its check refuses `/../` inside a path, not a trailing `/..`): measured, `ls`, `stat` and `chmod` of
- * the SE's own directory (config, logs, admin path) from any client. `/store/..` is the storage root itself.
- */
-export const DEFAULT_EXPORTS: readonly string[] = ['/store'];
-/**
- * Clients the SE serves. XRootD 5.5.3 has no listen address (it binds the wildcard; `xrd.port` takes a
- * port only), so `xrd.allow host` is what keeps other machines out: every other address has its
- * connection dropped at accept ("Unable to accept TCP connection from ...; permission denied").
- */
-const ALLOWED_HOSTS = ['127.0.0.1', '[::1]', 'localhost'];
-
 const XROOTD = '/usr/bin/xrootd';
 const XRDFS = '/usr/bin/xrdfs';
 /** xrootd is up in well under a second; 20 s leaves room for a loaded CI machine. */
@@ -70,40 +60,6 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-function runAsUser(wanted?: string): { name: string; uid: number; gid: number } | null {
-  if (process.getuid?.() !== 0) return null;
-  for (const name of wanted ? [wanted] : ['xrootd', 'nobody']) {
-    try {
-      const uid = Number(execFileSync('id', ['-u', name]).toString().trim());
-      const gid = Number(execFileSync('id', ['-g', name]).toString().trim());
-      return { name, uid, gid };
-    } catch {
-      /* try the next one */
-    }
-  }
-  throw new Error('running as root, and neither user xrootd nor nobody exists for xrootd -R');
-}
-
-function configText(dir: string, port: number, exports: readonly string[]): string {
-  return [
-    `# couchstage test storage element (scripts/se/xrootd.ts): loopback clients only, no authentication`,
-    `xrd.port ${port}`,
-    ...ALLOWED_HOSTS.map((h) => `xrd.allow host ${h}`),
-    `oss.localroot ${path.join(dir, 'data')}`,
-    ...exports.map((e) => `all.export ${e}`),
-    `all.adminpath ${path.join(dir, 'adm')}`,
-    `all.pidpath ${path.join(dir, 'run')}`,
-    // Up to 64 checksums at once: with the default limit a 200-file bulk copy (16 in parallel, end to
-    // end checksums) is told to wait 30 s per excess query -- measured as 30 s stalls.
-    `xrootd.chksum max 64 adler32`,
-    // Third-party copy, pulled by the destination with xrdcp; on every SE so TPC works both ways.
-    // (The pulling xrdcp runs as the SE's user, so in the source's log a TPC shows up as a login
-    // by that user rather than by the client.)
-    `ofs.tpc pgm /usr/bin/xrdcp --server`,
-    '',
-  ].join('\n');
 }
 
 function alive(pid: number, cfg?: string): boolean {
@@ -168,33 +124,8 @@ class CrashedOnStart extends Error {
   }
 }
 
-async function startOnce(
-  baseDir: string,
-  index: number,
-  port: number,
-  opts: Pick<StartOptions, 'ownerPid' | 'user' | 'exports'>,
-): Promise<SE> {
-  const dir = path.join(path.resolve(baseDir), `se${index}`);
-  for (const sub of ['data', 'adm', 'run']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
-  const exports = opts.exports ?? DEFAULT_EXPORTS;
-  for (const e of exports) {
-    if (!/^(\/[A-Za-z0-9_.-]+)+$/.test(e) || e.split('/').some((c) => c === '.' || c === '..'))
-      throw new Error(`storage element export ${JSON.stringify(e)}: not an absolute, normalised path`);
-  }
-  const cfg = path.join(dir, 'xrootd.cfg');
-  fs.writeFileSync(cfg, configText(dir, port, exports));
-  const user = runAsUser(opts.user);
-  const args = ['-c', cfg, '-l', path.join(dir, 'xrootd.log')];
-  if (user) {
-    // xrootd drops to `user`, who must own the SE directory and reach it: mkdtemp directories are
-    // 0700, so baseDir and its ancestors get search permission (o+x: reach known paths, not list).
-    for (let d = path.resolve(baseDir); d !== path.dirname(d); d = path.dirname(d)) {
-      const mode = fs.statSync(d).mode;
-      if (!(mode & 0o001)) fs.chmodSync(d, (mode & 0o7777) | 0o011);
-    }
-    for (const p of [dir, ...['data', 'adm', 'run'].map((s) => path.join(dir, s))]) fs.chownSync(p, user.uid, user.gid);
-    args.push('-R', user.name);
-  }
+/** Starts xrootd detached (it outlives this process) and records its pid; `exited()`: how it ended, if it has. */
+function spawnXrootd(dir: string, args: string[]): { pid: number; exited: () => string | null } {
   const out = fs.openSync(path.join(dir, 'xrootd.out'), 'a');
   const child = spawn(XROOTD, args, { detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
@@ -203,6 +134,55 @@ async function startOnce(
   let exited: string | null = null;
   child.once('exit', (code, sig) => (exited = sig ?? `exit ${code}`));
   fs.writeFileSync(path.join(dir, 'xrootd.pid'), `${pid}\n`);
+  return { pid, exited: () => exited };
+}
+
+/** A tiny shell watchdog that stops xrootd `pid` when `ownerPid` disappears. */
+function startWatchdog(dir: string, ownerPid: number, pid: number): void {
+  const script = `while kill -0 ${ownerPid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; kill -TERM ${pid} 2>/dev/null; sleep 3; kill -KILL ${pid} 2>/dev/null`;
+  const dog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  dog.unref();
+  fs.writeFileSync(path.join(dir, 'watchdog.pid'), `${dog.pid}\n`);
+}
+
+/** The last 2000 characters of each of the SE's logs, for an error that explains a failed start. */
+function logTails(dir: string): string {
+  return ['xrootd.out', 'xrootd.log']
+    .map((f) => {
+      try {
+        return fs.readFileSync(path.join(dir, f), 'utf8').slice(-2000);
+      } catch {
+        return '';
+      }
+    })
+    .join('\n');
+}
+
+/** Waits until the SE answers; stops it and throws (with its logs) if it exits or is not ready in time. */
+async function awaitReady(se: SE, exited: () => string | null): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!(await ready(se.port))) {
+    const how = exited();
+    if (how || Date.now() > deadline) {
+      await stopStorageElement(se.dir);
+      const log = logTails(se.dir);
+      const message = `xrootd ${se.name} on port ${se.port} ${how ? `exited (${how})` : 'not ready in time'}:\n${log}`;
+      if (how && String(how).startsWith('SIG')) throw new CrashedOnStart(message, how);
+      throw new Error(message);
+    }
+    await sleep(100);
+  }
+}
+
+async function startOnce(
+  baseDir: string,
+  index: number,
+  port: number,
+  opts: Pick<StartOptions, 'ownerPid' | 'user' | 'exports'>,
+): Promise<SE> {
+  const dir = path.join(path.resolve(baseDir), `se${index}`);
+  const args = prepareSeDir(baseDir, dir, port, opts);
+  const { pid, exited } = spawnXrootd(dir, args);
   const se: SE = {
     name: `se${index}`,
     index,
@@ -213,31 +193,8 @@ async function startOnce(
     pid,
   };
   fs.writeFileSync(path.join(dir, 'se.json'), JSON.stringify(se, null, 2) + '\n');
-  if (opts.ownerPid) {
-    const script = `while kill -0 ${opts.ownerPid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; kill -TERM ${pid} 2>/dev/null; sleep 3; kill -KILL ${pid} 2>/dev/null`;
-    const dog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
-    dog.unref();
-    fs.writeFileSync(path.join(dir, 'watchdog.pid'), `${dog.pid}\n`);
-  }
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!(await ready(port))) {
-    if (exited || Date.now() > deadline) {
-      await stopStorageElement(dir);
-      const log = ['xrootd.out', 'xrootd.log']
-        .map((f) => {
-          try {
-            return fs.readFileSync(path.join(dir, f), 'utf8').slice(-2000);
-          } catch {
-            return '';
-          }
-        })
-        .join('\n');
-      const message = `xrootd ${se.name} on port ${port} ${exited ? `exited (${exited})` : 'not ready in time'}:\n${log}`;
-      if (exited && String(exited).startsWith('SIG')) throw new CrashedOnStart(message, exited);
-      throw new Error(message);
-    }
-    await sleep(100);
-  }
+  if (opts.ownerPid) startWatchdog(dir, opts.ownerPid, pid);
+  await awaitReady(se, exited);
   return se;
 }
 

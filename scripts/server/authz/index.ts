@@ -20,6 +20,14 @@ import { ADMIN_ONLY, isDbAdmin, isReader, isServerAdmin, rulesOf, type App, type
 export type { App };
 
 type Db = { getSecurity(): Promise<Sec> };
+/** The PouchDB constructor express-pouchdb serves, as far as the authorisation layer uses it. */
+type Pouch = {
+  new (name: string): unknown;
+  prototype: Record<string, unknown>;
+  __dbCacheMap?: { get(n: string): unknown };
+  allDbs(): Promise<string[]>;
+};
+type Refusal = [number, string, string];
 
 function send(res: http.ServerResponse, status: number, error: string, reason: string): void {
   const body = JSON.stringify({ error, reason }) + '\n';
@@ -32,18 +40,10 @@ export interface Authorization {
   handle(req: http.IncomingMessage, res: http.ServerResponse, next: () => void): void;
 }
 
-export function createAuthorization(
-  app: App,
-  PouchDB: {
-    new (name: string): unknown;
-    prototype: Record<string, unknown>;
-    __dbCacheMap?: { get(n: string): unknown };
-    allDbs(): Promise<string[]>;
-  },
-): Authorization {
-  // express-pouchdb's own helpers (not patched): its users database and its database handles.
+/** Establishing the user: sessions from the users database, forgotten when the auth configuration changes. */
+function identities(app: App, PouchDB: Pouch): Identities {
+  // express-pouchdb's own helper (not patched): its users database.
   const utils = upstream('express-pouchdb').load('lib/utils');
-  const { getOrCreateDB } = upstream('express-pouchdb').load('lib/create-or-delete-dbs');
   const usersName = () => String(app.couchConfig.get('couch_httpd_auth', 'authentication_db') || '_users');
   const prefix = (PouchDB as unknown as { __defaults?: { prefix?: string } }).__defaults?.prefix ?? '';
 
@@ -68,11 +68,19 @@ export function createAuthorization(
     ids.invalidate();
   };
   for (const e of ['admins', 'couch_httpd_auth']) app.couchConfig.on(e, refresh);
+  return ids;
+}
 
-  // Security objects as decision tables, per database, valid for one security generation.
+/**
+ * Security objects as decision tables, per database, valid for one security generation; null:
+ * no such database.
+ */
+function securityRules(app: App, PouchDB: Pouch): (db: string) => Promise<Rules | null> {
+  // express-pouchdb's own helper (not patched): its database handles.
+  const { getOrCreateDB } = upstream('express-pouchdb').load('lib/create-or-delete-dbs');
   const memo = new Map<string, { gen: number; rules: Rules }>();
   const fixed = rulesOf(ADMIN_ONLY);
-  async function rulesFor(db: string): Promise<Rules | null> {
+  return async function rulesFor(db: string): Promise<Rules | null> {
     if (SYSTEM_DBS.has(db)) return fixed;
     const gen = securityGeneration();
     const hit = memo.get(db);
@@ -85,40 +93,56 @@ export function createAuthorization(
     const rules = rulesOf(await handle.getSecurity());
     if (securityGeneration() === gen) memo.set(db, { gen, rules });
     return rules;
+  };
+}
+
+/** Deciding: null lets the request through; otherwise CouchDB 3.4's status, error and reason. */
+function decide(need: Need, s: Session, rules: Rules | null): Refusal | null {
+  const u = s.userCtx;
+  const anon = u.name === null && !isServerAdmin(u);
+  switch (need.kind) {
+    case 'public':
+      return null;
+    case 'refuse':
+      if (need.status === 403 && anon) return [401, 'unauthorized', 'You are not authorized to access this db.'];
+      return [need.status, need.error, need.reason];
+    case 'server-admin':
+      return isServerAdmin(u) ? null : [401, 'unauthorized', 'You are not a server admin.'];
+    case 'db':
+      if (!rules) return null; // no such database: express-pouchdb answers 404, as CouchDB does
+      if (!isReader(u, rules))
+        return anon
+          ? [401, 'unauthorized', 'You are not authorized to access this db.']
+          : [403, 'forbidden', 'You are not allowed to access this db.'];
+      if (need.level === 'admin' && !isDbAdmin(u, rules)) {
+        if (need.adminStatus === 401) return [401, 'unauthorized', 'You are not a server or db admin.'];
+        return anon
+          ? [401, 'unauthorized', 'You are not a db or server admin.']
+          : [403, 'forbidden', 'You are not a db or server admin.'];
+      }
+      return null;
   }
+}
 
-  // Writes whose ids are in the body, in PouchDB: the same rule, with the user express-pouchdb passes.
-  installDocumentRules(app);
+/**
+ * CouchDB's `GET /_session?basic=true`: an anonymous caller is asked to sign in (401 with
+ * the challenge) instead of answered `name: null`. A page the browser opened with Basic
+ * credentials learns who it is this way: the browser answers the challenge with them.
+ */
+function asksForBasicChallenge(req: http.IncomingMessage, s: Session): boolean {
+  return (
+    s.userCtx.name === null &&
+    (req.method === 'GET' || req.method === 'HEAD') &&
+    /^\/_session\?(.*&)?basic=true(&|$)/.test(req.url || '')
+  );
+}
 
-  function decide(need: Need, s: Session, rules: Rules | null): [number, string, string] | null {
-    const u = s.userCtx;
-    const anon = u.name === null && !isServerAdmin(u);
-    switch (need.kind) {
-      case 'public':
-        return null;
-      case 'refuse':
-        if (need.status === 403 && anon) return [401, 'unauthorized', 'You are not authorized to access this db.'];
-        return [need.status, need.error, need.reason];
-      case 'server-admin':
-        return isServerAdmin(u) ? null : [401, 'unauthorized', 'You are not a server admin.'];
-      case 'db':
-        if (!rules) return null; // no such database: express-pouchdb answers 404, as CouchDB does
-        if (!isReader(u, rules))
-          return anon
-            ? [401, 'unauthorized', 'You are not authorized to access this db.']
-            : [403, 'forbidden', 'You are not allowed to access this db.'];
-        if (need.level === 'admin' && !isDbAdmin(u, rules)) {
-          if (need.adminStatus === 401) return [401, 'unauthorized', 'You are not a server or db admin.'];
-          return anon
-            ? [401, 'unauthorized', 'You are not a db or server admin.']
-            : [403, 'forbidden', 'You are not a db or server admin.'];
-        }
-        return null;
-    }
-  }
-
-  // express-pouchdb's daemons (its PouchDB plugins) start asynchronously after the app exists;
-  // its own authentication middleware used to hold the first requests until then.
+/**
+ * express-pouchdb's daemons (its PouchDB plugins) start asynchronously after the app exists;
+ * its own authentication middleware used to hold the first requests until then. The answer is a
+ * promise to wait for while they start, and null from then on.
+ */
+function untilStarted(PouchDB: Pouch): () => Promise<void> | null {
   const P = PouchDB as unknown as Record<string, unknown>;
   const started = () =>
     typeof P.resolveVirtualHost === 'function' &&
@@ -129,11 +153,21 @@ export function createAuthorization(
     await new Promise((r) => setImmediate(r));
     ready = null;
   })();
+  return () => ready;
+}
+
+export function createAuthorization(app: App, PouchDB: Pouch): Authorization {
+  const ids = identities(app, PouchDB);
+  const rulesFor = securityRules(app, PouchDB);
+  // Writes whose ids are in the body, in PouchDB: the same rule, with the user express-pouchdb passes.
+  installDocumentRules(app);
+  const ready = untilStarted(PouchDB);
 
   return {
     handle(req, res, next) {
-      if (ready) {
-        ready.then(() => this.handle(req, res, next));
+      const starting = ready();
+      if (starting) {
+        starting.then(() => this.handle(req, res, next));
         return;
       }
       const need = classify(req.method || 'GET', req.url || '/', req.headers.destination as string | undefined);
@@ -142,16 +176,7 @@ export function createAuthorization(
         .session(req.headers, setCookie)
         .then(async (s) => {
           if (!s) return send(res, 401, 'unauthorized', 'Name or password is incorrect.');
-          // CouchDB's `GET /_session?basic=true`: an anonymous caller is asked to sign in (401 with
-          // the challenge) instead of answered `name: null`. A page the browser opened with Basic
-          // credentials learns who it is this way: the browser answers the challenge with them.
-          if (
-            s.userCtx.name === null &&
-            (req.method === 'GET' || req.method === 'HEAD') &&
-            /^\/_session\?(.*&)?basic=true(&|$)/.test(req.url || '')
-          ) {
-            return send(res, 401, 'unauthorized', 'Please login.');
-          }
+          if (asksForBasicChallenge(req, s)) return send(res, 401, 'unauthorized', 'Please login.');
           const rules = need.kind === 'db' ? await rulesFor(need.db) : null;
           const refusal = decide(need, s, rules);
           if (refusal) return send(res, ...refusal);

@@ -30,10 +30,22 @@ import { bumpSecurityGeneration, countWrites, SECURITY_KEY } from '../generation
 import { upstream } from '../patched-versions';
 
 type Callback = (err?: Error | null, value?: Value) => void;
+type Done = (err?: Error | null) => void;
 interface Op {
   type: 'put' | 'del';
   key: unknown;
   value?: Value;
+}
+/** A LevelDOWN instance, as far as this patch replaces its methods (leveldown ships no types). */
+interface LevelDown {
+  _get(key: unknown, options: { asBuffer?: boolean }, callback: Callback): void;
+  _batch(ops: Op[], options: unknown, callback: Done): void;
+  _put(key: unknown, value: Value, options: unknown, callback: Done): void;
+  _del(key: unknown, options: unknown, callback: Done): void;
+  _chainedBatch(): unknown;
+  _clear(options: unknown, callback: Done): void;
+  _close(callback: Done): void;
+  cacheStats?: () => CacheStats;
 }
 
 const leveldown = upstream('leveldown').load();
@@ -78,25 +90,21 @@ const isNotFound = (err: Error) => /^NotFound/.test(err.message);
 const asRequested = (v: Value, asBuffer: boolean): Value =>
   asBuffer ? Buffer.from(v) : typeof v === 'string' ? v : v.toString();
 
-/**
- * A leveldown factory (PouchDB's `db` option): a real LevelDOWN whose gets are answered from
- * the cache when they can be. Named, because PouchDB keys its open databases by the factory's
- * function name.
- */
-export function CachedLevelDOWN(location: string): unknown {
-  const db = leveldown(location);
-  const budget = cacheBudget();
-  // Without a budget there is no cache, but writes are still watched for the security
-  // generation: patches/pouchdb-security-get-security.ts relies on it whatever the cache does.
-  const cache = budget ? new FifoBytes(budget) : null;
-  const stats: CacheStats = { hits: 0, misses: 0, bytes: 0, entries: 0 };
-  const writes = countWrites(location);
+/** What the patched methods of one LevelDOWN instance share. */
+interface Shared {
+  readonly location: string;
+  readonly cache: FifoBytes | null;
+  readonly stats: CacheStats;
+  readonly writes: { n: number };
   /** Bumped when a write starts; a get that saw another value of it must not fill the cache. */
-  let generation = 0;
-  let writing = 0;
-  const rawGet = db._get.bind(db);
-  const rawBatch = db._batch.bind(db);
+  generation: number;
+  writing: number;
+}
 
+/** `_get`: answered from the cache when it holds the key; a miss fills it only if no write raced. */
+function cacheGets(db: LevelDown, s: Shared): void {
+  const rawGet = db._get.bind(db);
+  const { cache, stats } = s;
   db._get = function (key: unknown, options: { asBuffer?: boolean }, callback: Callback): void {
     if (!cache || typeof key !== 'string') return rawGet(key, options, callback);
     const hit = cache.get(key);
@@ -107,43 +115,53 @@ export function CachedLevelDOWN(location: string): unknown {
       return;
     }
     stats.misses++;
-    const seen = generation;
-    const quiet = writing === 0;
+    const seen = s.generation;
+    const quiet = s.writing === 0;
     rawGet(key, options, (err?: Error | null, value?: Value) => {
-      if (quiet && writing === 0 && generation === seen) {
+      if (quiet && s.writing === 0 && s.generation === seen) {
         if (!err && value !== undefined) cache.set(key, typeof value === 'string' ? value : Buffer.from(value));
         else if (err && isNotFound(err)) cache.set(key, ABSENT);
       }
       callback(err, value);
     });
   };
+}
 
-  db._batch = function (ops: Op[], options: unknown, callback: (err?: Error | null) => void): void {
-    generation++;
-    writing++;
-    writes.n++;
+/** A batch LevelDB has committed (or refused), applied to the cache and the security generation. */
+function afterBatch(s: Shared, ops: Op[], err?: Error | null): void {
+  const { cache } = s;
+  for (const op of ops) {
+    if (typeof op.key !== 'string') {
+      cache?.clear();
+      bumpSecurityGeneration();
+      break;
+    }
+    if (op.key.endsWith(SECURITY_KEY)) bumpSecurityGeneration();
+    if (!cache) continue;
+    if (!err && op.type === 'put' && op.value !== undefined)
+      cache.set(op.key, typeof op.value === 'string' ? op.value : Buffer.from(op.value));
+    else cache.delete(op.key);
+  }
+}
+
+/** `_batch`, and the writes that go through it: `_put`, `_del` and chained batches. */
+function watchWrites(db: LevelDown, s: Shared): void {
+  const rawBatch = db._batch.bind(db);
+  db._batch = function (ops: Op[], options: unknown, callback: Done): void {
+    s.generation++;
+    s.writing++;
+    s.writes.n++;
     rawBatch(ops, options, (err?: Error | null) => {
-      writing--;
-      writes.n++;
-      for (const op of ops) {
-        if (typeof op.key !== 'string') {
-          cache?.clear();
-          bumpSecurityGeneration();
-          break;
-        }
-        if (op.key.endsWith(SECURITY_KEY)) bumpSecurityGeneration();
-        if (!cache) continue;
-        if (!err && op.type === 'put' && op.value !== undefined)
-          cache.set(op.key, typeof op.value === 'string' ? op.value : Buffer.from(op.value));
-        else cache.delete(op.key);
-      }
+      s.writing--;
+      s.writes.n++;
+      afterBatch(s, ops, err);
       callback(err);
     });
   };
-  db._put = function (key: unknown, value: Value, options: unknown, callback: (err?: Error | null) => void): void {
+  db._put = function (key: unknown, value: Value, options: unknown, callback: Done): void {
     db._batch([{ type: 'put', key, value }], options, callback);
   };
-  db._del = function (key: unknown, options: unknown, callback: (err?: Error | null) => void): void {
+  db._del = function (key: unknown, options: unknown, callback: Done): void {
     db._batch([{ type: 'del', key }], options, callback);
   };
   // Chained batches write through _batch (abstract-leveldown's own implementation does).
@@ -151,30 +169,54 @@ export function CachedLevelDOWN(location: string): unknown {
     return new AbstractChainedBatch(db);
   };
   const rawClear = db._clear.bind(db);
-  db._clear = function (options: unknown, callback: (err?: Error | null) => void): void {
-    generation++;
+  db._clear = function (options: unknown, callback: Done): void {
+    s.generation++;
     bumpSecurityGeneration();
-    writes.n++;
-    cache?.clear();
+    s.writes.n++;
+    s.cache?.clear();
     rawClear(options, (err?: Error | null) => {
-      cache?.clear();
+      s.cache?.clear();
       callback(err);
     });
   };
-  // _getMany (unused by PouchDB) and iterators read LevelDB itself, which is always current.
-  db.cacheStats = () => ({ ...stats, bytes: cache?.bytes ?? 0, entries: cache?.size ?? 0 });
-  cacheStats.set(location, db.cacheStats);
+}
+
+/** `cacheStats` for the trace, and `_close`, which lets the memory go and keeps the figures. */
+function reportAndClose(db: LevelDown, s: Shared): void {
+  const { cache, stats, location } = s;
+  const report = () => ({ ...stats, bytes: cache?.bytes ?? 0, entries: cache?.size ?? 0 });
+  db.cacheStats = report;
+  cacheStats.set(location, report);
   // Closed (or closed to be destroyed): let the memory go, keep the figures for the trace.
   const rawClose = db._close.bind(db);
-  db._close = function (callback: (err?: Error | null) => void): void {
+  db._close = function (callback: Done): void {
     cache?.clear();
     bumpSecurityGeneration();
-    const final = db.cacheStats();
+    const final = report();
     cacheStats.delete(location);
     cacheStats.set(location, () => final);
     while (cacheStats.size > 1000) cacheStats.delete(cacheStats.keys().next().value as string);
     rawClose(callback);
   };
+}
+
+/**
+ * A leveldown factory (PouchDB's `db` option): a real LevelDOWN whose gets are answered from
+ * the cache when they can be. Named, because PouchDB keys its open databases by the factory's
+ * function name.
+ */
+export function CachedLevelDOWN(location: string): unknown {
+  const db: LevelDown = leveldown(location);
+  const budget = cacheBudget();
+  // Without a budget there is no cache, but writes are still watched for the security
+  // generation: patches/pouchdb-security-get-security.ts relies on it whatever the cache does.
+  const cache = budget ? new FifoBytes(budget) : null;
+  const stats: CacheStats = { hits: 0, misses: 0, bytes: 0, entries: 0 };
+  const s: Shared = { location, cache, stats, writes: countWrites(location), generation: 0, writing: 0 };
+  cacheGets(db, s);
+  watchWrites(db, s);
+  // _getMany (unused by PouchDB) and iterators read LevelDB itself, which is always current.
+  reportAndClose(db, s);
   return db;
 }
 CachedLevelDOWN.destroy = (location: string, cb: (err?: Error) => void) => leveldown.destroy(location, cb);
