@@ -10,10 +10,18 @@
  *   finalize files without any replica -> valid:false; datasets without any replica -> DELETED.
  *            Recomputed from the catalogue over all targets on every pass, so idempotent.
  */
-import type { CatalogFileDoc, DatasetDoc, ReplicaDoc, DataRequestDoc, DataRequestError } from '../../views/schema';
+import type {
+  CatalogFileDoc,
+  DatasetDoc,
+  ReplicaDoc,
+  DataRequestDoc,
+  DataRequestError,
+  DataRequestTarget,
+} from '../../views/schema';
 import { CatalogId, DataRequestLimits, DataRequestMachine, DataRequestState } from '../../views/schema';
 import type { TransferBackend } from '../backends/types';
 import { fetchDocs, saveAll } from '../platform/bulk';
+import type { Db } from '../platform/couch';
 import { leaseHeldByOther, newLease } from '../lib/lease';
 import type { AgentContext } from '../lib/runner';
 import { cleanReason } from '../lib/transition';
@@ -103,73 +111,105 @@ export async function runPass(
   const catalog = ctx.db('catalog');
   const targets = claimed.targets || [];
   const supported = backendProtocols(backend.name);
-  let req = claimed;
-  const cur0 = claimed;
   const existing = await fetchDocs<ReplicaDoc>(
     catalog,
     targets.map((t) => replicaId(t.lfn, t.site)),
   );
-  let gone = targets.length - existing.size;
-  let fatal = 0;
-  let transient = 0;
-  const errors: DataRequestError[] = [];
+  const pass: Pass = { req: claimed, gone: targets.length - existing.size, fatal: 0, transient: 0, errors: [] };
   const remaining = targets.filter((t) => existing.has(replicaId(t.lfn, t.site)));
-  const progress = async (): Promise<boolean> => {
-    const now = ctx.now();
-    const lease = newLease(ctx.instance, now, ctx.config.settings.lease_seconds);
-    const refused = cur0.progress?.unplaced || 0;
-    const fields = (cur: DataRequestDoc) => ({
-      lease,
-      progress: { ...cur.progress!, total: targets.length + refused, done: gone, failed: refused },
-      errors: mergeErrors(cur.errors || [], errors),
-    });
-    const redo = (cur: DataRequestDoc) =>
-      cur.state === DataRequestState.running && !leaseHeldByOther(cur.lease, ctx.instance, now)
-        ? DataRequestMachine.transition(cur, DataRequestState.running, now, fields(cur))
-        : null;
-    const saved = await saveDataRequest(ctx.db('transfers'), book, redo(req)!, redo, ctx.log);
-    if (!saved) return false;
-    errors.length = 0;
-    req = saved;
-    return true;
-  };
+  const progress = () => saveProgress(ctx, book, claimed, targets.length, pass);
   if (!(await progress())) return false;
   for (let i = 0; i < remaining.length; i += BATCH) {
     if (ctx.signal.aborted) return true; // the lease expires; this or another instance resumes
-    const part = remaining.slice(i, i + BATCH);
-    const urls = part.map((t) => pfnAt(ctx.config.sites.get(t.site), t.lfn, supported));
-    const withUrl = part.filter((_t, k) => urls[k] !== null);
-    part.forEach((t, k) => {
-      if (urls[k] === null) {
-        fatal++;
-        errors.push({
-          lfn: t.lfn,
-          site: t.site,
-          error: `no PFN: site ${t.site} has no TFC rule for ${t.lfn} below its storage root that backend ${backend.name} can reach`,
-        });
-      }
-    });
-    const results = withUrl.length ? await backend.remove(urls.filter((u): u is string => u !== null)) : [];
-    const removed: ReplicaDoc[] = [];
-    results.forEach((r, k) => {
-      const t = withUrl[k];
-      if (r.ok) removed.push(existing.get(replicaId(t.lfn, t.site))!);
-      else if (r.errorClass === 'fatal') {
-        fatal++;
-        errors.push({ lfn: t.lfn, site: t.site, error: cleanReason(r.error || 'remove failed') });
-      } else transient++;
-    });
-    const tomb = (d: { _id: string; _rev?: string }) => ({ _id: d._id, _rev: d._rev, _deleted: true as const });
-    const res = await saveAll(catalog, removed.map(tomb), (fresh) => tomb(fresh), ctx.log);
-    // Saved, or already gone (the conflict re-read found nothing): the copy is gone either way.
-    gone += res.saved.length + res.dropped.length;
+    await removeBatch(ctx, catalog, backend, supported, remaining.slice(i, i + BATCH), existing, pass);
     if (!(await progress())) return false;
   }
   await finalize(
     ctx,
-    req,
+    pass.req,
     targets.map((t) => t.lfn),
   );
+  return endPass(ctx, book, pass);
+}
+
+/** A pass's state: the request as last saved, its counts so far, and the errors not saved yet. */
+interface Pass {
+  req: DataRequestDoc;
+  /** Targets whose copy and ReplicaDoc are gone (before the pass, or removed by it). */
+  gone: number;
+  fatal: number;
+  transient: number;
+  readonly errors: DataRequestError[];
+}
+
+/** Writes the progress and renews the lease; false when the lease was lost. */
+async function saveProgress(
+  ctx: AgentContext,
+  book: DataRequestBook,
+  claimed: DataRequestDoc,
+  targets: number,
+  pass: Pass,
+): Promise<boolean> {
+  const now = ctx.now();
+  const lease = newLease(ctx.instance, now, ctx.config.settings.lease_seconds);
+  const refused = claimed.progress?.unplaced || 0;
+  const fields = (cur: DataRequestDoc) => ({
+    lease,
+    progress: { ...cur.progress!, total: targets + refused, done: pass.gone, failed: refused },
+    errors: mergeErrors(cur.errors || [], pass.errors),
+  });
+  const redo = (cur: DataRequestDoc) =>
+    cur.state === DataRequestState.running && !leaseHeldByOther(cur.lease, ctx.instance, now)
+      ? DataRequestMachine.transition(cur, DataRequestState.running, now, fields(cur))
+      : null;
+  const saved = await saveDataRequest(ctx.db('transfers'), book, redo(pass.req)!, redo, ctx.log);
+  if (!saved) return false;
+  pass.errors.length = 0;
+  pass.req = saved;
+  return true;
+}
+
+/** One batch: remove the physical copies, then delete the ReplicaDocs of those that are gone. */
+async function removeBatch(
+  ctx: AgentContext,
+  catalog: Db,
+  backend: TransferBackend,
+  supported: (protocol: string) => boolean,
+  part: readonly DataRequestTarget[],
+  existing: Map<string, ReplicaDoc>,
+  pass: Pass,
+): Promise<void> {
+  const urls = part.map((t) => pfnAt(ctx.config.sites.get(t.site), t.lfn, supported));
+  const withUrl = part.filter((_t, k) => urls[k] !== null);
+  part.forEach((t, k) => {
+    if (urls[k] === null) {
+      pass.fatal++;
+      pass.errors.push({
+        lfn: t.lfn,
+        site: t.site,
+        error: `no PFN: site ${t.site} has no TFC rule for ${t.lfn} below its storage root that backend ${backend.name} can reach`,
+      });
+    }
+  });
+  const results = withUrl.length ? await backend.remove(urls.filter((u): u is string => u !== null)) : [];
+  const removed: ReplicaDoc[] = [];
+  results.forEach((r, k) => {
+    const t = withUrl[k];
+    if (r.ok) removed.push(existing.get(replicaId(t.lfn, t.site))!);
+    else if (r.errorClass === 'fatal') {
+      pass.fatal++;
+      pass.errors.push({ lfn: t.lfn, site: t.site, error: cleanReason(r.error || 'remove failed') });
+    } else pass.transient++;
+  });
+  const tomb = (d: { _id: string; _rev?: string }) => ({ _id: d._id, _rev: d._rev, _deleted: true as const });
+  const res = await saveAll(catalog, removed.map(tomb), (fresh) => tomb(fresh), ctx.log);
+  // Saved, or already gone (the conflict re-read found nothing): the copy is gone either way.
+  pass.gone += res.saved.length + res.dropped.length;
+}
+
+/** The pass's outcome: the request finished, or left running for a retry later (lease released). */
+async function endPass(ctx: AgentContext, book: DataRequestBook, pass: Pass): Promise<boolean> {
+  const { req, gone, fatal, transient } = pass;
   const now = ctx.now();
   const end = endOfPass(req, gone, fatal, transient, ctx.config.settings, now);
   const redo = (cur: DataRequestDoc) => {

@@ -91,121 +91,160 @@ export class Rollup {
   }
 
   summary(now: Date, seq: number): MonitorStatsDoc {
-    const states: Record<string, [number, number]> = {};
-    const users: Record<string, Record<string, [number, number]>> = {};
-    const links = new Map<string, { -readonly [K in keyof LinkStats]: LinkStats[K] }>();
-    const failures = new Map<string, { reason: string; files: number; bytes: number; users: Record<string, number> }>();
-    const publication: Record<string, [number, number]> = {};
-    const publicationUsers: Record<string, Record<string, [number, number]>> = {};
-    const labels = {
-      minute: bucketLabels(now, 'minute'),
-      hour: bucketLabels(now, 'hour'),
-      day: bucketLabels(now, 'day'),
-    };
-    const rows = {
-      minute: new Map(labels.minute.map((l) => [l, [l, 0, 0, 0, 0] as [string, number, number, number, number]])),
-      hour: new Map(labels.hour.map((l) => [l, [l, 0, 0, 0, 0] as [string, number, number, number, number]])),
-      day: new Map(labels.day.map((l) => [l, [l, 0, 0, 0, 0] as [string, number, number, number, number]])),
-    };
-    const hourAgo = labels.minute[WINDOWS.minute - 60];
-    const link = (src: string, dst: string) => {
-      const id = linkKey(src, dst);
-      let l = links.get(id);
-      if (!l)
-        links.set(
-          id,
-          (l = {
-            source: src,
-            destination: dst,
-            active: 0,
-            done: 0,
-            failed: 0,
-            files: 0,
-            done_bytes: 0,
-            hour_files: 0,
-            hour_bytes: 0,
-          }),
-        );
-      return l;
-    };
-    const fb = (o: Record<string, [number, number]>, k: string, a: Agg) => {
-      const v = o[k] || (o[k] = [0, 0]);
-      v[0] += a.count;
-      v[1] += a.sum;
-    };
-    for (const a of this.agg.values()) {
-      const k = a.key as string[];
-      if (k[0] === 'state') fb(states, k[1], a);
-      else if (k[0] === 'user') fb(users[k[1]] || (users[k[1]] = {}), k[2], a);
-      else if (k[0] === OverviewKind.link) {
-        const l = link(k[1], k[2]);
-        l.files += a.count;
-        if (TransferMachine.inGroup('active', k[3] as TransferState)) l.active += a.count;
-        if (k[3] === TransferState.done) {
-          l.done += a.count;
-          l.done_bytes += a.sum;
-        }
-        if (k[3] === TransferState.failed) l.failed += a.count;
-      } else if (k[0] === OverviewKind.time) {
-        const minute = `${k[2]}T${k[3]}:${k[4]}`;
-        const col = k[1] === TransferState.done ? 1 : 3;
-        for (const [unit, label] of [
-          ['minute', minute],
-          ['hour', `${k[2]}T${k[3]}`],
-          ['day', k[2]],
-        ] as const) {
-          const r = rows[unit].get(label);
-          if (r) {
-            (r[col] as number) += a.count;
-            (r[col + 1] as number) += a.sum;
-          }
-        }
-        if (k[1] === TransferState.done && minute >= hourAgo) {
-          const l = link(k[5], k[6]);
-          l.hour_files += a.count;
-          l.hour_bytes += a.sum;
-        }
-      } else if (k[0] === OverviewKind.fail) {
-        let f = failures.get(k[1]);
-        if (!f) failures.set(k[1], (f = { reason: k[1], files: 0, bytes: 0, users: {} }));
-        f.files += a.count;
-        f.bytes += a.sum;
-        f.users[k[2]] = (f.users[k[2]] || 0) + a.count;
-      } else if (k[0] === OverviewKind.pub) {
-        fb(publication, k[3], a);
-        fb(publicationUsers[k[1]] || (publicationUsers[k[1]] = {}), k[3], a);
-      }
-    }
-    const sortedLinks = [...links.values()]
-      .filter((l) => l.files > 0 || l.hour_files > 0)
-      .sort((a, b) =>
-        a.source < b.source
-          ? -1
-          : a.source > b.source
-            ? 1
-            : a.destination < b.destination
-              ? -1
-              : a.destination > b.destination
-                ? 1
-                : 0,
-      );
+    const t = newTally(now);
+    for (const a of this.agg.values()) tally(t, a);
     return {
       _id: MONITOR_STATS_ID,
       type: DocType.monitorStats,
       updated_at: now.toISOString(),
       seq,
       transfers: this.byId.size,
-      states: states as Record<string, FilesBytes>,
-      users,
-      links: sortedLinks,
+      states: t.states as Record<string, FilesBytes>,
+      users: t.users,
+      links: sortedLinks(t.links),
       time: {
-        minute: [...rows.minute.values()] as TimeRow[],
-        hour: [...rows.hour.values()] as TimeRow[],
-        day: [...rows.day.values()] as TimeRow[],
+        minute: [...t.rows.minute.values()] as TimeRow[],
+        hour: [...t.rows.hour.values()] as TimeRow[],
+        day: [...t.rows.day.values()] as TimeRow[],
       },
-      failures: [...failures.values()].sort((a, b) => b.files - a.files || (a.reason < b.reason ? -1 : 1)),
-      publication,
-      publication_users: publicationUsers,
+      failures: [...t.failures.values()].sort((a, b) => b.files - a.files || (a.reason < b.reason ? -1 : 1)),
+      publication: t.publication,
+      publication_users: t.publicationUsers,
     };
   }
+}
+
+type Row = [string, number, number, number, number];
+type MutableLink = { -readonly [K in keyof LinkStats]: LinkStats[K] };
+
+/** The summary's figures while the roll-up's aggregates are counted into them. */
+interface Tally {
+  readonly states: Record<string, [number, number]>;
+  readonly users: Record<string, Record<string, [number, number]>>;
+  readonly links: Map<string, MutableLink>;
+  readonly failures: Map<string, { reason: string; files: number; bytes: number; users: Record<string, number> }>;
+  readonly publication: Record<string, [number, number]>;
+  readonly publicationUsers: Record<string, Record<string, [number, number]>>;
+  readonly rows: Record<keyof typeof WINDOWS, Map<string, Row>>;
+  /** The minute label an hour before `now`: transfers done since count in a link's hour figures. */
+  readonly hourAgo: string;
+}
+
+function newTally(now: Date): Tally {
+  const labels = {
+    minute: bucketLabels(now, 'minute'),
+    hour: bucketLabels(now, 'hour'),
+    day: bucketLabels(now, 'day'),
+  };
+  return {
+    states: {},
+    users: {},
+    links: new Map(),
+    failures: new Map(),
+    publication: {},
+    publicationUsers: {},
+    rows: {
+      minute: new Map(labels.minute.map((l) => [l, [l, 0, 0, 0, 0] as Row])),
+      hour: new Map(labels.hour.map((l) => [l, [l, 0, 0, 0, 0] as Row])),
+      day: new Map(labels.day.map((l) => [l, [l, 0, 0, 0, 0] as Row])),
+    },
+    hourAgo: labels.minute[WINDOWS.minute - 60],
+  };
+}
+
+function linkOf(links: Map<string, MutableLink>, src: string, dst: string): MutableLink {
+  const id = linkKey(src, dst);
+  let l = links.get(id);
+  if (!l)
+    links.set(
+      id,
+      (l = {
+        source: src,
+        destination: dst,
+        active: 0,
+        done: 0,
+        failed: 0,
+        files: 0,
+        done_bytes: 0,
+        hour_files: 0,
+        hour_bytes: 0,
+      }),
+    );
+  return l;
+}
+
+function addFilesBytes(o: Record<string, [number, number]>, k: string, a: Agg): void {
+  const v = o[k] || (o[k] = [0, 0]);
+  v[0] += a.count;
+  v[1] += a.sum;
+}
+
+/** Counts one aggregate into the figures its key kind feeds. */
+function tally(t: Tally, a: Agg): void {
+  const k = a.key as string[];
+  if (k[0] === 'state') addFilesBytes(t.states, k[1], a);
+  else if (k[0] === 'user') addFilesBytes(t.users[k[1]] || (t.users[k[1]] = {}), k[2], a);
+  else if (k[0] === OverviewKind.link) tallyLink(t, k, a);
+  else if (k[0] === OverviewKind.time) tallyTime(t, k, a);
+  else if (k[0] === OverviewKind.fail) {
+    let f = t.failures.get(k[1]);
+    if (!f) t.failures.set(k[1], (f = { reason: k[1], files: 0, bytes: 0, users: {} }));
+    f.files += a.count;
+    f.bytes += a.sum;
+    f.users[k[2]] = (f.users[k[2]] || 0) + a.count;
+  } else if (k[0] === OverviewKind.pub) {
+    addFilesBytes(t.publication, k[3], a);
+    addFilesBytes(t.publicationUsers[k[1]] || (t.publicationUsers[k[1]] = {}), k[3], a);
+  }
+}
+
+/** [link, source, destination, state]: a link's files by state. */
+function tallyLink(t: Tally, k: string[], a: Agg): void {
+  const l = linkOf(t.links, k[1], k[2]);
+  l.files += a.count;
+  if (TransferMachine.inGroup('active', k[3] as TransferState)) l.active += a.count;
+  if (k[3] === TransferState.done) {
+    l.done += a.count;
+    l.done_bytes += a.sum;
+  }
+  if (k[3] === TransferState.failed) l.failed += a.count;
+}
+
+/** [time, state, day, hour, minute, source, destination]: the three charts' bars, and a link's last hour. */
+function tallyTime(t: Tally, k: string[], a: Agg): void {
+  const minute = `${k[2]}T${k[3]}:${k[4]}`;
+  const col = k[1] === TransferState.done ? 1 : 3;
+  for (const [unit, label] of [
+    ['minute', minute],
+    ['hour', `${k[2]}T${k[3]}`],
+    ['day', k[2]],
+  ] as const) {
+    const r = t.rows[unit].get(label);
+    if (r) {
+      (r[col] as number) += a.count;
+      (r[col + 1] as number) += a.sum;
+    }
+  }
+  if (k[1] === TransferState.done && minute >= t.hourAgo) {
+    const l = linkOf(t.links, k[5], k[6]);
+    l.hour_files += a.count;
+    l.hour_bytes += a.sum;
+  }
+}
+
+/** Links with files or last-hour figures, by source then destination. */
+function sortedLinks(links: Map<string, MutableLink>): MutableLink[] {
+  return [...links.values()]
+    .filter((l) => l.files > 0 || l.hour_files > 0)
+    .sort((a, b) =>
+      a.source < b.source
+        ? -1
+        : a.source > b.source
+          ? 1
+          : a.destination < b.destination
+            ? -1
+            : a.destination > b.destination
+              ? 1
+              : 0,
+    );
 }

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'crypto';
 import { performance } from 'perf_hooks';
-import { dbNames, TransferState } from '../../views/schema';
+import { dbNames, TransferState, type TransferDoc } from '../../views/schema';
 import { deploy } from '../deploy';
 import { connect } from '../../agents/platform/couch';
 import { capabilities } from '../../agents/platform/capabilities';
@@ -54,6 +54,77 @@ async function concurrent(url: string, paths: string[], clients: number): Promis
   return { ms, perSecond: paths.length / ((performance.now() - t0) / 1000) };
 }
 
+type Dbs = ReturnType<typeof dbNames>;
+
+/** 1. reduce queries on the monitor views against one document read (the roll-up). */
+async function reduceVsRollup(url: string, dbs: Dbs, ddoc: string): Promise<void> {
+  const rollup = { _id: '_local/bench-rollup', body: randomBytes(6000).toString('hex') };
+  await http(url, 'PUT', `/${dbs.transfers}/${rollup._id}`, { body: rollup });
+  for (const [what, path] of [
+    ['totals group_level=1 (state totals)', `${ddoc}/totals?group_level=1`],
+    ['by_user group_level=3 (per user and workflow)', `${ddoc}/by_user?group_level=3`],
+    ['overview group_level=2', `${ddoc}/overview?group_level=2`],
+    ['one 12 KB _local document (the roll-up read)', `/${dbs.transfers}/${rollup._id}`],
+  ] as const) {
+    const ms: number[] = [];
+    for (let i = 0; i < 20; i++) ms.push(await timed(url, path));
+    console.log(`${what}: median ${median(ms).toFixed(1)} ms, max ${Math.max(...ms).toFixed(1)} ms (20 in a row)`);
+  }
+}
+
+/** 2. lookups by primary key against lookups by view key, 20 clients. */
+async function keyLookups(url: string, dbs: Dbs, ddoc: string, seeded: TransferDoc[]): Promise<void> {
+  const ids = seeded.slice(0, 1000).map((d) => d._id);
+  const users = seeded.slice(0, 1000).map((d) => [d.user, d.workflow]);
+  const byId = await concurrent(
+    url,
+    ids.map((id) => `/${dbs.transfers}/${id}`),
+    20,
+  );
+  const byView = await concurrent(
+    url,
+    users.map((k) => `${ddoc}/by_user?reduce=false&limit=1&startkey=${encodeURIComponent(JSON.stringify(k))}`),
+    20,
+  );
+  console.log(
+    `1000 lookups by primary key, 20 clients: ${byId.perSecond.toFixed(0)}/s, median ${median(byId.ms).toFixed(1)} ms, p99 ${p99(byId.ms).toFixed(1)} ms`,
+  );
+  console.log(
+    `1000 lookups by view key, 20 clients: ${byView.perSecond.toFixed(0)}/s, median ${median(byView.ms).toFixed(1)} ms, p99 ${p99(byView.ms).toFixed(1)} ms`,
+  );
+}
+
+/** 3. what one more index costs: a trivial JS view and a Mango index, created to first answer. */
+async function oneMoreIndex(url: string, dbs: Dbs, n: number): Promise<void> {
+  let t = performance.now();
+  await http(url, 'PUT', `/${dbs.transfers}/_design/bench-trivial`, {
+    body: { autoupdate: false, views: { t: { map: 'function (doc) { emit(doc.state, null); }' } } },
+  });
+  await timed(url, `/${dbs.transfers}/_design/bench-trivial/_view/t?limit=1`);
+  console.log(
+    `one trivial JS view, created to first answer over ${n} documents: ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
+  t = performance.now();
+  await http(url, 'POST', `/${dbs.transfers}/_index`, {
+    body: { index: { fields: ['state'] }, ddoc: 'bench-mango', name: 'state', type: 'json' },
+  });
+  const found = await http<{ docs: unknown[] }>(url, 'POST', `/${dbs.transfers}/_find`, {
+    body: { selector: { state: TransferState.new }, use_index: 'bench-mango', limit: 500, fields: ['_id'] },
+  });
+  console.log(
+    `one Mango index on state, created to first _find over ${n} documents: ${((performance.now() - t) / 1000).toFixed(1)} s (${found.body.docs?.length} of 500 asked)`,
+  );
+  const ms: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const q0 = performance.now();
+    await http(url, 'POST', `/${dbs.transfers}/_find`, {
+      body: { selector: { state: TransferState.new }, use_index: 'bench-mango', limit: 500, fields: ['_id'] },
+    });
+    ms.push(performance.now() - q0);
+  }
+  console.log(`_find state=new, 500 ids, index built: median ${median(ms).toFixed(1)} ms (20 in a row)`);
+}
+
 async function main(): Promise<void> {
   const n = arg('n', 20_000);
   const server = await benchServer();
@@ -75,69 +146,9 @@ async function main(): Promise<void> {
     const build = await timed(server.url, `${ddoc}/totals?group_level=1`);
     // CouchDB's background indexer (ken) builds during the seed; the embedded server only at a query.
     console.log(`first query after the seed (the index build left to do): ${(build / 1000).toFixed(1)} s`);
-
-    // 1. reduce queries against one document read
-    const rollup = { _id: '_local/bench-rollup', body: randomBytes(6000).toString('hex') };
-    await http(server.url, 'PUT', `/${dbs.transfers}/${rollup._id}`, { body: rollup });
-    for (const [what, path] of [
-      ['totals group_level=1 (state totals)', `${ddoc}/totals?group_level=1`],
-      ['by_user group_level=3 (per user and workflow)', `${ddoc}/by_user?group_level=3`],
-      ['overview group_level=2', `${ddoc}/overview?group_level=2`],
-      ['one 12 KB _local document (the roll-up read)', `/${dbs.transfers}/${rollup._id}`],
-    ] as const) {
-      const ms: number[] = [];
-      for (let i = 0; i < 20; i++) ms.push(await timed(server.url, path));
-      console.log(`${what}: median ${median(ms).toFixed(1)} ms, max ${Math.max(...ms).toFixed(1)} ms (20 in a row)`);
-    }
-
-    // 2. primary key against view key, 20 clients
-    const ids = seeded.slice(0, 1000).map((d) => d._id);
-    const users = seeded.slice(0, 1000).map((d) => [d.user, d.workflow]);
-    const byId = await concurrent(
-      server.url,
-      ids.map((id) => `/${dbs.transfers}/${id}`),
-      20,
-    );
-    const byView = await concurrent(
-      server.url,
-      users.map((k) => `${ddoc}/by_user?reduce=false&limit=1&startkey=${encodeURIComponent(JSON.stringify(k))}`),
-      20,
-    );
-    console.log(
-      `1000 lookups by primary key, 20 clients: ${byId.perSecond.toFixed(0)}/s, median ${median(byId.ms).toFixed(1)} ms, p99 ${p99(byId.ms).toFixed(1)} ms`,
-    );
-    console.log(
-      `1000 lookups by view key, 20 clients: ${byView.perSecond.toFixed(0)}/s, median ${median(byView.ms).toFixed(1)} ms, p99 ${p99(byView.ms).toFixed(1)} ms`,
-    );
-
-    // 3. one more index
-    let t = performance.now();
-    await http(server.url, 'PUT', `/${dbs.transfers}/_design/bench-trivial`, {
-      body: { autoupdate: false, views: { t: { map: 'function (doc) { emit(doc.state, null); }' } } },
-    });
-    await timed(server.url, `/${dbs.transfers}/_design/bench-trivial/_view/t?limit=1`);
-    console.log(
-      `one trivial JS view, created to first answer over ${n} documents: ${((performance.now() - t) / 1000).toFixed(1)} s`,
-    );
-    t = performance.now();
-    await http(server.url, 'POST', `/${dbs.transfers}/_index`, {
-      body: { index: { fields: ['state'] }, ddoc: 'bench-mango', name: 'state', type: 'json' },
-    });
-    const found = await http<{ docs: unknown[] }>(server.url, 'POST', `/${dbs.transfers}/_find`, {
-      body: { selector: { state: TransferState.new }, use_index: 'bench-mango', limit: 500, fields: ['_id'] },
-    });
-    console.log(
-      `one Mango index on state, created to first _find over ${n} documents: ${((performance.now() - t) / 1000).toFixed(1)} s (${found.body.docs?.length} of 500 asked)`,
-    );
-    const ms: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const q0 = performance.now();
-      await http(server.url, 'POST', `/${dbs.transfers}/_find`, {
-        body: { selector: { state: TransferState.new }, use_index: 'bench-mango', limit: 500, fields: ['_id'] },
-      });
-      ms.push(performance.now() - q0);
-    }
-    console.log(`_find state=new, 500 ids, index built: median ${median(ms).toFixed(1)} ms (20 in a row)`);
+    await reduceVsRollup(server.url, dbs, ddoc);
+    await keyLookups(server.url, dbs, ddoc, seeded);
+    await oneMoreIndex(server.url, dbs, n);
   } finally {
     for (const name of Object.values(dbs)) await http(server.url, 'DELETE', '/' + name).catch(() => undefined);
     await server.close();

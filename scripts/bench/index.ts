@@ -16,7 +16,7 @@ import { deploy } from '../deploy';
 import { buildIndexes } from '../ops/index-build';
 import { http } from '../ops/http';
 import { upgrade } from '../ops/upgrade';
-import { benchServer } from './server';
+import { benchServer, type BenchServer } from './server';
 
 const STATES = Object.values(TransferState);
 
@@ -44,6 +44,93 @@ function doc(i: number, tag: string) {
   };
 }
 
+type Dbs = ReturnType<typeof dbNames>;
+
+/** N transfer documents into a fresh transfers database, before any design document. */
+async function insertDocs(server: BenchServer, dbs: Dbs, n: number, tag: string): Promise<void> {
+  // The documents go in before the design documents: CouchDB indexes in the background as soon
+  // as a design document exists (its ken service), so with the views deployed first the insert
+  // ran 43 min beside the indexer (800k, validated) and the "full build" that followed measured
+  // only the last 30 s of it. Deployed afterwards, the build below is the whole build.
+  const created = await http(server.url, 'PUT', `/${dbs.transfers}`);
+  if (created.status !== 201)
+    throw new Error(`creating ${dbs.transfers}: ${created.status} ${JSON.stringify(created.body)}`);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += 1000) {
+    const docs = Array.from({ length: Math.min(1000, n - i) }, (_, j) => doc(i + j, tag));
+    const a = await http<{ error?: string }[]>(server.url, 'POST', `/${dbs.transfers}/_bulk_docs`, {
+      body: { docs },
+    });
+    if (a.status !== 201 || a.body.some((r) => r.error))
+      throw new Error(`bulk insert failed: ${JSON.stringify(a.body).slice(0, 300)}`);
+  }
+  console.log(
+    `server: ${server.kind}; ${n} transfer docs inserted in ${((performance.now() - t0) / 1000).toFixed(1)} s (before any design document)`,
+  );
+}
+
+/** Full build of the whole view set (everything DESIGNS registers today), with its figures. */
+async function fullBuild(server: BenchServer, dbs: Dbs, root: string, n: number): Promise<void> {
+  let views = 0;
+  const t1 = performance.now();
+  for (const spec of DESIGNS) {
+    if (!spec.views) continue;
+    const built = await buildDesign(spec, root, 'bench');
+    const r = await buildIndexes(server.url, dbs[spec.db], built.id, spec.views, {
+      log: (l) => console.log(l),
+      pollMs: 10_000,
+    });
+    views += r.views;
+  }
+  const full = (performance.now() - t1) / 1000;
+  const rate = n / full;
+  console.log(
+    `full index build: ${views} views over ${n} docs in ${full.toFixed(1)} s = ${rate.toFixed(0)} docs/s (${(rate * views).toFixed(0)} doc-views/s)`,
+  );
+  console.log(
+    `  linear estimate for 800k docs with these ${views} views: ${(800_000 / rate / 60).toFixed(1)} min; with ASO's 30 views: ${((800_000 * 30) / (rate * views) / 3600).toFixed(1)} h (ASO: 25 min after view hygiene, 28 h before)`,
+  );
+}
+
+/** A staged upgrade end to end: one more view on the transfers monitor, then its first query. */
+async function stagedUpgrade(server: BenchServer, dbs: Dbs): Promise<void> {
+  const designs = DESIGNS.map((s) =>
+    s.db === 'transfers' && s.name === 'monitor'
+      ? {
+          ...s,
+          views: {
+            ...(s.views || {}),
+            bench_by_destination: { map: 'test/fixtures/design/by_destination/map.ts', reduce: '_sum' as const },
+          },
+        }
+      : s,
+  );
+  const t2 = performance.now();
+  const steps = await upgrade({
+    url: server.url,
+    dbs,
+    designs,
+    version: 'bench-v2',
+    log: (l) => console.log(l),
+    pollMs: 10_000,
+  });
+  const up = (performance.now() - t2) / 1000;
+  const staged = steps.find((s) => s.action === 'staged');
+  const t3 = performance.now();
+  const q = await http(
+    server.url,
+    'GET',
+    `/${dbs.transfers}/_design/monitor/_view/bench_by_destination?limit=1&reduce=false`,
+  );
+  const first = (performance.now() - t3) / 1000;
+  console.log(
+    `staged upgrade end to end: ${up.toFixed(1)} s (staged build ${staged?.build?.seconds.toFixed(1)} s), first query on the new live view after the swap: ${(first * 1000).toFixed(0)} ms (status ${q.status})`,
+  );
+  console.log(
+    `  ratio staged build / first query after swap: ${((staged?.build?.seconds || 0) / Math.max(first, 0.001)).toFixed(0)}x (the swap reused the index)`,
+  );
+}
+
 async function main(): Promise<void> {
   const n = Number(process.argv[2] || 100000);
   const server = await benchServer();
@@ -51,84 +138,10 @@ async function main(): Promise<void> {
   const dbs = dbNames(`bench_${tag}_`);
   const root = projectRoot();
   try {
-    // The documents go in before the design documents: CouchDB indexes in the background as soon
-    // as a design document exists (its ken service), so with the views deployed first the insert
-    // ran 43 min beside the indexer (800k, validated) and the "full build" that followed measured
-    // only the last 30 s of it. Deployed afterwards, the build below is the whole build.
-    const created = await http(server.url, 'PUT', `/${dbs.transfers}`);
-    if (created.status !== 201)
-      throw new Error(`creating ${dbs.transfers}: ${created.status} ${JSON.stringify(created.body)}`);
-    const t0 = performance.now();
-    for (let i = 0; i < n; i += 1000) {
-      const docs = Array.from({ length: Math.min(1000, n - i) }, (_, j) => doc(i + j, tag));
-      const a = await http<{ error?: string }[]>(server.url, 'POST', `/${dbs.transfers}/_bulk_docs`, {
-        body: { docs },
-      });
-      if (a.status !== 201 || a.body.some((r) => r.error))
-        throw new Error(`bulk insert failed: ${JSON.stringify(a.body).slice(0, 300)}`);
-    }
-    console.log(
-      `server: ${server.kind}; ${n} transfer docs inserted in ${((performance.now() - t0) / 1000).toFixed(1)} s (before any design document)`,
-    );
+    await insertDocs(server, dbs, n, tag);
     await deploy({ url: server.url, dbs, version: 'bench' });
-
-    // Full build of the whole view set (everything DESIGNS registers today).
-    let views = 0;
-    const t1 = performance.now();
-    for (const spec of DESIGNS) {
-      if (!spec.views) continue;
-      const built = await buildDesign(spec, root, 'bench');
-      const r = await buildIndexes(server.url, dbs[spec.db], built.id, spec.views, {
-        log: (l) => console.log(l),
-        pollMs: 10_000,
-      });
-      views += r.views;
-    }
-    const full = (performance.now() - t1) / 1000;
-    const rate = n / full;
-    console.log(
-      `full index build: ${views} views over ${n} docs in ${full.toFixed(1)} s = ${rate.toFixed(0)} docs/s (${(rate * views).toFixed(0)} doc-views/s)`,
-    );
-    console.log(
-      `  linear estimate for 800k docs with these ${views} views: ${(800_000 / rate / 60).toFixed(1)} min; with ASO's 30 views: ${((800_000 * 30) / (rate * views) / 3600).toFixed(1)} h (ASO: 25 min after view hygiene, 28 h before)`,
-    );
-
-    // A staged upgrade end to end: one more view on the transfers monitor.
-    const designs = DESIGNS.map((s) =>
-      s.db === 'transfers' && s.name === 'monitor'
-        ? {
-            ...s,
-            views: {
-              ...(s.views || {}),
-              bench_by_destination: { map: 'test/fixtures/design/by_destination/map.ts', reduce: '_sum' as const },
-            },
-          }
-        : s,
-    );
-    const t2 = performance.now();
-    const steps = await upgrade({
-      url: server.url,
-      dbs,
-      designs,
-      version: 'bench-v2',
-      log: (l) => console.log(l),
-      pollMs: 10_000,
-    });
-    const up = (performance.now() - t2) / 1000;
-    const staged = steps.find((s) => s.action === 'staged');
-    const t3 = performance.now();
-    const q = await http(
-      server.url,
-      'GET',
-      `/${dbs.transfers}/_design/monitor/_view/bench_by_destination?limit=1&reduce=false`,
-    );
-    const first = (performance.now() - t3) / 1000;
-    console.log(
-      `staged upgrade end to end: ${up.toFixed(1)} s (staged build ${staged?.build?.seconds.toFixed(1)} s), first query on the new live view after the swap: ${(first * 1000).toFixed(0)} ms (status ${q.status})`,
-    );
-    console.log(
-      `  ratio staged build / first query after swap: ${((staged?.build?.seconds || 0) / Math.max(first, 0.001)).toFixed(0)}x (the swap reused the index)`,
-    );
+    await fullBuild(server, dbs, root, n);
+    await stagedUpgrade(server, dbs);
   } finally {
     for (const db of Object.values(dbs)) await http(server.url, 'DELETE', `/${db}`).catch(() => undefined);
     await server.close();

@@ -101,61 +101,16 @@ export async function archive(
     const page = rows.slice(0, PAGE);
     startkey = rows.length > PAGE ? rows[PAGE].id : null;
     scanned += page.length;
-    const old = page
-      .map((r) => r.doc)
-      .filter(
-        (d) =>
-          d &&
-          d.type === 'transfer' &&
-          isTerminal(d.state as TransferState) &&
-          typeof d.finished_at === 'string' &&
-          d.finished_at < cutoff,
-      );
+    const old = expired(
+      page.map((r) => r.doc),
+      cutoff,
+    );
     if (old.length) {
-      // 1. copy the same revisions
-      const res = expectStatus(
-        await http<{ error?: string }[]>(url, 'POST', dbPath(target) + '/_bulk_docs', {
-          body: { docs: old, new_edits: false },
-        }),
-        'copying to the archive',
-      ).body;
-      if (Array.isArray(res) && res.some((r) => r.error))
-        throw new Error(`copying to ${target}: ${JSON.stringify(res.find((r) => r.error))}`);
-      copied += old.length;
-      // 2. verify: the archive's winning revision is the one copied
-      const check = expectStatus(
-        await http<{ rows: { key: string; value?: { rev: string } }[] }>(url, 'POST', `${dbPath(target)}/_all_docs`, {
-          body: { keys: old.map((d) => d._id) },
-        }),
-        'verifying the archive',
-      ).body.rows;
-      const archived = new Map(check.filter((r) => r.value).map((r) => [r.key, r.value!.rev]));
-      const verified = old.filter((d) => archived.get(d._id) === d._rev);
-      skipped += old.length - verified.length;
-      // 3. delete the verified revisions from the hot db
-      if (verified.length) {
-        const del = expectStatus(
-          await http<{ id: string; rev?: string; error?: string }[]>(
-            url,
-            'POST',
-            dbPath(dbs.transfers) + '/_bulk_docs',
-            {
-              body: { docs: verified.map((d) => ({ _id: d._id, _rev: d._rev, _deleted: true })) },
-            },
-          ),
-          'deleting archived transfers',
-        ).body;
-        const gone = del.filter((r) => !r.error && r.rev);
-        deleted += gone.length;
-        skipped += del.length - gone.length;
-        // 4. purge the tombstones
-        if (canPurge && gone.length)
-          purged += await purge(
-            url,
-            dbs.transfers,
-            gone.map((r) => ({ id: r.id, rev: r.rev! })),
-          );
-      }
+      const moved = await archivePage(url, dbs.transfers, target, old, canPurge);
+      copied += moved.copied;
+      deleted += moved.deleted;
+      skipped += moved.skipped;
+      purged += moved.purged;
       log(`archived ${deleted} of ${scanned} scanned so far`);
     }
     if (!startkey) break;
@@ -164,4 +119,69 @@ export async function archive(
     `${deleted} transfers finished before ${cutoff} moved to ${target}${purged ? ` (${purged} purged from ${dbs.transfers})` : ''}${skipped ? `; ${skipped} changed meanwhile and stay (next run)` : ''}`,
   );
   return { archiveDb: target, cutoff, scanned, copied, deleted, skipped, purged };
+}
+
+/** Terminal transfers that finished before the cutoff. */
+function expired(docs: Doc[], cutoff: string): Doc[] {
+  return docs.filter(
+    (d) =>
+      d &&
+      d.type === 'transfer' &&
+      isTerminal(d.state as TransferState) &&
+      typeof d.finished_at === 'string' &&
+      d.finished_at < cutoff,
+  );
+}
+
+/** Steps 1 to 4 for one page of expired transfers: copy, verify, delete, purge. */
+async function archivePage(
+  url: string,
+  hot: string,
+  target: string,
+  old: Doc[],
+  canPurge: boolean,
+): Promise<{ copied: number; deleted: number; skipped: number; purged: number }> {
+  let deleted = 0,
+    skipped = 0,
+    purged = 0;
+  // 1. copy the same revisions
+  const res = expectStatus(
+    await http<{ error?: string }[]>(url, 'POST', dbPath(target) + '/_bulk_docs', {
+      body: { docs: old, new_edits: false },
+    }),
+    'copying to the archive',
+  ).body;
+  if (Array.isArray(res) && res.some((r) => r.error))
+    throw new Error(`copying to ${target}: ${JSON.stringify(res.find((r) => r.error))}`);
+  const copied = old.length;
+  // 2. verify: the archive's winning revision is the one copied
+  const check = expectStatus(
+    await http<{ rows: { key: string; value?: { rev: string } }[] }>(url, 'POST', `${dbPath(target)}/_all_docs`, {
+      body: { keys: old.map((d) => d._id) },
+    }),
+    'verifying the archive',
+  ).body.rows;
+  const archived = new Map(check.filter((r) => r.value).map((r) => [r.key, r.value!.rev]));
+  const verified = old.filter((d) => archived.get(d._id) === d._rev);
+  skipped += old.length - verified.length;
+  // 3. delete the verified revisions from the hot db
+  if (verified.length) {
+    const del = expectStatus(
+      await http<{ id: string; rev?: string; error?: string }[]>(url, 'POST', dbPath(hot) + '/_bulk_docs', {
+        body: { docs: verified.map((d) => ({ _id: d._id, _rev: d._rev, _deleted: true })) },
+      }),
+      'deleting archived transfers',
+    ).body;
+    const gone = del.filter((r) => !r.error && r.rev);
+    deleted += gone.length;
+    skipped += del.length - gone.length;
+    // 4. purge the tombstones
+    if (canPurge && gone.length)
+      purged += await purge(
+        url,
+        hot,
+        gone.map((r) => ({ id: r.id, rev: r.rev! })),
+      );
+  }
+  return { copied, deleted, skipped, purged };
 }

@@ -85,70 +85,20 @@ export async function buildIndexes(
   const docs = info.doc_count;
   const names = Object.keys(views).sort();
   const t0 = performance.now();
-  let finished = 0;
+  const state: BuildState = { finished: 0, fromTasks: false };
   const pollMs = opts.pollMs ?? 2000;
   const tasks = (await capabilities(url)).activeTasks;
-  let fromTasks = false;
   let lastLine = '';
   const timer = setInterval(async () => {
     const elapsed = (performance.now() - t0) / 1000;
-    const p = tasks ? await indexerProgress(url, db, ddocId).catch(() => null) : null;
-    let line: string;
-    if (tasks && !(p && p.total > 0)) {
-      line = `  ${ddocId}: no indexer task listed yet, ${formatSeconds(elapsed)} elapsed (queued, or finishing)`;
-    } else if (p && p.total > 0) {
-      fromTasks = true;
-      // A shard's task can count a change or two more than its total (changes written meanwhile).
-      const done = Math.min(p.done, p.total);
-      const rate = done / Math.max(elapsed, 0.001);
-      const pct = (100 * done) / p.total;
-      const bar = '#'.repeat(Math.round(pct / 5)).padEnd(20, '.');
-      line = `  ${ddocId} [${bar}] ${pct.toFixed(0)}% ${done}/${p.total} changes, ${rate.toFixed(0)} docs/s, ETA ${formatSeconds((p.total - done) / Math.max(rate, 0.001))}`;
-    } else {
-      // No task list (capabilities.activeTasks): views are built one after the other, so
-      // the share of views done and the time they took give the rate and the ETA.
-      const rate = finished ? (finished * docs) / elapsed : 0;
-      const eta = finished ? ((names.length - finished) * docs) / rate : NaN;
-      line = `  ${ddocId}: ${finished}/${names.length} views indexed over ${docs} docs, ${formatSeconds(elapsed)} elapsed${finished ? `, ${rate.toFixed(0)} docs/s, ETA ${formatSeconds(eta)}` : ''} (polling)`;
-    }
+    const line = await progressLine(url, db, ddocId, { tasks, views: names.length, docs, elapsed }, state);
     if (line !== lastLine) log(line);
     lastLine = line;
   }, pollMs);
   try {
     for (const name of names) {
-      const qs = `limit=1${views[name].reduce ? '&reduce=false' : ''}`;
-      let quickFailures = 0;
-      for (;;) {
-        const asked = performance.now();
-        try {
-          expectStatus(
-            await http(url, 'GET', `${ddocPath(db, ddocId)}/_view/${encodeURIComponent(name)}?${qs}`, {
-              signal: opts.signal,
-            }),
-            `building ${db}/${ddocId}/${name}`,
-          );
-          break;
-        } catch (err) {
-          const e = err as { statusCode?: number; error?: string };
-          // CouchDB 3 answers a view query that waited `[fabric] request_timeout` (60 s by
-          // default) for its index with 500 `timeout`, and the indexer goes on: measured on an
-          // 800k-document staged build, which failed here after the first minute. Ask again.
-          if (!opts.signal?.aborted && e.statusCode === 500 && e.error === 'timeout') {
-            log(
-              `  ${ddocId}/${name}: still building (the server answered ${e.statusCode} timeout to a query that waited); asking again`,
-            );
-            continue;
-          }
-          // Node's fetch gives up waiting for headers after 5 minutes, a proxy may cut the
-          // request sooner; the server goes on building: ask again. Other HTTP errors are real.
-          if (opts.signal?.aborted || e.statusCode !== undefined) throw err;
-          // A server that refuses at once (down, wrong port) is not building anything.
-          if (performance.now() - asked < 5000 && ++quickFailures >= 5) throw err;
-          if (performance.now() - asked < 5000) await new Promise((r) => setTimeout(r, 1000));
-          log(`  ${ddocId}/${name}: still building (${(err as Error).message}); asking again`);
-        }
-      }
-      finished++;
+      await buildView(url, db, ddocId, name, !!views[name].reduce, log, opts.signal);
+      state.finished++;
     }
   } finally {
     clearInterval(timer);
@@ -160,12 +110,92 @@ export async function buildIndexes(
     docs,
     seconds,
     docsPerSecond: docs / Math.max(seconds, 0.001),
-    progressFrom: fromTasks ? 'active_tasks' : 'polling',
+    progressFrom: state.fromTasks ? 'active_tasks' : 'polling',
   };
   log(
     `  ${ddocId}: ${names.length} views indexed over ${docs} docs in ${formatSeconds(seconds)} (${report.docsPerSecond.toFixed(0)} docs/s)`,
   );
   return report;
+}
+
+/** What a build has done so far: views answered, and whether the server's indexer tasks were seen. */
+interface BuildState {
+  finished: number;
+  fromTasks: boolean;
+}
+
+/** One progress line: from the server's indexer tasks where it lists them, else from the views done so far. */
+async function progressLine(
+  url: string,
+  db: string,
+  ddocId: string,
+  o: { tasks: boolean; views: number; docs: number; elapsed: number },
+  state: BuildState,
+): Promise<string> {
+  const { tasks, elapsed, docs } = o;
+  const p = tasks ? await indexerProgress(url, db, ddocId).catch(() => null) : null;
+  if (tasks && !(p && p.total > 0)) {
+    return `  ${ddocId}: no indexer task listed yet, ${formatSeconds(elapsed)} elapsed (queued, or finishing)`;
+  } else if (p && p.total > 0) {
+    state.fromTasks = true;
+    // A shard's task can count a change or two more than its total (changes written meanwhile).
+    const done = Math.min(p.done, p.total);
+    const rate = done / Math.max(elapsed, 0.001);
+    const pct = (100 * done) / p.total;
+    const bar = '#'.repeat(Math.round(pct / 5)).padEnd(20, '.');
+    return `  ${ddocId} [${bar}] ${pct.toFixed(0)}% ${done}/${p.total} changes, ${rate.toFixed(0)} docs/s, ETA ${formatSeconds((p.total - done) / Math.max(rate, 0.001))}`;
+  } else {
+    // No task list (capabilities.activeTasks): views are built one after the other, so
+    // the share of views done and the time they took give the rate and the ETA.
+    const finished = state.finished;
+    const rate = finished ? (finished * docs) / elapsed : 0;
+    const eta = finished ? ((o.views - finished) * docs) / rate : NaN;
+    return `  ${ddocId}: ${finished}/${o.views} views indexed over ${docs} docs, ${formatSeconds(elapsed)} elapsed${finished ? `, ${rate.toFixed(0)} docs/s, ETA ${formatSeconds(eta)}` : ''} (polling)`;
+  }
+}
+
+/** Queries one view until it answers (its index is built), asking again while the server is still building. */
+async function buildView(
+  url: string,
+  db: string,
+  ddocId: string,
+  name: string,
+  reduce: boolean,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const qs = `limit=1${reduce ? '&reduce=false' : ''}`;
+  let quickFailures = 0;
+  for (;;) {
+    const asked = performance.now();
+    try {
+      expectStatus(
+        await http(url, 'GET', `${ddocPath(db, ddocId)}/_view/${encodeURIComponent(name)}?${qs}`, {
+          signal,
+        }),
+        `building ${db}/${ddocId}/${name}`,
+      );
+      return;
+    } catch (err) {
+      const e = err as { statusCode?: number; error?: string };
+      // CouchDB 3 answers a view query that waited `[fabric] request_timeout` (60 s by
+      // default) for its index with 500 `timeout`, and the indexer goes on: measured on an
+      // 800k-document staged build, which failed here after the first minute. Ask again.
+      if (!signal?.aborted && e.statusCode === 500 && e.error === 'timeout') {
+        log(
+          `  ${ddocId}/${name}: still building (the server answered ${e.statusCode} timeout to a query that waited); asking again`,
+        );
+        continue;
+      }
+      // Node's fetch gives up waiting for headers after 5 minutes, a proxy may cut the
+      // request sooner; the server goes on building: ask again. Other HTTP errors are real.
+      if (signal?.aborted || e.statusCode !== undefined) throw err;
+      // A server that refuses at once (down, wrong port) is not building anything.
+      if (performance.now() - asked < 5000 && ++quickFailures >= 5) throw err;
+      if (performance.now() - asked < 5000) await new Promise((r) => setTimeout(r, 1000));
+      log(`  ${ddocId}/${name}: still building (${(err as Error).message}); asking again`);
+    }
+  }
 }
 
 /** `POST /db/_view_cleanup`: drops index files no design doc uses any more. */

@@ -28,6 +28,9 @@ import { dbPath, expectStatus, http } from './http';
 import { buildIndexes, type BuildReport } from './index-build';
 import { getReadonly, setReadonly } from './readonly';
 import { startReplication, type Replication } from './replication';
+import { CATCH_UP_LAG, waitCaughtUp } from './migrate-catch-up';
+
+export { missingRevisions } from './migrate-catch-up';
 
 export interface MigrateOptions {
   readonly sourceUrl: string;
@@ -86,9 +89,6 @@ async function quiet(url: string, dbs: string[], log: (l: string) => void): Prom
   }
 }
 
-/** Revisions the copy may lag behind before writes are paused: one replication batch (500). */
-const CATCH_UP_LAG = 500;
-
 interface DbInfo {
   doc_count: number;
   update_seq: string | number;
@@ -110,79 +110,6 @@ async function designCount(url: string, db: string): Promise<number> {
   return a.body.rows.length;
 }
 
-/** Live documents of `src` whose winning revision `tgt` lacks (design docs excepted). */
-export async function missingRevisions(srcUrl: string, src: string, tgtUrl: string, tgt: string): Promise<number> {
-  let missing = 0;
-  let startkey: string | null = null;
-  for (;;) {
-    const qs: string = `limit=2001${startkey ? `&startkey=${encodeURIComponent(JSON.stringify(startkey))}` : ''}`;
-    const rows: { id: string; value: { rev: string } }[] = expectStatus(
-      await http<{ rows: { id: string; value: { rev: string } }[] }>(srcUrl, 'GET', `${dbPath(src)}/_all_docs?${qs}`),
-      `listing ${src}`,
-    ).body.rows;
-    const page = rows.slice(0, 2000).filter((r) => !r.id.startsWith('_design/'));
-    startkey = rows.length > 2000 ? rows[2000].id : null;
-    if (page.length) {
-      const diff = expectStatus(
-        await http<Record<string, { missing: string[] }>>(tgtUrl, 'POST', `${dbPath(tgt)}/_revs_diff`, {
-          body: Object.fromEntries(page.map((r) => [r.id, [r.value.rev]])),
-        }),
-        `comparing with ${tgt}`,
-      ).body;
-      missing += Object.keys(diff).length;
-    }
-    if (!startkey) return missing;
-  }
-}
-
-/** One line of the replicator's own figures (`_scheduler/jobs`), or '' where there are none. */
-async function replicationLine(reps: Replication[], names: string[]): Promise<string> {
-  const st = await Promise.all(reps.map((r) => r.status().catch(() => null)));
-  if (st.every((x) => !x)) return '';
-  return (
-    '; replicator: ' +
-    st
-      .map((x, i) =>
-        x
-          ? `${names[i]} ${x.state}, ${x.docsWritten} written${x.changesPending !== null ? `, ${x.changesPending} pending` : ''}${x.writeFailures ? `, ${x.writeFailures} REFUSED by the target` : ''}${x.error ? ` (${x.error})` : ''}`
-          : `${names[i]} not listed`,
-      )
-      .join('; ')
-  );
-}
-
-/**
- * Waits until at most `tolerance` revisions are left to copy. While writes go on the copy is never
- * exactly level: before the pause a small lag is enough (the final catch-up after the pause, with
- * tolerance 0, is short because of it).
- */
-async function waitCaughtUp(
-  pairs: { src: string; tgt: string }[],
-  srcUrl: string,
-  tgtUrl: string,
-  reps: Replication[],
-  what: string,
-  log: (l: string) => void,
-  pollMs: number,
-  signal?: AbortSignal,
-  tolerance = 0,
-): Promise<void> {
-  let last = '';
-  for (;;) {
-    if (signal?.aborted) throw new Error('interrupted');
-    const counts = await Promise.all(pairs.map((p) => missingRevisions(srcUrl, p.src, tgtUrl, p.tgt)));
-    const total = counts.reduce((a, b) => a + b, 0);
-    if (total <= tolerance) return;
-    const line = `${what}: ${total} document revisions still to copy (${pairs.map((p, i) => `${p.tgt} ${counts[i]}`).join(', ')})${await replicationLine(
-      reps,
-      pairs.map((p) => p.tgt),
-    )}`;
-    if (line !== last) log(line);
-    last = line;
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
-}
-
 export async function migrateDb(opts: MigrateOptions): Promise<MigrateReport> {
   const log = opts.log || (() => undefined);
   const tgtUrl = opts.targetUrl || opts.sourceUrl;
@@ -190,15 +117,7 @@ export async function migrateDb(opts: MigrateOptions): Promise<MigrateReport> {
   const from = dbNames(opts.fromPrefix);
   const to = dbNames(opts.toPrefix);
   const roles = Object.keys(from) as DbRole[];
-  if (withoutCredentials(tgtUrl) === withoutCredentials(opts.sourceUrl) && opts.fromPrefix === opts.toPrefix) {
-    throw new Error('migrate-db: the target is the source (give another --to-prefix or --target-url)');
-  }
-  for (const r of roles) await info(opts.sourceUrl, from[r]);
-  const ro = await getReadonly(opts.sourceUrl, from.transfers);
-  if (ro && ro.reason === 'moved') {
-    log(`${from.transfers} was already moved to prefix "${ro.moved_to_prefix}": nothing to do`);
-    return { alreadyMoved: true, dbs: [], builds: [], pausedSeconds: 0 };
-  }
+  if (await alreadyMoved(opts, tgtUrl, from, log)) return { alreadyMoved: true, dbs: [], builds: [], pausedSeconds: 0 };
 
   // 1. target databases and design docs
   const root = projectRoot();
@@ -215,74 +134,27 @@ export async function migrateDb(opts: MigrateOptions): Promise<MigrateReport> {
       `replicating ${roles.map((r) => `${from[r]} -> ${to[r]}`).join(', ')} (continuous, ${reps[0].by === 'server' ? "the target server's replicator" : 'from this process'})`,
     );
     // 3. build the target's indexes while the source serves
-    const builds: BuildReport[] = [];
     await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, reps, 'initial copy', log, pollMs, opts.signal, CATCH_UP_LAG);
-    for (const spec of DESIGNS) {
-      if (!spec.views) continue;
-      const built = await buildDesign(spec, root, version);
-      builds.push(await buildIndexes(tgtUrl, to[spec.db], built.id, spec.views, { log, signal: opts.signal }));
-    }
+    const builds = await buildTargetIndexes(tgtUrl, to, root, version, log, opts.signal);
     // 4. caught up again after the (possibly long) index build
     await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, reps, 'catching up', log, pollMs, opts.signal, CATCH_UP_LAG);
     // 5. pause writes
     const t0 = Date.now();
-    for (const r of roles) await setReadonly(opts.sourceUrl, from[r], { reason: 'migrating' });
-    log(`writes paused on ${Object.values(from).join(', ')}`);
-    const atPause = await quiet(
-      opts.sourceUrl,
-      roles.map((r) => from[r]),
-      log,
-    );
+    const atPause = await pauseWrites(opts.sourceUrl, from, log);
     await opts.whilePaused?.();
     // 6. final catch-up and verification
     await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, reps, 'final catch-up', log, Math.min(pollMs, 250), opts.signal);
     const dbs: DbReport[] = [];
-    for (const [i, r] of roles.entries()) {
-      const s = await info(opts.sourceUrl, from[r]);
-      const t = await info(tgtUrl, to[r]);
-      const sDocs = s.doc_count - (await designCount(opts.sourceUrl, from[r]));
-      const tDocs = t.doc_count - (await designCount(tgtUrl, to[r]));
-      if (seqNumber(s.update_seq) !== seqNumber(atPause[i].update_seq)) {
-        const ch = await http<{ results?: { id: string; changes: { rev: string }[] }[] }>(
-          opts.sourceUrl,
-          'GET',
-          `${dbPath(from[r])}/_changes?limit=20&since=${encodeURIComponent(String(atPause[i].update_seq))}`,
-        );
-        const which = (ch.body.results || []).map((c) => `${c.id} ${c.changes[0]?.rev}`).join(', ');
-        throw new Error(
-          `${from[r]} changed while writes were paused (update_seq ${atPause[i].update_seq} -> ${s.update_seq}: ${which}): run migrate-db again`,
-        );
-      }
-      if (sDocs !== tDocs)
-        throw new Error(
-          `${to[r]} has ${tDocs} documents, ${from[r]} ${sDocs}: not switching (writes stay paused; run migrate-db again)`,
-        );
-      dbs.push({
-        source: from[r],
-        target: to[r],
-        sourceDocs: sDocs,
-        targetDocs: tDocs,
-        sourceSeqAtPause: atPause[i].update_seq,
-        sourceSeqAtSwitch: s.update_seq,
-        targetSeq: t.update_seq,
-      });
-      log(
-        `${from[r]} -> ${to[r]}: ${sDocs} = ${tDocs} documents, every revision present; source seq ${seqNumber(s.update_seq)} unchanged since the pause`,
-      );
-    }
+    for (const [i, r] of roles.entries())
+      dbs.push(await verifyCopy(opts.sourceUrl, from[r], tgtUrl, to[r], atPause[i], log));
     // 7. switch
-    const movedUrl =
-      withoutCredentials(tgtUrl) === withoutCredentials(opts.sourceUrl) ? undefined : withoutCredentials(tgtUrl);
-    for (const r of roles)
-      await setReadonly(opts.sourceUrl, from[r], {
-        reason: 'moved',
-        moved_to_prefix: opts.toPrefix,
-        ...(movedUrl ? { moved_to_url: movedUrl } : {}),
-      });
-    const pausedSeconds = (Date.now() - t0) / 1000;
-    log(
-      `switched to prefix "${opts.toPrefix}"${movedUrl ? ` on ${movedUrl}` : ''}; writes were paused for ${pausedSeconds.toFixed(1)} s. ` +
-        `Agents follow by themselves; set COUCHSTAGE_DB_PREFIX=${opts.toPrefix}${movedUrl ? ` and COUCHDB_URL` : ''} for new processes; page: ${withoutCredentials(tgtUrl)}/${to.transfers}/_design/monitor/index.html`,
+    const pausedSeconds = await switchOver(
+      opts,
+      tgtUrl,
+      roles.map((r) => from[r]),
+      to.transfers,
+      t0,
+      log,
     );
     return { dbs, builds, pausedSeconds, replication: reps[0].by };
   } finally {
@@ -290,4 +162,126 @@ export async function migrateDb(opts: MigrateOptions): Promise<MigrateReport> {
       reps.map((rep) => rep.cancel().catch((err: Error) => log(`cancelling a replication: ${err.message}`))),
     );
   }
+}
+
+/**
+ * Checks before anything is written: the target is not the source, every source database exists;
+ * true when the source was already moved (nothing to do).
+ */
+async function alreadyMoved(
+  opts: MigrateOptions,
+  tgtUrl: string,
+  from: Record<DbRole, string>,
+  log: (l: string) => void,
+): Promise<boolean> {
+  if (withoutCredentials(tgtUrl) === withoutCredentials(opts.sourceUrl) && opts.fromPrefix === opts.toPrefix) {
+    throw new Error('migrate-db: the target is the source (give another --to-prefix or --target-url)');
+  }
+  for (const r of Object.keys(from) as DbRole[]) await info(opts.sourceUrl, from[r]);
+  const ro = await getReadonly(opts.sourceUrl, from.transfers);
+  if (ro && ro.reason === 'moved') {
+    log(`${from.transfers} was already moved to prefix "${ro.moved_to_prefix}": nothing to do`);
+    return true;
+  }
+  return false;
+}
+
+/** Step 5: the "migrating" marker on every source database; their figures once writes stopped landing. */
+async function pauseWrites(srcUrl: string, from: Record<DbRole, string>, log: (l: string) => void): Promise<DbInfo[]> {
+  const roles = Object.keys(from) as DbRole[];
+  for (const r of roles) await setReadonly(srcUrl, from[r], { reason: 'migrating' });
+  log(`writes paused on ${Object.values(from).join(', ')}`);
+  return quiet(
+    srcUrl,
+    roles.map((r) => from[r]),
+    log,
+  );
+}
+
+/** Every view index of the target's design docs, built (or found built) one design doc after the other. */
+async function buildTargetIndexes(
+  tgtUrl: string,
+  to: Record<DbRole, string>,
+  root: string,
+  version: string,
+  log: (l: string) => void,
+  signal?: AbortSignal,
+): Promise<BuildReport[]> {
+  const builds: BuildReport[] = [];
+  for (const spec of DESIGNS) {
+    if (!spec.views) continue;
+    const built = await buildDesign(spec, root, version);
+    builds.push(await buildIndexes(tgtUrl, to[spec.db], built.id, spec.views, { log, signal }));
+  }
+  return builds;
+}
+
+/**
+ * After the final catch-up: the source unchanged since the pause and the same number of documents
+ * (design docs excepted) on both sides, or an error that leaves writes paused.
+ */
+async function verifyCopy(
+  srcUrl: string,
+  src: string,
+  tgtUrl: string,
+  tgt: string,
+  atPause: DbInfo,
+  log: (l: string) => void,
+): Promise<DbReport> {
+  const s = await info(srcUrl, src);
+  const t = await info(tgtUrl, tgt);
+  const sDocs = s.doc_count - (await designCount(srcUrl, src));
+  const tDocs = t.doc_count - (await designCount(tgtUrl, tgt));
+  if (seqNumber(s.update_seq) !== seqNumber(atPause.update_seq)) {
+    const ch = await http<{ results?: { id: string; changes: { rev: string }[] }[] }>(
+      srcUrl,
+      'GET',
+      `${dbPath(src)}/_changes?limit=20&since=${encodeURIComponent(String(atPause.update_seq))}`,
+    );
+    const which = (ch.body.results || []).map((c) => `${c.id} ${c.changes[0]?.rev}`).join(', ');
+    throw new Error(
+      `${src} changed while writes were paused (update_seq ${atPause.update_seq} -> ${s.update_seq}: ${which}): run migrate-db again`,
+    );
+  }
+  if (sDocs !== tDocs)
+    throw new Error(
+      `${tgt} has ${tDocs} documents, ${src} ${sDocs}: not switching (writes stay paused; run migrate-db again)`,
+    );
+  log(
+    `${src} -> ${tgt}: ${sDocs} = ${tDocs} documents, every revision present; source seq ${seqNumber(s.update_seq)} unchanged since the pause`,
+  );
+  return {
+    source: src,
+    target: tgt,
+    sourceDocs: sDocs,
+    targetDocs: tDocs,
+    sourceSeqAtPause: atPause.update_seq,
+    sourceSeqAtSwitch: s.update_seq,
+    targetSeq: t.update_seq,
+  };
+}
+
+/** Step 7: the source's markers say "moved" (with the new prefix, and the new server if it is another); returns the seconds writes were paused. */
+async function switchOver(
+  opts: MigrateOptions,
+  tgtUrl: string,
+  sources: string[],
+  targetTransfers: string,
+  pausedAt: number,
+  log: (l: string) => void,
+): Promise<number> {
+  const movedUrl =
+    withoutCredentials(tgtUrl) === withoutCredentials(opts.sourceUrl) ? undefined : withoutCredentials(tgtUrl);
+  for (const db of sources)
+    await setReadonly(opts.sourceUrl, db, {
+      reason: 'moved',
+      moved_to_prefix: opts.toPrefix,
+      ...(movedUrl ? { moved_to_url: movedUrl } : {}),
+    });
+  const pausedSeconds = (Date.now() - pausedAt) / 1000;
+  log(
+    `switched to prefix "${opts.toPrefix}"${movedUrl ? ` on ${movedUrl}` : ''}; writes were paused for ${pausedSeconds.toFixed(1)} s. ` +
+      `Agents follow by themselves; set COUCHSTAGE_DB_PREFIX=${opts.toPrefix}${movedUrl ? ` and COUCHDB_URL` : ''} for new processes; page: ${withoutCredentials(tgtUrl)}/${targetTransfers}/_design/monitor/index.html`,
+  );
+  return pausedSeconds;
 }

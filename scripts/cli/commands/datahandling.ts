@@ -12,9 +12,7 @@
  * `requests` agent verifies them at the site and registers them.
  */
 import { createHash } from 'crypto';
-import * as fs from 'fs';
-import * as path from 'path';
-import { jsonOf, lfnProblem, dataRequestUserProblem } from '../../../views/lib/checks';
+import { jsonOf, dataRequestUserProblem } from '../../../views/lib/checks';
 import {
   CatalogId,
   DocId,
@@ -23,15 +21,14 @@ import {
   type DataRequestDoc,
   type DataRequestKind,
   type SiteDoc,
-  type UploadFile,
 } from '../../../views/schema';
-import { createBackend, fileAdler32, gfal2Available } from '../../../agents/backends';
 import { fetchDocs } from '../../../agents/platform/bulk';
 import { describeError, sleep, type Db } from '../../../agents/platform/couch';
 import { get, put } from '../../../agents/platform/docs';
-import { backendProtocols, filesOf, pfnAt } from '../../../agents/lib/catalog-access';
+import { filesOf } from '../../../agents/lib/catalog-access';
 import { flag, UsageError, type Args } from '../../client/args';
 import { whoami, type Context } from '../../client/context';
+import { copyUpload, uploadPlan, uploadTargets } from './upload-files';
 
 /** `rq-<sha224 of the request's content and time>`: one id per submission, stable in a retried PUT. */
 export function requestId(doc: Omit<DataRequestDoc, '_id' | 'state'>): string {
@@ -166,99 +163,13 @@ export async function runDelete(ctx: Context, args: Args): Promise<number> {
   return finish(ctx, args, doc);
 }
 
-/** Regular files under `p` (recursively), with their path relative to `p` (a file: its name). */
-function localFiles(p: string): { abs: string; rel: string }[] {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(p);
-  } catch (err) {
-    throw new UsageError(`cannot read ${p}: ${(err as Error).message}`);
-  }
-  if (st.isFile()) return [{ abs: path.resolve(p), rel: path.basename(p) }];
-  if (!st.isDirectory()) throw new UsageError(`${p}: not a file or directory`);
-  const out: { abs: string; rel: string }[] = [];
-  const walk = (dir: string, rel: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const abs = path.join(dir, e.name);
-      const r = rel ? rel + '/' + e.name : e.name;
-      if (e.isDirectory()) walk(abs, r);
-      else if (e.isFile()) out.push({ abs: path.resolve(abs), rel: r });
-    }
-  };
-  walk(p, '');
-  return out;
-}
-
 export async function runUpload(ctx: Context, args: Args): Promise<number> {
   const me = await whoami(ctx);
   if (!me.name) throw new UsageError('sign in first (COUCHSTAGE_USER / --as)');
-  if (!args.positional.length) throw new UsageError('upload needs local files or a directory');
-  const dataset = flag(args, 'dataset');
-  const siteName = flag(args, 'site');
-  if (!dataset)
-    throw new UsageError('dataset: an upload registers its files as a dataset: give --dataset /primary/processed/TIER');
-  if (!siteName) throw new UsageError('sites: give --site SITE');
-  const parts = dataset.split('/');
-  const lfnDir = (flag(args, 'lfn-dir') || `/store/user/${me.name}/${parts[1]}/${parts[2]}`).replace(/\/+$/, '');
-  const locals = args.positional.flatMap(localFiles);
-  if (!locals.length) throw new UsageError('no files to upload');
-  const lfns = locals.map((l) => lfnDir + '/' + l.rel);
-  for (const lfn of lfns) {
-    const p = lfnProblem('lfn', lfn);
-    if (p) throw new UsageError(`${p} (${lfn})\nnothing was copied`);
-  }
-  // Check the request's shape first (sizes and checksums are filled in below).
-  const files: UploadFile[] = locals.map((l, i) => ({
-    lfn: lfns[i],
-    size: fs.statSync(l.abs).size,
-    adler32: '00000000',
-  }));
-  const pre = dataRequestUserProblem(
-    jsonOf({
-      type: 'request',
-      kind: 'upload',
-      user: me.name,
-      sites: [siteName],
-      dataset,
-      files,
-      created_at: new Date().toISOString(),
-      state: DataRequestMachine.initial,
-    }),
-  );
-  if (pre) throw new UsageError(pre + '\nnothing was copied');
+  const { dataset, siteName, locals, lfns, files } = uploadPlan(args, me.name);
   const site = (await sitesExist(ctx, [siteName])).get(siteName)!;
-  const backendName = (flag(args, 'backend') || 'auto') as 'auto' | 'gfal2' | 'native';
-  if (!['auto', 'gfal2', 'native'].includes(backendName))
-    throw new UsageError('--backend must be auto, gfal2 or native');
-  const chosen = backendName === 'auto' ? (gfal2Available() ? 'gfal2' : 'native') : backendName;
-  const supported = backendProtocols(chosen);
-  const pfns = lfns.map((l) => pfnAt(site, l, supported));
-  const unmapped = lfns.filter((_l, i) => !pfns[i]);
-  if (unmapped.length)
-    throw new UsageError(`no TFC rule of ${siteName} maps ${unmapped[0]} for backend ${chosen}\nnothing was copied`);
-  const sums = await Promise.all(locals.map((l) => fileAdler32(l.abs)));
-  const backend = createBackend(chosen);
-  let copied: UploadFile[];
-  const failures: { lfn: string; error: string }[] = [];
-  try {
-    const results = await backend.copy(
-      locals.map((l, i) => ({
-        id: String(i),
-        source: 'file://' + l.abs,
-        destination: pfns[i]!,
-        size: files[i].size,
-        adler32: sums[i],
-      })),
-      { overwrite: true },
-    );
-    copied = [];
-    results.forEach((r, i) => {
-      if (r.ok) copied.push({ lfn: lfns[i], size: files[i].size, adler32: sums[i] });
-      else failures.push({ lfn: lfns[i], error: r.error || 'copy failed' });
-    });
-  } finally {
-    await backend.close();
-  }
+  const { chosen, pfns } = uploadTargets(args, site, siteName, lfns);
+  const { copied, failures } = await copyUpload(chosen, locals, pfns, files, lfns);
   for (const f of failures) ctx.out(`copy failed: ${f.lfn}: ${f.error}`);
   if (!copied.length) throw new Error('no file could be copied; nothing was registered');
   const fields: Omit<DataRequestDoc, '_id' | 'state'> = {

@@ -9,34 +9,18 @@
  */
 import * as path from 'path';
 import { retireDemoUsers } from '../../demo/users';
-import {
-  loadConfig,
-  projectRoot,
-  withCredentials,
-  withoutCredentials,
-  type Config,
-} from '../../../agents/platform/config';
+import { loadConfig, projectRoot, withCredentials, type Config } from '../../../agents/platform/config';
 import { AGENT_REGISTRY } from '../../../agents/registry';
-import { deploy, type UserSpec } from '../../deploy';
-import { embeddedServerOptions } from '../../embedded-env';
-import { ensureEmbeddedAdmin, Supervisor } from '../../server';
 import { Role } from '../../../views/schema';
 import { AgentFleet } from '../../demo/agents';
 import { writeDemoConfig } from '../../demo/config';
 import { openDemoStorage, type DemoStorage } from '../../demo/storage';
 import { DemoTraffic } from '../../demo/traffic';
-import { agentPorts, readRunFile, stopLeftovers, writeRunFile } from '../../demo/runfile';
-import { stopSignals } from '../../../agents/platform/signals';
+import { agentPorts, readRunFile, stopLeftovers, writeRunFile, type RunRecord } from '../../demo/runfile';
+import { stopSignals, type StopSignals } from '../../../agents/platform/signals';
+import { DEMO_USERS, startSystem, type Started } from './start-system';
 
-/**
- * Demo accounts, with known passwords: created by default only with the demo on the embedded server
- * (loopback only); on CouchDB only with --demo-users. --no-demo-users removes any that still have them.
- */
-export const DEMO_USERS: readonly UserSpec[] = [
-  { name: 'alice', password: 'alice-demo', roles: [Role.user] },
-  { name: 'bob', password: 'bob-demo', roles: [Role.user] },
-  { name: 'ops', password: 'ops-demo', roles: [Role.ops] },
-];
+export { DEMO_USERS, startSystem, type Started } from './start-system';
 
 export interface StartFlags {
   /** --demo / --no-demo; undefined: on for the embedded server, off on CouchDB. */
@@ -51,68 +35,6 @@ export interface StartFlags {
 
 export const DEFAULT_DEMO_FILES = 2000;
 
-export interface Started {
-  readonly url: string;
-  readonly adminUrl: string;
-  /** The agents' account, or null on CouchDB without COUCHSTAGE_AGENT_PASSWORD. */
-  readonly agentUrl: string | null;
-  readonly supervisor: Supervisor | null;
-  stop(): Promise<void>;
-}
-
-export async function startSystem(
-  cfg: Config,
-  log: (line: string) => void,
-  opts: { demoUsers: boolean },
-): Promise<Started> {
-  let supervisor: Supervisor | null = null;
-  let adminUrl: string;
-  let agentUrl: string | null = null;
-  const users: UserSpec[] = [];
-  if (cfg.couchUrl) {
-    adminUrl = cfg.couchUrl;
-    const agentPassword = cfg.agentPassword;
-    if (agentPassword) {
-      users.push({ name: 'couchstage-agent', password: agentPassword, roles: [Role.agent] });
-      agentUrl = withCredentials(withoutCredentials(adminUrl), 'couchstage-agent', agentPassword);
-    }
-  } else {
-    supervisor = new Supervisor({
-      dataDir: path.join(cfg.dataDir, 'couchdb'),
-      port: cfg.embeddedPort,
-      entry: path.join(projectRoot(), 'dist', 'server.js'),
-      log,
-      detached: true,
-      ...embeddedServerOptions(),
-    });
-    const base = await supervisor.start();
-    const state = await ensureEmbeddedAdmin({ stateDir: cfg.dataDir }, base).catch(async (err) => {
-      await supervisor!.stop();
-      throw err;
-    });
-    adminUrl = withCredentials(base, state.admin.name, state.admin.password);
-    agentUrl = withCredentials(base, state.agent.name, state.agent.password);
-    users.push({ name: state.agent.name, password: state.agent.password, roles: [Role.agent] });
-  }
-  if (opts.demoUsers) users.push(...DEMO_USERS);
-  try {
-    await deploy({ url: adminUrl, dbs: cfg.dbs, users, log: (l) => log('deploy: ' + l) });
-  } catch (err) {
-    await supervisor?.stop();
-    throw err;
-  }
-  const url = withoutCredentials(adminUrl);
-  return {
-    url,
-    adminUrl,
-    agentUrl,
-    supervisor,
-    stop: async () => {
-      if (supervisor) await supervisor.stop();
-    },
-  };
-}
-
 export async function runStart(flags: StartFlags, out: (line: string) => void): Promise<number> {
   const cfg = loadConfig();
   const signals = stopSignals();
@@ -125,88 +47,31 @@ export async function runStart(flags: StartFlags, out: (line: string) => void): 
 
   const started = await startSystem(cfg, out, { demoUsers });
   if (!demoUsers) await retireDemoUsers(started.adminUrl, DEMO_USERS, flags.demoUsers === false, out);
-  let storage: DemoStorage | null = null;
-  let fleet: AgentFleet | null = null;
-  let traffic: DemoTraffic | null = null;
-  const record = () => writeRunFile(runFile, { server: started, fleet, storage });
-  // If anything below throws, or the process ends some other way, leave nothing running.
-  let stopped = false;
-  process.once('exit', () => {
-    if (stopped) return;
-    fleet?.signalAll();
-    try {
-      if (started.supervisor?.pid) process.kill(started.supervisor.pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
-  });
-  const stopAll = async () => {
-    await traffic?.stop();
-    await fleet?.stop();
-    await Promise.all([storage?.stop(), started.stop()]);
-    stopped = true;
-    writeRunFile(runFile, { server: started, fleet, storage, stopped: true });
-  };
+  const run: Running = { started, storage: null, fleet: null, traffic: null };
+  const record = () => writeRunFile(runFile, { server: started, fleet: run.fleet, storage: run.storage });
+  const stopAll = leaveNothingRunning(run, runFile);
   try {
     if (demo) {
-      storage = await openDemoStorage(cfg.dataDir, out);
-      const ops = DEMO_USERS.find((u) => u.roles.includes(Role.ops))!;
-      const configUrl = demoUsers ? withCredentials(started.url, ops.name, ops.password) : started.adminUrl;
-      const report = await writeDemoConfig(configUrl, cfg.dbs.config, storage.sites);
-      out(
-        `demo config: ${report.created.length} documents created, ${report.updated.length} updated (storage moved), ${report.kept.length} kept as they were`,
-      );
+      run.storage = await openDemoStorage(cfg.dataDir, out);
+      await writeDemoSites(cfg, started, run.storage, demoUsers, out);
     }
     if (started.agentUrl) {
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        COUCHDB_URL: started.agentUrl,
-        COUCHSTAGE_DB_PREFIX: cfg.dbPrefix,
-      };
-      delete env.COUCHSTAGE_USER;
-      delete env.COUCHSTAGE_PASSWORD;
-      fleet = new AgentFleet({ entry, env, logDir: path.join(cfg.dataDir, 'logs'), notice: out, onChange: record });
-      const ports = await agentPorts(
-        previous,
-        AGENT_REGISTRY.map((a) => a.name),
-      );
-      const backend = storage ? ['--backend', storage.backend] : [];
-      fleet.start(
-        AGENT_REGISTRY.map((a) => ({ name: a.name, metricsPort: ports[a.name], args: a.needsBackend ? backend : [] })),
-      );
+      run.fleet = agentFleet(cfg, started.agentUrl, entry, out, record);
+      await startAgents(run.fleet, previous, run.storage);
     } else {
       out(
         'agents: not started: on CouchDB, set COUCHSTAGE_AGENT_PASSWORD (the couchstage-agent account is created with it)',
       );
     }
-    if (storage && fleet && flags.traffic && flags.demoFiles > 0 && !demoUsers) {
-      out('demo traffic: off: it is submitted as the demo users alice and bob (--demo-users)');
-    } else if (storage && fleet && flags.traffic && flags.demoFiles > 0) {
-      const users = DEMO_USERS.filter((u) => u.roles.includes(Role.user));
-      traffic = new DemoTraffic({
-        cfg,
-        url: started.url,
-        sites: storage.sites,
-        users,
-        maxFiles: flags.demoFiles,
-        stateFile: path.join(cfg.dataDir, 'demo', 'traffic.json'),
-        log: out,
-      });
-      traffic.start();
-    }
+    run.traffic = demoTraffic(cfg, flags, started, run.storage, run.fleet, demoUsers, out);
+    run.traffic?.start();
     record();
   } catch (err) {
     await stopAll();
     throw err;
   }
-  const parts = [
-    traffic && 'demo traffic',
-    fleet && 'agents',
-    storage?.mode === 'xrootd' && 'storage elements',
-    started.supervisor && 'server',
-  ]
-    .filter(Boolean)
-    .join(', ');
+  const { storage, fleet, traffic } = run;
+  const parts = stopOrder(run);
   printSummary(
     cfg,
     {
@@ -220,6 +85,137 @@ export async function runStart(flags: StartFlags, out: (line: string) => void): 
     out,
   );
   out(`Press Ctrl-C (or kill -TERM ${process.pid}) to stop${parts ? ` ${parts}, in that order` : ''}.`);
+  await stopRequested(signals, fleet, parts, out);
+  await stopAll();
+  out('stopped');
+  return 0;
+}
+
+/** What a stop stops here, in its order ('' when nothing runs here: CouchDB without agents or demo). */
+function stopOrder(run: Running): string {
+  return [
+    run.traffic && 'demo traffic',
+    run.fleet && 'agents',
+    run.storage?.mode === 'xrootd' && 'storage elements',
+    run.started.supervisor && 'server',
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** What start has running, filled in as each part starts (null: not started, or not run). */
+interface Running {
+  readonly started: Started;
+  storage: DemoStorage | null;
+  fleet: AgentFleet | null;
+  traffic: DemoTraffic | null;
+}
+
+/**
+ * The ordered stop (traffic, agents, then storage and server), recorded in the run file; and,
+ * until it has run, an exit hook that signals whatever still runs.
+ */
+function leaveNothingRunning(run: Running, runFile: string): () => Promise<void> {
+  // If start throws after this, or the process ends some other way, leave nothing running.
+  let stopped = false;
+  process.once('exit', () => {
+    if (stopped) return;
+    run.fleet?.signalAll();
+    try {
+      if (run.started.supervisor?.pid) process.kill(run.started.supervisor.pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  });
+  return async () => {
+    await run.traffic?.stop();
+    await run.fleet?.stop();
+    await Promise.all([run.storage?.stop(), run.started.stop()]);
+    stopped = true;
+    writeRunFile(runFile, { server: run.started, fleet: run.fleet, storage: run.storage, stopped: true });
+  };
+}
+
+/** The demo sites and links on the demo storage, written to the config database (as the demo operator). */
+async function writeDemoSites(
+  cfg: Config,
+  started: Started,
+  storage: DemoStorage,
+  demoUsers: boolean,
+  out: (line: string) => void,
+): Promise<void> {
+  const ops = DEMO_USERS.find((u) => u.roles.includes(Role.ops))!;
+  const configUrl = demoUsers ? withCredentials(started.url, ops.name, ops.password) : started.adminUrl;
+  const report = await writeDemoConfig(configUrl, cfg.dbs.config, storage.sites);
+  out(
+    `demo config: ${report.created.length} documents created, ${report.updated.length} updated (storage moved), ${report.kept.length} kept as they were`,
+  );
+}
+
+/** The agents' fleet, run as the agents' account, not as whoever started couchstage. */
+function agentFleet(
+  cfg: Config,
+  agentUrl: string,
+  entry: string,
+  out: (line: string) => void,
+  record: () => void,
+): AgentFleet {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    COUCHDB_URL: agentUrl,
+    COUCHSTAGE_DB_PREFIX: cfg.dbPrefix,
+  };
+  delete env.COUCHSTAGE_USER;
+  delete env.COUCHSTAGE_PASSWORD;
+  return new AgentFleet({ entry, env, logDir: path.join(cfg.dataDir, 'logs'), notice: out, onChange: record });
+}
+
+/** Every agent of the registry, on the metrics ports of the previous run where they are still free. */
+async function startAgents(fleet: AgentFleet, previous: RunRecord | null, storage: DemoStorage | null): Promise<void> {
+  const ports = await agentPorts(
+    previous,
+    AGENT_REGISTRY.map((a) => a.name),
+  );
+  const backend = storage ? ['--backend', storage.backend] : [];
+  fleet.start(
+    AGENT_REGISTRY.map((a) => ({ name: a.name, metricsPort: ports[a.name], args: a.needsBackend ? backend : [] })),
+  );
+}
+
+/** Demo traffic (not started yet), submitted as the demo users, where there are storage, agents and files to send. */
+function demoTraffic(
+  cfg: Config,
+  flags: StartFlags,
+  started: Started,
+  storage: DemoStorage | null,
+  fleet: AgentFleet | null,
+  demoUsers: boolean,
+  out: (line: string) => void,
+): DemoTraffic | null {
+  if (storage && fleet && flags.traffic && flags.demoFiles > 0 && !demoUsers) {
+    out('demo traffic: off: it is submitted as the demo users alice and bob (--demo-users)');
+  } else if (storage && fleet && flags.traffic && flags.demoFiles > 0) {
+    const users = DEMO_USERS.filter((u) => u.roles.includes(Role.user));
+    return new DemoTraffic({
+      cfg,
+      url: started.url,
+      sites: storage.sites,
+      users,
+      maxFiles: flags.demoFiles,
+      stateFile: path.join(cfg.dataDir, 'demo', 'traffic.json'),
+      log: out,
+    });
+  }
+  return null;
+}
+
+/** Waits for Ctrl-C or SIGTERM; a second signal kills the agents at once. */
+async function stopRequested(
+  signals: StopSignals,
+  fleet: AgentFleet | null,
+  parts: string,
+  out: (line: string) => void,
+): Promise<void> {
   const sig = await signals.requested;
   // Agents that the same signal reached directly (a process group, a control group) exit now:
   // they must not be restarted while the rest stops.
@@ -229,9 +225,6 @@ export async function runStart(flags: StartFlags, out: (line: string) => void): 
     fleet?.signalAll('SIGKILL');
   });
   out(`stopping (${sig}): ${parts || 'nothing runs here'}...`);
-  await stopAll();
-  out('stopped');
-  return 0;
 }
 
 function printSummary(
