@@ -91,7 +91,11 @@ export const PATCHED: readonly PatchedPackage[] = [
     from: ['express-pouchdb'],
     patch: 'patches/express-pouchdb-db-wrappers.ts',
   },
-  { name: 'couchdb-eval', version: '4.2.0', patch: 'patches/pouchdb-validation.ts' },
+  {
+    name: 'couchdb-eval',
+    version: '4.2.0',
+    patch: 'patches/pouchdb-validation.ts, patches/pouchdb-validation-functions.ts',
+  },
   { name: 'couchdb-objects', version: '4.2.0', patch: 'patches/pouchdb-validation.ts' },
 ];
 
