@@ -1,7 +1,8 @@
 /**
  * `couchstage deploy`: databases, `_security` objects, users and design documents, idempotently.
  * couchdb-bootstrap creates the databases, writes `_security` and pushes users (it diffs each user
- * against the server and skips unchanged ones). Design documents go through our own step because
+ * against the server and skips unchanged ones); on a cluster the databases are created first, with
+ * the shard counts of ops/shards.ts, and bootstrap finds them. Design documents go through our own step because
  * we compare content hashes (a new deploy version alone is not a change) and attachments are
  * inline: couchdb-bootstrap's `_attachments/` folder handling answers 500 on the embedded server.
  * A design document is replaced when its content differs from what this code builds, even when its
@@ -17,6 +18,7 @@ import { connect, type Server } from '../agents/platform/couch';
 import { update, type RawDoc } from '../agents/platform/docs';
 import { projectRoot } from '../agents/platform/config';
 import { configureServer, type ServerConfigReport } from './ops/server-config';
+import { placeDatabases, type Placement } from './ops/shards';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- couchdb-bootstrap ships no type declarations
 const bootstrap = promisify(require('couchdb-bootstrap')) as (
@@ -48,6 +50,8 @@ export interface DeployReport {
   readonly designs: { db: string; id: string; action: DeployAction }[];
   /** Server settings the page needs (CSP for attachments, the Basic challenge): see ops/server-config.ts. */
   readonly server: ServerConfigReport;
+  /** On a cluster only: each database's q and n (scripts/ops/shards.ts). */
+  readonly placement?: Placement;
 }
 
 /**
@@ -94,6 +98,8 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
   }
   // First, so that a caller without server-admin rights reads what to set before the rest fails.
   const serverSettings = await configureServer(opts.url, log);
+  // On a cluster the databases are created here with chosen shard counts; bootstrap then finds them.
+  const placement = await placeDatabases(opts.url, opts.dbs, log);
   await bootstrap(opts.url, source, { concurrency: 4 });
   log(`databases ${Object.values(opts.dbs).join(', ')}: present and secured`);
   if (opts.users?.length) log(`users ${opts.users.map((u) => u.name).join(', ')}: present`);
@@ -106,5 +112,5 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
     designs.push({ db: dbName, id: b.id, action });
     log(`${dbName}/${b.id}: ${action}`);
   }
-  return { version, designs, server: serverSettings };
+  return { version, designs, server: serverSettings, ...(placement ? { placement } : {}) };
 }

@@ -1,15 +1,18 @@
 /**
- * `npm run couchdb -- start|stop|url|status [--name N] [--port P] [--fresh]` and
+ * `npm run couchdb -- start|stop|url|status [--name N] [--port P] [--fresh]`,
+ * `npm run couchdb -- cluster start|stop|urls|status [--name N] [--fresh]` and
  * `npm run test:couchdb [-- jest args]`: Apache CouchDB 3.4 from ../shared/couchdb on loopback
- * (node.ts). `test` runs the whole jest suite against COUCHDB_URL when it is set, else against a
+ * (node.ts, and cluster.ts for three nodes joined into one cluster). `test` runs the whole jest suite against COUCHDB_URL when it is set, else against a
  * fresh node of its own (`.couchdb/test/`), stopped again afterwards.
  */
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { loadConfig, projectRoot } from '../../agents/platform/config';
+import { clusterAdminUrls, clusterState, NODE_LETTERS, startCluster, stopCluster } from './cluster';
 import { adminUrlOf, nodeState, ReleaseMissing, startNode, stopNode } from './node';
 
-const USAGE = 'usage: couchdb start|stop|url|status [--name N] [--port P] [--fresh] | couchdb test [jest args]';
+const USAGE =
+  'usage: couchdb start|stop|url|status [--name N] [--port P] [--fresh] | couchdb cluster start|stop|urls|status [--name N] [--fresh] | couchdb test [jest args]';
 
 function option(args: string[], name: string): string | undefined {
   const i = args.findIndex((a) => a === name || a.startsWith(name + '='));
@@ -32,6 +35,37 @@ function jest(url: string, args: string[]): Promise<number> {
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
+/** `cluster start|stop|urls|status`: start and urls print the three admin URLs, a first, one a line. */
+async function clusterCommand(args: string[], log: (line: string) => void): Promise<number> {
+  const [cmd, ...rest] = args;
+  const name = option(rest, '--name') || 'cluster';
+  if (cmd === 'start') {
+    const state = await startCluster({ name, fresh: rest.includes('--fresh'), log });
+    process.stdout.write(clusterAdminUrls(state).join('\n') + '\n');
+    return 0;
+  }
+  if (cmd === 'stop') {
+    const n = await stopCluster(name);
+    log(n ? `CouchDB cluster ${name}: ${n} node(s) stopped` : `CouchDB cluster ${name} was not running`);
+    return 0;
+  }
+  if (cmd === 'urls' || cmd === 'status') {
+    const state = clusterState(name);
+    if (state.nodes.length < NODE_LETTERS.length) {
+      log(
+        `CouchDB cluster ${name}: ${state.nodes.length} of ${NODE_LETTERS.length} nodes running (npm run couchdb -- cluster start --name ${name})`,
+      );
+      return 1;
+    }
+    const lines =
+      cmd === 'urls' ? clusterAdminUrls(state) : state.nodes.map((n) => `${n.erlangName} ${n.url} pid ${n.pid}`);
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  }
+  log(USAGE);
+  return 2;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const log = (l: string) => process.stderr.write(l + '\n');
@@ -46,6 +80,7 @@ export async function main(argv: string[]): Promise<number> {
         await stopNode('test');
       }
     }
+    if (cmd === 'cluster') return await clusterCommand(rest, log);
     const name = option(rest, '--name') || 'single';
     if (cmd === 'start') {
       const port = option(rest, '--port');
