@@ -216,7 +216,12 @@ async function stopRequested(
   parts: string,
   out: (line: string) => void,
 ): Promise<void> {
+  // Signal listeners do not keep Node's event loop alive: on CouchDB with no agents and no
+  // traffic nothing else did, and start exited at once after saying how to stop it, leaving its
+  // storage elements to their watchdogs (and a SIGTERM that arrived while it exited killed it).
+  const keepAlive = setInterval(() => undefined, 60_000);
   const sig = await signals.requested;
+  clearInterval(keepAlive);
   // Agents that the same signal reached directly (a process group, a control group) exit now:
   // they must not be restarted while the rest stops.
   fleet?.holdRestarts();

@@ -92,12 +92,15 @@ async function exitWithin(p: StartProcess, ms: number): Promise<number | NodeJS.
 
 /** Stops `p` with SIGTERM and expects exit code 0; otherwise fails with how it ended and its last output. */
 async function expectCleanStop(p: StartProcess): Promise<void> {
+  // Still running until told to stop (it once exited by itself when nothing kept it alive).
+  expect(await exitWithin(p, 1_000)).toBe('still running');
   p.child.kill('SIGTERM');
   const how = await exitWithin(p, 20_000);
   if (how !== 0)
     throw new Error(
       `start ended with ${String(how)} after SIGTERM, not exit code 0; its last output:\n${p.output.join('').slice(-4000)}`,
     );
+  expect(p.output.join('')).toMatch(/^stopped$/m); // its own ordered stop ran
 }
 
 /** Whether `pid` runs and its command line contains `marker` (not a recycled pid, not a zombie). */
