@@ -10,8 +10,8 @@
  * had one resolved (`_deleted_conflicts`) and how many resolutions the retriers logged (no metric
  * counts them). Instant backend (no storage: this pins down coordination). Run by
  * `npm run test:cluster` only. The issue's 5,000 files, kept although they take longer than the
- * ~5 minutes aimed for: on this 2-core machine, shared with other runs, they flowed in 6 to 7.5
- * minutes (8 to 10 with the cluster's start and the checks); FILES is the one figure to lower.
+ * ~5 minutes aimed for: on this 2-core machine, shared with other runs, they flowed in 5.5 to 7.5
+ * minutes (6.5 to 10 with the cluster's start and the checks); FILES is the one figure to lower.
  */
 import * as fs from 'fs';
 import { withCredentials } from '../../agents/platform/config';
