@@ -24,12 +24,11 @@ import {
   type ClusterState,
 } from '../../scripts/couchdb/cluster';
 import { dbPath, http } from '../../scripts/ops/http';
-import type { TransferDoc } from '../../views/schema';
-import { fileIdOf, replicaIdOf } from '../../views/lib/catalog-ids';
 import { configure, makeStorage, startAgent, waitFor, type AgentProcess, type Storage } from '../support/agents';
 import { createTestEnv, type TestEnv } from '../support/env';
 import { seedTransfers } from '../scripts/ops/support';
 import { waitPublished } from '../agents/publisher/support';
+import { expectScaleInvariants } from '../support/scale-invariants';
 
 const NAME = 'test-scale';
 const FILES = 5000;
@@ -74,47 +73,6 @@ async function resolvedConflicts(env: TestEnv, db: string): Promise<string[]> {
   };
   await Promise.all(Array.from({ length: 8 }, read));
   return out;
-}
-
-/** The invariants of test/system/scale.test.ts, read through `env`'s node. */
-async function checkInvariants(env: TestEnv, ids: readonly string[]): Promise<void> {
-  const docs: TransferDoc[] = await waitFor(env, ids, { ms: 60_000 });
-  expect(docs.filter((d) => d.state !== 'done').map((d) => `${d._id} ${d.state}`)).toEqual([]);
-  const bad = docs.filter((d) => (d.attempts || []).filter((a) => !a.error).length !== 1);
-  expect(bad.map((d) => d._id)).toEqual([]);
-  // Every file is in exactly one finished transfer job.
-  const jobs = await env.admin
-    .use(env.dbs.transfers)
-    .find({ selector: { type: 'transfer_job' }, limit: 100_000 } as never);
-  const perFile = new Map<string, number>();
-  for (const j of jobs.docs as unknown as { state: string; files: { id: string }[] | string[] }[]) {
-    if (j.state !== 'done') continue;
-    for (const f of j.files) {
-      const id = typeof f === 'string' ? f : f.id;
-      perFile.set(id, (perFile.get(id) || 0) + 1);
-    }
-  }
-  expect(ids.filter((id) => perFile.get(id) !== 1)).toEqual([]);
-  // Published exactly once: one file and one replica per transfer, in closed blocks of at most
-  // PER_BLOCK files whose counts match their files.
-  const { transfers, catalog } = await waitPublished(env, ids, {
-    ms: 120_000,
-    until: (c) => c.blocks.length > 0 && c.blocks.every((b) => !b.open),
-  });
-  expect(catalog.files).toHaveLength(ids.length);
-  expect(catalog.replicas).toHaveLength(ids.length);
-  for (const t of transfers) {
-    expect(catalog.docs.get(fileIdOf(t.destination_lfn))).toMatchObject({ block: t.block });
-    expect(catalog.docs.get(replicaIdOf(t.destination_lfn, t.destination))).toMatchObject({ block: t.block });
-  }
-  const filesPerBlock = new Map<string, number>();
-  for (const f of catalog.files) filesPerBlock.set(f.block, (filesPerBlock.get(f.block) || 0) + 1);
-  expect(new Set(catalog.blocks.map((b) => b.name))).toEqual(new Set(filesPerBlock.keys()));
-  for (const b of catalog.blocks) {
-    expect(b.file_count).toBe(filesPerBlock.get(b.name));
-    expect(b.file_count).toBeLessThanOrEqual(PER_BLOCK);
-  }
-  expect(catalog.docs.size).toBe(1 + catalog.blocks.length + 2 * ids.length); // one dataset
 }
 
 describe(`cluster scale: 3 schedulers + 3 workers + 2 retriers + 2 publishers over 3 nodes, ${FILES} files`, () => {
@@ -212,8 +170,9 @@ describe(`cluster scale: 3 schedulers + 3 workers + 2 retriers + 2 publishers ov
     expect(openInCatalog).toEqual([]);
     // The same invariants through node a and through node b.
     const checking = Date.now();
-    await checkInvariants(env, ids);
-    await checkInvariants(viaNode(env, cluster, 1), ids);
+    const invariants = { perBlock: PER_BLOCK, doneMs: 60_000, publishedMs: 120_000 };
+    await expectScaleInvariants(env, ids, invariants);
+    await expectScaleInvariants(viaNode(env, cluster, 1), ids, invariants);
     console.log(`invariants checked through nodes a and b in ${((Date.now() - checking) / 1000).toFixed(1)} s`);
     expect(agents.every((a) => a.child.exitCode === null)).toBe(true);
   });

@@ -6,12 +6,10 @@
  * pins down coordination; the data path is covered by test/system/lifecycle).
  */
 import * as fs from 'fs';
-import { configure, makeStorage, startAgent, waitFor, type AgentProcess, type Storage } from '../support/agents';
+import { configure, makeStorage, startAgent, type AgentProcess, type Storage } from '../support/agents';
 import { createTestEnv, type TestEnv } from '../support/env';
 import { seedTransfers } from '../scripts/ops/support';
-import type { TransferDoc } from '../../views/schema';
-import { fileIdOf, replicaIdOf } from '../../views/lib/catalog-ids';
-import { waitPublished } from '../agents/publisher/support';
+import { expectScaleInvariants } from '../support/scale-invariants';
 
 const PER_BLOCK = 100;
 
@@ -59,43 +57,7 @@ describe('scale: 3 schedulers + 3 workers + 2 retriers + 2 publishers, 5,000 fil
       startAgent(env, 'publisher', ['--instance', 'publisher-0']),
       startAgent(env, 'publisher', ['--instance', 'publisher-1']),
     ];
-    const docs: TransferDoc[] = await waitFor(env, ids, { ms: 800_000 });
-    expect(docs.filter((d) => d.state !== 'done').map((d) => `${d._id} ${d.state}`)).toEqual([]);
-    const bad = docs.filter((d) => (d.attempts || []).filter((a) => !a.error).length !== 1);
-    expect(bad.map((d) => d._id)).toEqual([]);
-    // Every file is in exactly one finished transfer job.
-    const jobs = await env.admin
-      .use(env.dbs.transfers)
-      .find({ selector: { type: 'transfer_job' }, limit: 100_000 } as never);
-    const perFile = new Map<string, number>();
-    for (const j of jobs.docs as unknown as { state: string; files: { id: string }[] | string[] }[]) {
-      if (j.state !== 'done') continue;
-      for (const f of j.files) {
-        const id = typeof f === 'string' ? f : f.id;
-        perFile.set(id, (perFile.get(id) || 0) + 1);
-      }
-    }
-    expect(ids.filter((id) => perFile.get(id) !== 1)).toEqual([]);
-    // Published exactly once: one file and one replica per transfer, in closed blocks of at most
-    // PER_BLOCK files whose counts match their files (the workflow has nothing pending: all close).
-    const { transfers, catalog } = await waitPublished(env, ids, {
-      ms: 600_000,
-      until: (c) => c.blocks.length > 0 && c.blocks.every((b) => !b.open),
-    });
-    expect(catalog.files).toHaveLength(ids.length);
-    expect(catalog.replicas).toHaveLength(ids.length);
-    for (const t of transfers) {
-      expect(catalog.docs.get(fileIdOf(t.destination_lfn))).toMatchObject({ block: t.block });
-      expect(catalog.docs.get(replicaIdOf(t.destination_lfn, t.destination))).toMatchObject({ block: t.block });
-    }
-    const filesPerBlock = new Map<string, number>();
-    for (const f of catalog.files) filesPerBlock.set(f.block, (filesPerBlock.get(f.block) || 0) + 1);
-    expect(new Set(catalog.blocks.map((b) => b.name))).toEqual(new Set(filesPerBlock.keys()));
-    for (const b of catalog.blocks) {
-      expect(b.file_count).toBe(filesPerBlock.get(b.name));
-      expect(b.file_count).toBeLessThanOrEqual(PER_BLOCK);
-    }
-    expect(catalog.docs.size).toBe(1 + catalog.blocks.length + 2 * ids.length); // one dataset
+    await expectScaleInvariants(env, ids, { perBlock: PER_BLOCK, doneMs: 800_000, publishedMs: 600_000 });
     expect(agents.every((a) => a.child.exitCode === null)).toBe(true);
   });
 });
