@@ -62,15 +62,18 @@ describe('chaos: the publisher killed at random points', () => {
       startAgent(env, 'retrier'),
     );
     start();
-    const docs = [
-      ...(await submitFiles(env, storage, FILES / 2, {
+    // Two waves: the second is submitted only after the 4th kill, so at least four kills land while
+    // the catalogue is still incomplete however fast the server is (on a quiet machine the embedded
+    // server published all 2,000 files in one wave between 3 kills).
+    const wave = async () => [
+      ...(await submitFiles(env, storage, FILES / 4, {
         user: 'owner',
         source: 'T2_CH_CERN',
         destination: 'T2_IT_Pisa',
         size: 64,
         over: () => ({ publish: true, dataset: `/Chaos/${env.names.owner}-v1/USER` }),
       })),
-      ...(await submitFiles(env, storage, FILES / 2, {
+      ...(await submitFiles(env, storage, FILES / 4, {
         user: 'other',
         source: 'T2_IT_Pisa',
         destination: 'T1_US_FNAL',
@@ -78,7 +81,8 @@ describe('chaos: the publisher killed at random points', () => {
         over: () => ({ publish: true, dataset: `/Chaos/${env.names.other}-v1/USER` }),
       })),
     ];
-    const ids = docs.map((d) => d._id);
+    const first = await wave();
+    let second: Promise<typeof first> | null = null;
     let chaos = true;
     // Kill while publication is under way: from the first catalogue write until everything is
     // in (at most 20 kills). Even rounds kill 0.1-1.5 s after the instance has started working
@@ -108,6 +112,7 @@ describe('chaos: the publisher killed at random points', () => {
         await publisher!.stop('SIGKILL');
         kills++;
         during.push(n);
+        if (kills === 4) second = wave();
         await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
         start();
       }
@@ -123,6 +128,8 @@ describe('chaos: the publisher killed at random points', () => {
       15_000,
     );
     try {
+      while (!second) await new Promise((r) => setTimeout(r, 200)); // the loop's 4th kill submits it
+      const ids = [...first, ...(await second)].map((d) => d._id);
       await waitFor(env, ids, { ms: 420_000 });
       result = await waitPublished(env, ids, {
         ms: 600_000,
