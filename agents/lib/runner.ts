@@ -21,6 +21,7 @@ import {
   errorKind,
   fetchChanges,
   sleep,
+  withTimeout,
   type Backoff,
   type Change,
   type ChangesResult,
@@ -263,11 +264,13 @@ async function beatIfDue(run: Run): Promise<void> {
 async function waitForChange(run: Run): Promise<void> {
   const { ctx, agent } = run;
   const wait = Math.min(LONGPOLL_MS, agent.tickMs);
-  const idle = AbortSignal.any([ctx.signal, AbortSignal.timeout(wait + 250)]);
+  const idle = withTimeout(ctx.signal, wait + 250);
   try {
-    await fetchChanges(ctx.url, run.feedDb, { since: run.seq, limit: 1, feed: 'longpoll', timeout: wait }, idle);
+    await fetchChanges(ctx.url, run.feedDb, { since: run.seq, limit: 1, feed: 'longpoll', timeout: wait }, idle.signal);
   } catch (err) {
-    if (!idle.aborted) throw err;
+    if (!idle.signal.aborted) throw err;
+  } finally {
+    idle.clear();
   }
 }
 

@@ -33,17 +33,21 @@ async function transferCount(): Promise<number> {
   return (await viewRows('totals', { group_level: 0 }))[0]?.value.count || 0;
 }
 
-/** Waits until the stats agent's roll-up has seen every transfer there is now. */
+/** Waits until the stats agent's roll-up has seen every transfer there is now. On a timeout the
+ * error says what the roll-up and the views held last and what the agent printed. */
 async function statsCaughtUp(): Promise<MonitorStatsDoc> {
   const want = await transferCount();
   return eventually(
     async () => {
       const doc = (await env.admin.use(env.dbs.transfers).get(MONITOR_STATS_ID)) as unknown as MonitorStatsDoc;
-      return doc.transfers === want &&
-        (doc.states.new?.[0] || 0) ===
-          ((await viewRows('totals', { group_level: 1, key: ['new'] }))[0]?.value.count || 0)
-        ? doc
-        : null;
+      const viewNew = (await viewRows('totals', { group_level: 1, key: ['new'] }))[0]?.value.count || 0;
+      if (doc.transfers === want && (doc.states.new?.[0] || 0) === viewNew) return doc;
+      const alive = stats.child.exitCode === null && stats.child.signalCode === null;
+      throw new Error(
+        `roll-up transfers ${doc.transfers} (want ${want}), new ${doc.states.new?.[0] || 0} (view ${viewNew}), ` +
+          `updated_at ${doc.updated_at}, seq ${doc.seq}, now ${new Date().toISOString()}, ` +
+          `agent ${alive ? 'running' : 'exited'}; agent output: ${stats.output.join('').slice(-3000)}`,
+      );
     },
     'the stats agent to catch up',
     90_000,
