@@ -5,6 +5,7 @@
  * between the embedded server and Apache CouchDB 3.x. Settings that change at run time live in
  * the `settings` document, not here.
  */
+import { bearerToken } from './token';
 import * as fs from 'fs';
 import * as path from 'path';
 import { dbNames, type DbRole } from '../../views/schema';
@@ -271,7 +272,10 @@ export function serverUrl(cfg: Config): string {
         `no COUCHDB_URL and no embedded server state in ${embeddedStatePath(cfg)}: run "couchstage start" first, or set COUCHDB_URL`,
       );
     }
-    url = withCredentials(state.url, state.admin.name, state.admin.password);
+    // A Bearer token in the environment (token.ts) signs in instead of the server's admin.
+    url = bearerToken()
+      ? state.url.replace(/\/+$/, '')
+      : withCredentials(state.url, state.admin.name, state.admin.password);
   }
   if (cfg.user) url = withCredentials(url, cfg.user, cfg.password || '');
   return url;
@@ -285,7 +289,10 @@ export function agentUrl(cfg: Config): string {
   if (cfg.user) return serverUrl(cfg);
   if (!cfg.couchUrl) {
     const state = readEmbeddedState(cfg);
-    if (state) return withCredentials(state.url, state.agent.name, state.agent.password);
+    if (state)
+      return bearerToken()
+        ? state.url.replace(/\/+$/, '')
+        : withCredentials(state.url, state.agent.name, state.agent.password);
   }
   return serverUrl(cfg);
 }
