@@ -50,6 +50,11 @@ export const VALUED = [
   'state',
   'lfn',
   'random',
+  'jwt-jwks',
+  'jwt-issuer',
+  'jwt-roles-claim',
+  'jwt-ops-group',
+  'jwt-user-group',
   ...OPS_VALUED,
 ];
 

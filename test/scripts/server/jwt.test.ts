@@ -4,7 +4,9 @@
  * token is accepted or refused with the same status and reason on both engines, and a refused
  * write stores nothing.
  */
+import { spawnSync } from 'child_process';
 import { generateKeyPairSync } from 'crypto';
+import * as path from 'path';
 import { connect } from '../../../agents/platform/couch';
 import { configureTokens } from '../../../scripts/ops/jwt-config';
 import { Role } from '../../../views/schema';
@@ -180,4 +182,18 @@ test('deploy with the same JWKS and issuer again changes nothing', async () => {
   );
   expect(changed).toEqual([]);
   expect(lines[0]).toMatch(/already set/);
+});
+
+test('couchstage deploy --jwt-jwks FILE --jwt-issuer ISS from the command line; the issuer is required', () => {
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, [path.resolve(__dirname, '../../../dist/cli.js'), 'deploy', ...args], {
+      env: { ...process.env, COUCHDB_URL: env.adminUrl, COUCHSTAGE_DB_PREFIX: env.prefix },
+      encoding: 'utf8',
+    });
+  const ok = cli(['--jwt-jwks', jwksFile(), '--jwt-issuer', TEST_ISSUER]);
+  expect(ok.status).toBe(0);
+  expect(ok.stdout).toMatch(/token settings: keys, issuer and roles claim already set/);
+  const bad = cli(['--jwt-jwks', jwksFile()]);
+  expect(bad.status).not.toBe(0);
+  expect(bad.stderr).toMatch(/--jwt-jwks needs --jwt-issuer/);
 });
