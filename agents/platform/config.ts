@@ -5,7 +5,6 @@
  * between the embedded server and Apache CouchDB 3.x. Settings that change at run time live in
  * the `settings` document, not here.
  */
-import { bearerToken } from './token';
 import * as fs from 'fs';
 import * as path from 'path';
 import { dbNames, type DbRole } from '../../views/schema';
@@ -75,6 +74,8 @@ export const ENV_VARS = [
   'COUCHSTAGE_PORT',
   'COUCHSTAGE_USER',
   'COUCHSTAGE_PASSWORD',
+  'COUCHSTAGE_TOKEN',
+  'COUCHSTAGE_TOKEN_FILE',
   'COUCHSTAGE_ANSWER_TIMEOUT',
   'COUCHSTAGE_AGENT_PASSWORD',
   'COUCHSTAGE_VERSION',
@@ -248,6 +249,22 @@ export function readEmbeddedState(cfg: Pick<Config, 'dataDir'>): EmbeddedState |
   return readState(cfg.dataDir);
 }
 
+/** Where the CLI's and the agents' Bearer token comes from (read and refreshed by token.ts). */
+export interface TokenSource {
+  readonly token: string | null;
+  readonly file: string | null;
+}
+
+/** COUCHSTAGE_TOKEN (the token) or COUCHSTAGE_TOKEN_FILE (a file holding it); read at each call. */
+export function tokenSource(env: NodeJS.ProcessEnv = process.env): TokenSource {
+  return { token: env.COUCHSTAGE_TOKEN?.trim() || null, file: env.COUCHSTAGE_TOKEN_FILE || null };
+}
+
+const hasToken = () => {
+  const t = tokenSource();
+  return !!(t.token || t.file);
+};
+
 export function withCredentials(url: string, name: string, password: string): string {
   const u = new URL(url);
   u.username = encodeURIComponent(name);
@@ -273,7 +290,7 @@ export function serverUrl(cfg: Config): string {
       );
     }
     // A Bearer token in the environment (token.ts) signs in instead of the server's admin.
-    url = bearerToken()
+    url = hasToken()
       ? state.url.replace(/\/+$/, '')
       : withCredentials(state.url, state.admin.name, state.admin.password);
   }
@@ -290,7 +307,7 @@ export function agentUrl(cfg: Config): string {
   if (!cfg.couchUrl) {
     const state = readEmbeddedState(cfg);
     if (state)
-      return bearerToken()
+      return hasToken()
         ? state.url.replace(/\/+$/, '')
         : withCredentials(state.url, state.agent.name, state.agent.password);
   }

@@ -7,6 +7,7 @@
  * Used only where the server URL carries no credentials (couch.ts): a URL's user:password wins.
  */
 import * as fs from 'fs';
+import { tokenSource, type TokenSource } from './config';
 
 const RECHECK_MS = 1000;
 let memo: { file: string; stamp: string; token: string | null; checked: number } | null = null;
@@ -14,9 +15,9 @@ let memo: { file: string; stamp: string; token: string | null; checked: number }
 /** Thrown when COUCHSTAGE_TOKEN_FILE is set but unreadable: never fall back to anonymous. */
 export class TokenFileError extends Error {}
 
-export function bearerToken(env: NodeJS.ProcessEnv = process.env, now = Date.now()): string | null {
-  if (env.COUCHSTAGE_TOKEN) return env.COUCHSTAGE_TOKEN.trim();
-  const file = env.COUCHSTAGE_TOKEN_FILE;
+export function bearerToken(src: TokenSource = tokenSource(), now = Date.now()): string | null {
+  if (src.token) return src.token;
+  const file = src.file;
   if (!file) return null;
   if (memo && memo.file === file && now - memo.checked < RECHECK_MS) return memo.token;
   let st: fs.Stats;
@@ -36,9 +37,9 @@ export function bearerToken(env: NodeJS.ProcessEnv = process.env, now = Date.now
 }
 
 /** `Authorization: Bearer ...` headers whose value is read at each request (nano copies headers per request). */
-export function bearerHeaders(env: NodeJS.ProcessEnv = process.env): Record<string, string> | null {
-  if (!bearerToken(env)) return null;
+export function bearerHeaders(): Record<string, string> | null {
+  if (!bearerToken()) return null;
   const h = {};
-  Object.defineProperty(h, 'Authorization', { enumerable: true, get: () => `Bearer ${bearerToken(env)}` });
+  Object.defineProperty(h, 'Authorization', { enumerable: true, get: () => `Bearer ${bearerToken()}` });
   return h as Record<string, string>;
 }

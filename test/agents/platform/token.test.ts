@@ -6,9 +6,11 @@ import { generateKeyPairSync } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { bearerToken, TokenFileError } from '../../../agents/platform/token';
+import { tokenSource } from '../../../agents/platform/config';
+import { bearerToken as fromToken, TokenFileError } from '../../../agents/platform/token';
 import { jwtKeysOf, jwtSettingsFor, requiredClaims } from '../../../scripts/ops/jwt-config';
 
+const bearerToken = (env: NodeJS.ProcessEnv, now?: number) => fromToken(tokenSource(env), now);
 let dir: string;
 beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-token-test-'))));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
