@@ -2,7 +2,9 @@
  * The page's only door to CouchDB: relative URLs from `/<db>/_design/monitor/index.html`, the
  * browser's session cookie, JSON. Every request sends `X-CouchDB-WWW-Authenticate: Cookie` so a
  * 401 (an expired session) does not pop up the browser's Basic dialog: the page shows its own
- * login form instead (CouchDB 3 and the embedded server both honour the header).
+ * login form instead (CouchDB 3 and the embedded server both honour the header). After a token
+ * sign-in every request carries `Authorization: Bearer` instead; the token is kept in this tab's
+ * sessionStorage only (gone with the tab, never in a cookie or the URL).
  */
 import type { ViewRef } from '../views/schema';
 import { isDesignDocUpdated } from '../views/lib/ddoc-updated';
@@ -33,13 +35,32 @@ export class HttpError extends Error {
   }
 }
 
+const TOKEN_KEY = 'couchstage-token';
+
+/** The token this tab signed in with, or null. */
+export function token(): string | null {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** Sign in by token (null: forget it). */
+export function setToken(t: string | null): void {
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
 export async function getJson<T>(url: string, init: RequestInit = {}): Promise<T> {
+  const t = token();
   const res = await fetch(url, {
     credentials: 'same-origin',
     ...init,
     headers: {
       Accept: 'application/json',
       'X-CouchDB-WWW-Authenticate': 'Cookie',
+      ...(t ? { Authorization: `Bearer ${t}` } : {}),
       ...(init.body ? { 'Content-Type': 'application/json' } : {}),
       ...(init.headers || {}),
     },

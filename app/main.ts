@@ -8,7 +8,7 @@
  */
 import { select } from 'd3';
 import { Role } from '../views/schema';
-import { basicSession, HttpError, login, logout, session, type Me } from './api';
+import { basicSession, HttpError, login, logout, session, setToken, token, type Me } from './api';
 import { renderUser } from './drill';
 import { clear, route } from './dom';
 import { renderFailures } from './failures';
@@ -100,6 +100,7 @@ function signedOut(message = ''): void {
   clear('#view');
   select('#who').text('');
   select('#login').property('hidden', false);
+  select('#token-login').property('hidden', false);
   select('#logout').property('hidden', true);
   select('nav').property('hidden', true);
   select('#error').text(message);
@@ -117,12 +118,13 @@ function signedOut(message = ''): void {
  */
 async function start(viaForm = false): Promise<void> {
   let ctx = await session();
-  if (!ctx.name && !viaForm) ctx = await basicSession().catch(() => ctx);
+  if (!ctx.name && !viaForm && !token()) ctx = await basicSession().catch(() => ctx);
   if (!ctx.name) return signedOut();
   if (!parseRoute()[0]) prefetchOverview();
   me = { name: ctx.name, roles: ctx.roles, ops: ctx.roles.includes(Role.ops) || ctx.roles.includes(Role.admin) };
   select('#who').text(`${me.name}${me.ops ? ' (operator)' : ''}`);
   select('#login').property('hidden', true);
+  select('#token-login').property('hidden', true);
   select('#logout').property('hidden', false);
   select('nav').property('hidden', false);
   select('#mine').attr('href', route('user', me.name));
@@ -145,9 +147,33 @@ select<HTMLFormElement, unknown>('#login').on('submit', async (event: SubmitEven
   }
 });
 
-select('#logout').on('click', async () => {
+/**
+ * A token pasted or handed to the user: the server checks it on `_session` (both engines answer
+ * with the check that failed, e.g. `exp not in future`), and the page's requests carry it from then on.
+ */
+select<HTMLFormElement, unknown>('#token-login').on('submit', async (event: SubmitEvent) => {
+  event.preventDefault();
+  const form = event.target as HTMLFormElement;
+  const t = String(new FormData(form).get('token') || '').trim();
+  setToken(t);
   try {
-    await logout();
+    const ctx = await session();
+    if (!ctx.name) throw new HttpError(401, 'unauthorized', 'the token names no user');
+    select('#error').text('');
+    form.reset();
+    await start(true);
+  } catch (err) {
+    setToken(null);
+    select('#notice').text('').classed('refused', false).classed('ok', false);
+    showError(err instanceof HttpError ? new Error(`Token refused: ${err.message}`) : err);
+  }
+});
+
+select('#logout').on('click', async () => {
+  const byToken = !!token();
+  setToken(null);
+  try {
+    if (!byToken) await logout();
   } catch (err) {
     showError(err);
   }
@@ -158,4 +184,9 @@ window.addEventListener('hashchange', () => {
   select('#notice').text('');
   refresh();
 });
-start().catch(showError);
+start().catch((err) => {
+  // A token kept in this tab that the server no longer takes (expired): sign out, saying why.
+  if (!token()) return showError(err);
+  setToken(null);
+  signedOut(err instanceof HttpError ? `Token refused: ${err.message}` : String(err));
+});

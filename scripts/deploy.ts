@@ -19,6 +19,7 @@ import { update, type RawDoc } from '../agents/platform/docs';
 import { projectRoot } from '../agents/platform/config';
 import { configureServer, type ServerConfigReport } from './ops/server-config';
 import { placeDatabases, type Placement } from './ops/shards';
+import { configureTokens, type JwtDeploy } from './ops/jwt-config';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- couchdb-bootstrap ships no type declarations
 const bootstrap = promisify(require('couchdb-bootstrap')) as (
@@ -41,6 +42,19 @@ export interface DeployOptions {
   readonly root?: string;
   readonly version?: string;
   readonly log?: (line: string) => void;
+  /** Bearer tokens of one issuer (ops/jwt-config.ts); groups named here get couchstage's roles. */
+  readonly jwt?: JwtDeploy & TokenGroups;
+}
+
+/**
+ * Token groups given couchstage's rights through `_security`, which both engines apply natively:
+ * CouchDB cannot rename a role, and validation already treats a database admin role as ops.
+ */
+export interface TokenGroups {
+  /** e.g. `/cms/couchstage-ops`: database admin, so ops (views/lib/vdu.ts actorOf). */
+  readonly opsGroup?: string;
+  /** e.g. `/cms`: a member of transfers, catalog and config, so a user. */
+  readonly userGroup?: string;
 }
 
 export type DeployAction = 'created' | 'updated' | 'unchanged';
@@ -50,6 +64,8 @@ export interface DeployReport {
   readonly designs: { db: string; id: string; action: DeployAction }[];
   /** Server settings the page needs (CSP for attachments, the Basic challenge): see ops/server-config.ts. */
   readonly server: ServerConfigReport;
+  /** Token settings changed, `[section] key: old -> new` (empty without --jwt-jwks). */
+  readonly tokens?: string[];
   /** On a cluster only: each database's q and n (scripts/ops/shards.ts). */
   readonly placement?: Placement;
 }
@@ -59,10 +75,15 @@ export interface DeployReport {
  * validate_doc_update. The service database (the agents' checkpoints, `_local` documents no
  * validation function sees) admits the agent role alone, and operators as its admins.
  */
-export function securityObject(role?: DbRole) {
+export function securityObject(role?: DbRole, groups: TokenGroups = {}) {
+  const ops = groups.opsGroup ? [groups.opsGroup] : [];
+  const users = groups.userGroup && role !== 'service' ? [groups.userGroup] : [];
   return {
-    admins: { names: [] as string[], roles: [Role.ops] },
-    members: { names: [] as string[], roles: role === 'service' ? [Role.agent] : [Role.user, Role.agent, Role.ops] },
+    admins: { names: [] as string[], roles: [Role.ops, ...ops] },
+    members: {
+      names: [] as string[],
+      roles: role === 'service' ? [Role.agent] : [Role.user, Role.agent, Role.ops, ...users],
+    },
   };
 }
 
@@ -92,12 +113,14 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
   const version = opts.version || deployVersion(root);
   const server = connect(opts.url);
   const source: Record<string, object> = {};
-  for (const role of Object.keys(opts.dbs) as DbRole[]) source[opts.dbs[role]] = { _security: securityObject(role) };
+  for (const role of Object.keys(opts.dbs) as DbRole[])
+    source[opts.dbs[role]] = { _security: securityObject(role, opts.jwt) };
   if (opts.users && opts.users.length) {
     source._users = Object.fromEntries(opts.users.map((u) => ['org.couchdb.user:' + u.name, userDoc(u)]));
   }
   // First, so that a caller without server-admin rights reads what to set before the rest fails.
   const serverSettings = await configureServer(opts.url, log);
+  const tokens = opts.jwt ? await configureTokens(opts.url, opts.jwt, log) : undefined;
   // On a cluster the databases are created here with chosen shard counts; bootstrap then finds them.
   const placement = await placeDatabases(opts.url, opts.dbs, log);
   await bootstrap(opts.url, source, { concurrency: 4 });
@@ -112,5 +135,11 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
     designs.push({ db: dbName, id: b.id, action });
     log(`${dbName}/${b.id}: ${action}`);
   }
-  return { version, designs, server: serverSettings, ...(placement ? { placement } : {}) };
+  return {
+    version,
+    designs,
+    server: serverSettings,
+    ...(tokens ? { tokens } : {}),
+    ...(placement ? { placement } : {}),
+  };
 }

@@ -18,8 +18,18 @@ async function readonlyOf(url: string, db: string, signal?: AbortSignal): Promis
   const { base, headers } = authParts(url);
   const res = await fetch(`${base}/${encodeURIComponent(db)}/${READONLY_DDOC_ID}`, { headers, signal });
   if (res.status === 404) return null;
-  if (!res.ok)
-    throw Object.assign(new Error(`reading ${db}/${READONLY_DDOC_ID}: ${res.status}`), { statusCode: res.status });
+  if (!res.ok) {
+    // The server's reason names the check that failed (an expired token, a wrong password).
+    const body = (await res.json().catch(() => ({}))) as { error?: string; reason?: string };
+    throw Object.assign(
+      new Error(`reading ${db}/${READONLY_DDOC_ID}: ${res.status} ${body.error ?? ''}: ${body.reason ?? ''}`),
+      {
+        statusCode: res.status,
+        error: body.error,
+        reason: body.reason,
+      },
+    );
+  }
   return ((await res.json()) as ReadonlyDesignDoc).couchstage_readonly || null;
 }
 

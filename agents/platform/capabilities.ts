@@ -39,6 +39,12 @@ export interface Capabilities {
   readonly schedulerJobs: boolean;
   /** Server settings over HTTP, `/_node/<node>/_config/<section>/<key>` (server admin only). */
   readonly serverConfig: boolean;
+  /**
+   * Where a server admin writes settings: `node`, `/_node/<node>/_config/<section>/<key>` per
+   * node (CouchDB 2+); `server`, `/_config/<section>/<key>` (express-pouchdb, which keeps
+   * them in its config.json and applies them at once).
+   */
+  readonly configRoute: 'node' | 'server';
   /** `POST /db/_compact/<ddoc>` (express-pouchdb takes that path for an attachment: 400). */
   readonly viewCompaction: boolean;
   /**
@@ -79,6 +85,7 @@ export async function probeCapabilities(url: string): Promise<Capabilities> {
       purge: false,
       schedulerJobs: false,
       serverConfig: false,
+      configRoute: 'server',
       viewCompaction: false,
       indexRecord: true,
     };
@@ -100,6 +107,7 @@ export async function probeCapabilities(url: string): Promise<Capabilities> {
     purge: major >= 2,
     schedulerJobs: scheduler !== 404 && scheduler !== 0,
     serverConfig: config !== 404 && config !== 0,
+    configRoute: 'node',
     viewCompaction: true,
     indexRecord: false,
   };

@@ -74,6 +74,8 @@ export const ENV_VARS = [
   'COUCHSTAGE_PORT',
   'COUCHSTAGE_USER',
   'COUCHSTAGE_PASSWORD',
+  'COUCHSTAGE_TOKEN',
+  'COUCHSTAGE_TOKEN_FILE',
   'COUCHSTAGE_ANSWER_TIMEOUT',
   'COUCHSTAGE_AGENT_PASSWORD',
   'COUCHSTAGE_VERSION',
@@ -247,6 +249,22 @@ export function readEmbeddedState(cfg: Pick<Config, 'dataDir'>): EmbeddedState |
   return readState(cfg.dataDir);
 }
 
+/** Where the CLI's and the agents' Bearer token comes from (read and refreshed by token.ts). */
+export interface TokenSource {
+  readonly token: string | null;
+  readonly file: string | null;
+}
+
+/** COUCHSTAGE_TOKEN (the token) or COUCHSTAGE_TOKEN_FILE (a file holding it); read at each call. */
+export function tokenSource(env: NodeJS.ProcessEnv = process.env): TokenSource {
+  return { token: env.COUCHSTAGE_TOKEN?.trim() || null, file: env.COUCHSTAGE_TOKEN_FILE || null };
+}
+
+const hasToken = () => {
+  const t = tokenSource();
+  return !!(t.token || t.file);
+};
+
 export function withCredentials(url: string, name: string, password: string): string {
   const u = new URL(url);
   u.username = encodeURIComponent(name);
@@ -271,7 +289,10 @@ export function serverUrl(cfg: Config): string {
         `no COUCHDB_URL and no embedded server state in ${embeddedStatePath(cfg)}: run "couchstage start" first, or set COUCHDB_URL`,
       );
     }
-    url = withCredentials(state.url, state.admin.name, state.admin.password);
+    // A Bearer token in the environment (token.ts) signs in instead of the server's admin.
+    url = hasToken()
+      ? state.url.replace(/\/+$/, '')
+      : withCredentials(state.url, state.admin.name, state.admin.password);
   }
   if (cfg.user) url = withCredentials(url, cfg.user, cfg.password || '');
   return url;
@@ -285,7 +306,10 @@ export function agentUrl(cfg: Config): string {
   if (cfg.user) return serverUrl(cfg);
   if (!cfg.couchUrl) {
     const state = readEmbeddedState(cfg);
-    if (state) return withCredentials(state.url, state.agent.name, state.agent.password);
+    if (state)
+      return hasToken()
+        ? state.url.replace(/\/+$/, '')
+        : withCredentials(state.url, state.agent.name, state.agent.password);
   }
   return serverUrl(cfg);
 }

@@ -5,6 +5,7 @@
  * its own class: the caller re-reads and decides (idempotent effects).
  */
 import nano from 'nano';
+import { bearerHeaders, bearerToken } from './token';
 
 export type Server = nano.ServerScope;
 export type Db = nano.DocumentScope<Record<string, unknown>>;
@@ -16,8 +17,10 @@ export interface CouchError extends Error {
   reason?: string;
 }
 
+/** A client for `url`; without credentials in the URL, a Bearer token from the environment if set (token.ts). */
 export function connect(url: string): Server {
-  return nano({ url });
+  const headers = new URL(url).username ? null : bearerHeaders();
+  return nano(headers ? { url, headers } : { url });
 }
 
 export function statusOf(err: unknown): number | undefined {
@@ -111,13 +114,16 @@ export interface ChangesResult<D = Record<string, unknown>> {
   readonly pending?: number;
 }
 
-/** Splits `http://user:pass@host` into a credential-free URL and a Basic auth header. */
+/** Splits `http://user:pass@host` into a credential-free URL and a Basic auth header (else a Bearer token, token.ts). */
 export function authParts(url: string): { base: string; headers: Record<string, string> } {
   const u = new URL(url);
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (u.username) {
     headers.Authorization =
       'Basic ' + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
+  } else {
+    const token = bearerToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
   }
   u.username = '';
   u.password = '';

@@ -14,7 +14,7 @@ import { DEFAULT_DEMO_FILES, runStart } from './commands/start';
 import { runStatus } from './commands/status';
 import { runCatalog } from './commands/catalog';
 import { runSubmit } from './commands/submit';
-import { deploy } from '../deploy';
+import { deploy, type DeployOptions } from '../deploy';
 import { DEMO_USERS } from './commands/start';
 import { runDelete, runReplicate, runRequestShow, runUpload } from './commands/datahandling';
 import { runQuota } from './commands/quota';
@@ -50,6 +50,11 @@ export const VALUED = [
   'state',
   'lfn',
   'random',
+  'jwt-jwks',
+  'jwt-issuer',
+  'jwt-roles-claim',
+  'jwt-ops-group',
+  'jwt-user-group',
   ...OPS_VALUED,
 ];
 
@@ -72,6 +77,24 @@ async function startCommand(args: Args, out: (line: string) => void): Promise<nu
   );
 }
 
+function jwtFlags(args: Args): DeployOptions['jwt'] {
+  const jwksFile = flag(args, 'jwt-jwks');
+  const issuer = flag(args, 'jwt-issuer');
+  const rest = {
+    rolesClaim: flag(args, 'jwt-roles-claim'),
+    opsGroup: flag(args, 'jwt-ops-group'),
+    userGroup: flag(args, 'jwt-user-group'),
+  };
+  if (jwksFile === undefined) {
+    if (issuer !== undefined || Object.values(rest).some((v) => v !== undefined))
+      throw new UsageError('--jwt-issuer, --jwt-roles-claim, --jwt-*-group need --jwt-jwks FILE');
+    return undefined;
+  }
+  // Without an issuer CouchDB would take any iss signed by these keys.
+  if (!issuer) throw new UsageError('--jwt-jwks needs --jwt-issuer ISS (the one issuer accepted)');
+  return { jwksFile, issuer, ...rest };
+}
+
 async function deployCommand(args: Args, out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const cfg = loadConfig();
   // --demo (the old name) only on the embedded server: accounts with known passwords on CouchDB need --demo-users
@@ -83,6 +106,7 @@ async function deployCommand(args: Args, out: (line: string) => void, err: (line
     dbs: cfg.dbs,
     users: demoUsers ? DEMO_USERS : [],
     log: args.flags.json ? undefined : out,
+    jwt: jwtFlags(args),
   });
   if (args.flags.json) out(JSON.stringify(report, null, 2));
   return 0;

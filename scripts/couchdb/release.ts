@@ -132,6 +132,10 @@ export function writeLocalIni(dir: string, lines: readonly string[], adminValue:
 }
 
 /** The `[couchdb]` data dirs, `[chttpd]` on loopback and `[log]` lines every node writes; `couchdb` adds to its section. */
+/** The handler list with JWT, in the order the embedded server checks too (authz/identity.ts). */
+export const AUTH_HANDLERS =
+  '{chttpd_auth, cookie_authentication_handler}, {chttpd_auth, jwt_authentication_handler}, {chttpd_auth, default_authentication_handler}';
+
 export function baseIni(dir: string, port: number, couchdb: readonly string[], bindAddress = '127.0.0.1'): string[] {
   const data = path.join(dir, 'data');
   return [
@@ -142,6 +146,9 @@ export function baseIni(dir: string, port: number, couchdb: readonly string[], b
     '[chttpd]',
     `bind_address = ${bindAddress}`,
     `port = ${port}`,
+    // Bearer tokens (`couchstage deploy --jwt-jwks`): CouchDB reads the handler list at start
+    // only, so a node of ours has the JWT handler from the first start; keys come with deploy.
+    `authentication_handlers = ${AUTH_HANDLERS}`,
     '[log]',
     'level = warning',
   ];

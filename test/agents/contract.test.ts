@@ -7,6 +7,11 @@
 import { createTestEnv, type TestEnv } from '../support/env';
 import { configure, makeStorage, startAgent, type Storage } from '../support/agents';
 import { AGENT_REGISTRY } from '../../agents/registry';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Role } from '../../views/schema';
+import { claimsFor, sign, tokenFor } from '../support/issuer';
 
 describe.each(AGENT_REGISTRY.map((a) => [a.name, a.needsBackend] as const))('agent %s', (name, needsBackend) => {
   let env: TestEnv;
@@ -73,3 +78,51 @@ describe.each(AGENT_REGISTRY.map((a) => [a.name, a.needsBackend] as const))('age
     expect(p.output.join('')).toContain('agent stopped');
   });
 });
+
+/**
+ * The same contract with a token instead of a password: COUCHDB_URL without credentials and
+ * COUCHSTAGE_TOKEN_FILE holding a token of the test issuer (agents/platform/token.ts); the
+ * token's sub is the agent's name and its groups carry the agent role.
+ */
+describe.each(AGENT_REGISTRY.map((a) => [a.name, a.needsBackend] as const))(
+  'agent %s by token',
+  (name, needsBackend) => {
+    let env: TestEnv;
+    let storage: Storage;
+    let dir: string;
+    const args = needsBackend ? ['--backend', 'native'] : [];
+    const tokenEnv = (file: string) => ({ COUCHDB_URL: env.baseUrl, COUCHSTAGE_TOKEN_FILE: file });
+
+    beforeAll(async () => {
+      env = await createTestEnv();
+      storage = makeStorage(['T2_A', 'T2_B']);
+      await configure(env, storage);
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-token-'));
+    });
+    afterAll(async () => {
+      await env?.cleanup();
+      storage?.cleanup();
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('--once does one pass and checkpoints the feed, signed in by its token', async () => {
+      const file = path.join(dir, 'token');
+      fs.writeFileSync(file, await tokenFor(env.names.agent, [Role.agent]), { mode: 0o600 });
+      const p = startAgent(env, name, ['--once', ...args], tokenEnv(file));
+      expect(await p.exited).toBe(0);
+      const checkpoint = await env.admin.use<{ seq: unknown }>(env.dbs.service).get('_local/' + name);
+      expect(parseInt(String(checkpoint.seq), 10)).toBeGreaterThan(0);
+    });
+
+    it('an expired token fails with the server’s reason', async () => {
+      const file = path.join(dir, 'expired');
+      const claims = { ...claimsFor(env.names.agent, [Role.agent]), exp: Math.floor(Date.now() / 1000) - 60 };
+      fs.writeFileSync(file, await sign(claims), { mode: 0o600 });
+      const p = startAgent(env, name, ['--once', ...args], tokenEnv(file));
+      const code = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('hung'), 30_000))]);
+      expect(code).not.toBe(0);
+      expect(code).not.toBe('hung');
+      expect(p.output.join('')).toMatch(/exp not in future/);
+    });
+  },
+);

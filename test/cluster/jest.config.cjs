@@ -8,7 +8,12 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test/cluster'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.tsx?$': '<rootDir>/test/esbuild-transform.cjs' },
+  transform: {
+    '^.+\\.tsx?$': '<rootDir>/test/esbuild-transform.cjs',
+    '/node_modules/jose/.+\\.js$': '<rootDir>/test/esbuild-transform.cjs',
+  },
+  // jose is ESM only (test/esbuild-transform.cjs), reached through test/support/issuer.ts.
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   moduleFileExtensions: ['ts', 'tsx', 'js', 'cjs', 'json'],
   // Three nodes on two shared cores: unpacking, starting and joining take tens of seconds.
   testTimeout: 300000,

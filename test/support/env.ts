@@ -6,7 +6,8 @@ import { createHash, randomBytes } from 'crypto';
 import { loadConfig, withCredentials, withoutCredentials } from '../../agents/platform/config';
 import { connect, statusOf, type Server } from '../../agents/platform/couch';
 import { dbNames, GROUP_ROLE_PREFIX, Role, type DbRole } from '../../views/schema';
-import { deploy, type DeployReport, type UserSpec } from '../../scripts/deploy';
+import { deploy, type DeployReport, type TokenGroups, type UserSpec } from '../../scripts/deploy';
+import { jwksFile, TEST_ISSUER } from './issuer';
 
 /** owner, other and member are plain users; member also holds the group role of `group`. */
 export type Actor = 'owner' | 'other' | 'member' | 'agent' | 'ops' | 'admin' | 'anonymous';
@@ -39,7 +40,8 @@ export function randomName(prefix: string): string {
   return `${prefix}${randomBytes(5).toString('hex')}`;
 }
 
-export async function createTestEnv(opts: { version?: string } = {}): Promise<TestEnv> {
+/** `tokenGroups`: token groups given couchstage's roles in this env's `_security` (deploy --jwt-*-group). */
+export async function createTestEnv(opts: { version?: string; tokenGroups?: TokenGroups } = {}): Promise<TestEnv> {
   const url = adminUrl();
   const prefix = randomName('test_') + '_';
   const dbs = dbNames(prefix);
@@ -60,7 +62,8 @@ export async function createTestEnv(opts: { version?: string } = {}): Promise<Te
     { name: names.agent, password, roles: [Role.agent] },
     { name: names.ops, password, roles: [Role.ops] },
   ];
-  const deployReport = await deploy({ url, dbs, users, version: opts.version || 'test' });
+  const jwt = opts.tokenGroups ? { jwksFile: jwksFile(), issuer: TEST_ISSUER, ...opts.tokenGroups } : undefined;
+  const deployReport = await deploy({ url, dbs, users, version: opts.version || 'test', jwt });
   const baseUrl = withoutCredentials(url);
   const urlAs = (actor: Actor) =>
     actor === 'admin' ? url : actor === 'anonymous' ? baseUrl : withCredentials(baseUrl, names[actor], password);

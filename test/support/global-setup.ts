@@ -9,6 +9,7 @@ import * as path from 'path';
 import { embeddedServerOptions } from '../../scripts/embedded-env';
 import { ensureEmbeddedAdmin, Supervisor } from '../../scripts/server';
 import { loadConfig, withCredentials } from '../../agents/platform/config';
+import { setUpTestIssuer } from './issuer';
 
 declare global {
   var __COUCHSTAGE_SUPERVISOR__: Supervisor | undefined;
@@ -16,8 +17,11 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   // Reading the configuration here also fails the run at once on a bad variable, named.
-  if (loadConfig().couchUrl) {
+  const url = loadConfig().couchUrl;
+  if (url) {
     process.env.COUCHSTAGE_TEST_SERVER = 'couchdb';
+    // The test issuer's keys (test/support/issuer.ts), for the files that sign in by token.
+    await setUpTestIssuer(url, fs.mkdtempSync(path.join(os.tmpdir(), 'couchstage-issuer-')));
     return;
   }
   const root = path.resolve(__dirname, '..', '..');
@@ -34,4 +38,5 @@ export default async function globalSetup(): Promise<void> {
   process.env.COUCHDB_URL = withCredentials(base, state.admin.name, state.admin.password);
   process.env.COUCHSTAGE_TEST_SERVER = 'embedded';
   process.env.COUCHSTAGE_TEST_DATA_DIR = dataDir;
+  await setUpTestIssuer(process.env.COUCHDB_URL, path.join(dataDir, 'issuer'));
 }

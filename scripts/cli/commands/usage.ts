@@ -29,8 +29,16 @@ export const COMMANDS: readonly CommandUsage[] = [
   },
   {
     name: 'deploy',
-    synopsis: 'deploy [--demo-users]',
+    synopsis:
+      'deploy [--demo-users] [--jwt-jwks FILE --jwt-issuer ISS [--jwt-roles-claim PATH] [--jwt-ops-group G] [--jwt-user-group G]]',
     summary: ['create databases, security, users and design documents (idempotent)'],
+    details: [
+      "--jwt-jwks FILE        accept Bearer tokens signed by this JWKS's keys (RSA, EC; by kid)",
+      '--jwt-issuer ISS       the one issuer accepted (iss); required with --jwt-jwks',
+      '--jwt-roles-claim P    where the groups are (default wlcg\\.groups; `.` nests, `\\.` is a dot)',
+      '--jwt-ops-group G      token group that is couchstage-ops (database admin)',
+      '--jwt-user-group G     token group that is a couchstage user (member)',
+    ],
   },
   {
     name: 'put',

@@ -1,5 +1,5 @@
 /**
- * Who sent a request (Basic credentials or an `AuthSession` cookie), established once per request
+ * Who sent a request (Basic credentials, an `AuthSession` cookie or a Bearer token, jwt.ts), established once per request
  * and remembered per credential: the control plane sends thousands of requests a second with a
  * handful of credentials, and each uncached answer costs a `_users` read and a password check
  * (pbkdf2). Remembered answers end after TTL_MS and at once when anything writes `_users` or the
@@ -7,6 +7,7 @@
  * password, role or deleted user applies from the next request on.
  */
 import { createHmac, randomBytes } from 'crypto';
+import { bearerToken, verifyToken, type JwtSettings } from './jwt';
 
 export interface UserCtx {
   name: string | null;
@@ -39,6 +40,12 @@ export class Identities {
     private readonly anonymous: () => UserCtx,
     private readonly timeoutS: () => number,
   ) {}
+
+  private tokens: (() => JwtSettings) | null = null;
+  /** Accept Bearer tokens with these settings (CouchDB's handler order: cookie, jwt, default). */
+  useTokens(settings: () => JwtSettings): void {
+    this.tokens = settings;
+  }
 
   /** Forget every remembered answer (a write of `_users`, a change of admins). */
   invalidate(): void {
@@ -97,6 +104,9 @@ export class Identities {
       }
       if (e.ctx) return sessionOf(e.ctx, 'cookie');
     }
+    const bearer = this.tokens ? bearerToken(headers.authorization) : undefined;
+    // Refusals are thrown (TokenRefused, with CouchDB's status and reason); a token is not remembered.
+    if (bearer) return sessionOf(await verifyToken(bearer, this.tokens!()), 'jwt');
     const basic = parseBasic(headers.authorization);
     if (!basic) return sessionOf(this.anonymous(), undefined);
     const k = this.key('basic', headers.authorization!);
@@ -122,7 +132,7 @@ function sessionOf(ctx: UserCtx, authenticated: string | undefined): Session {
   const s: Session = {
     ok: true,
     userCtx: { name: ctx.name, roles: ctx.roles.slice() },
-    info: { authentication_handlers: ['cookie', 'default'], authentication_db: '_users' },
+    info: { authentication_handlers: ['cookie', 'jwt', 'default'], authentication_db: '_users' },
   };
   if (authenticated) s.info.authenticated = authenticated;
   return s;

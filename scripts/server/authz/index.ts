@@ -11,6 +11,7 @@
 import type * as http from 'http';
 import { classify, SYSTEM_DBS, type Need } from './rules';
 import { Identities, type Session, type UserCtx } from './identity';
+import { jwtSettings, TokenRefused } from './jwt';
 import { securityGeneration, writeCounter } from '../generations';
 import { upstream } from '../patched-versions';
 import { installDocumentRules } from '../patches/express-pouchdb-db-wrappers';
@@ -68,6 +69,12 @@ function identities(app: App, PouchDB: Pouch): Identities {
     ids.invalidate();
   };
   for (const e of ['admins', 'couch_httpd_auth']) app.couchConfig.on(e, refresh);
+  // Bearer tokens from `[jwt_keys]` and `[jwt_auth]`, read again when either changes.
+  let jwt: ReturnType<typeof jwtSettings> | null = null;
+  ids.useTokens(
+    () => (jwt ??= jwtSettings(app.couchConfig.getSection('jwt_keys'), app.couchConfig.getSection('jwt_auth'))),
+  );
+  for (const e of ['jwt_keys', 'jwt_auth']) app.couchConfig.on(e, () => (jwt = null));
   return ids;
 }
 
@@ -183,7 +190,11 @@ export function createAuthorization(app: App, PouchDB: Pouch): Authorization {
           (req as { couchSession?: Session }).couchSession = s;
           next();
         })
-        .catch((err: Error) => send(res, 500, 'error', err.message));
+        .catch((err: Error) =>
+          err instanceof TokenRefused
+            ? send(res, err.status, err.error, err.message)
+            : send(res, 500, 'error', err.message),
+        );
     },
   };
 }
