@@ -289,3 +289,37 @@ export function agentUrl(cfg: Config): string {
   }
   return serverUrl(cfg);
 }
+
+/** `couchstage edge`: where central is (as the edge account) and the site's own store, if any. */
+export interface EdgeConfig {
+  /** COUCHSTAGE_EDGE_CENTRAL_URL: central with the edge account's credentials. */
+  readonly centralUrl: string | null;
+  /** COUCHSTAGE_EDGE_LOCAL_URL: the site's CouchDB (admin credentials); unset: the embedded server. */
+  readonly localUrl: string | null;
+  /** COUCHSTAGE_EDGE_USERS_FROM: central as a server admin, to copy user accounts from. */
+  readonly usersFrom: string | null;
+  /** COUCHSTAGE_EDGE_METRICS: metrics URLs of the edges `doctor` reports on (comma-separated). */
+  readonly metrics: readonly string[];
+}
+
+export function loadEdgeConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
+  const url = (name: string): string | null => {
+    const v = env[name];
+    if (!v) return null;
+    try {
+      new URL(v);
+    } catch {
+      throw new ConfigError(`${name}: not a URL`);
+    }
+    return v.replace(/\/+$/, '');
+  };
+  return {
+    centralUrl: url('COUCHSTAGE_EDGE_CENTRAL_URL'),
+    localUrl: url('COUCHSTAGE_EDGE_LOCAL_URL'),
+    usersFrom: url('COUCHSTAGE_EDGE_USERS_FROM'),
+    metrics: (env.COUCHSTAGE_EDGE_METRICS || '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
+}
