@@ -142,17 +142,27 @@ export async function startEdge(o: EdgeOptions): Promise<Edge> {
       state = { ...state, last_ok_at: new Date().toISOString() };
       m.lastOk.set(Date.parse(state.last_ok_at!) / 1000);
     };
+    // A failure is logged once until the replication works again (PouchDB retries every few seconds).
+    const failing = { push: false, pull: false };
+    const working = (direction: 'push' | 'pull') => {
+      if (failing[direction]) o.log(`${direction}: working again`);
+      failing[direction] = false;
+      if (direction === 'push') setOk();
+    };
     const events = (direction: 'push' | 'pull'): ReplicationEvents => ({
       written: (n) => {
         m.docs.inc({ direction }, n);
-        if (direction === 'push') setOk();
+        working(direction);
       },
-      caughtUp: () => (direction === 'push' ? setOk() : undefined),
+      caughtUp: () => working(direction),
       refused: (id, reason) => {
         if (direction === 'push') m.refused.inc();
         o.log(`${direction}: ${id} REFUSED: ${reason}`);
       },
-      failed: (message) => o.log(`${direction}: ${message} (retrying)`),
+      failed: (message) => {
+        if (!failing[direction]) o.log(`${direction}: ${message} (retrying until it works)`);
+        failing[direction] = true;
+      },
     });
     const central = { server: o.centralUrl, db: ends.central.transfers };
     const local = { server: adminUrl, db: ends.local.transfers };

@@ -14,13 +14,15 @@
  * server) and outages of COUCHSTAGE_EDGE_TEST_OUTAGE_S seconds (default 20, the longer one 1.5x;
  * the design's two minutes: COUCHSTAGE_EDGE_TEST_OUTAGE_S=120).
  */
-import { spawn, type ChildProcess } from 'child_process';
+import { execFile, spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 import { withCredentials } from '../../agents/platform/config';
 import { EDGE_SITE_ROLE_PREFIX, Role, TERMINAL_STATES, type TransferDoc } from '../../views/schema';
 import { configure, makeStorage, ROOT, startAgent, waitFor, type AgentProcess, type Storage } from '../support/agents';
 import { createTestEnv, transferFixture, type TestEnv } from '../support/env';
-import { openLink, type Link } from '../support/link';
+import { openLink, type Link } from '../../scripts/bench/link';
+import { checkEdges } from '../../scripts/ops/doctor/edge';
+import type { Finding } from '../../scripts/ops/doctor';
 
 const FILES = Number(process.env.COUCHSTAGE_EDGE_TEST_FILES || 1000);
 const OUTAGE_MS = Number(process.env.COUCHSTAGE_EDGE_TEST_OUTAGE_S || 20) * 1000;
@@ -173,6 +175,18 @@ describe('edge submission through a WAN outage', () => {
     return statuses;
   }
 
+  /** `couchstage ARGS` on the test's databases: its output. */
+  function cli(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [path.join(ROOT, 'dist', 'cli.js'), ...args],
+        { env: { ...process.env, COUCHSTAGE_DB_PREFIX: env.prefix } },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(stdout)),
+      ),
+    );
+  }
+
   const localDb = (e: EdgeProc) => `${env.baseUrl}/${e.prefix}transfers`;
 
   it('loses, fails and duplicates nothing; the edges show the final states', async () => {
@@ -211,6 +225,11 @@ describe('edge submission through a WAN outage', () => {
     await until('edge A counts its backlog', async () => (await metric(a, 'couchstage_edge_backlog')) === half);
     expect(await metric(a, 'couchstage_edge_central_reachable')).toBe(0);
     expect(await metric(a, 'couchstage_edge_oldest_waiting_seconds')).toBeGreaterThan(0);
+    const during: Finding[] = [];
+    await checkEdges([await a.metricsUrl], Date.now(), (f) => during.push(f));
+    expect(during).toMatchObject([
+      { check: 'edge', level: 'warning', message: expect.stringMatching(/NOT reachable/) },
+    ]);
     // A few of edge A's files are PUT centrally too (the same job retried against central).
     const twice = docsA.slice(0, 20);
     expect(await putAll(`${env.baseUrl}/${env.dbs.transfers}`, twice)).toEqual(twice.map(() => 201));
@@ -269,7 +288,27 @@ describe('edge submission through a WAN outage', () => {
       await until(`edge ${e.site} backlog 0`, async () => (await metric(e, 'couchstage_edge_backlog')) === 0);
       expect(await metric(e, 'couchstage_edge_last_replication_timestamp_seconds')).toBeGreaterThan(outageStart / 1000);
       expect(await metric(e, 'couchstage_edge_refused_total')).toBe(0);
-      expect(e.output.join('')).not.toContain('REFUSED');
+      expect(e.output.join('')).not.toMatch(/ REFUSED: /);
     }
+    // The operator's view: `couchstage doctor` reads the edges' metrics, `edge status` the store.
+    const findings: Finding[] = [];
+    await checkEdges(await Promise.all(edges.map((e) => e.metricsUrl)), Date.now(), (f) => findings.push(f));
+    expect(findings.map((f) => f.level)).toEqual(['ok', 'ok']);
+    expect(findings[0].message).toMatch(/^backlog 0, .* central reachable$/);
+    b.child.kill('SIGKILL');
+    const status = await cli([
+      'edge',
+      'status',
+      '--site',
+      b.site,
+      '--local',
+      env.adminUrl,
+      '--local-prefix',
+      b.prefix,
+      '--central',
+      b.central,
+    ]);
+    expect(status).toMatch(/^backlog: 0 document\(s\) not yet on central$/m);
+    expect(status).toMatch(/^last successful replication: 20\d\d-/m);
   });
 });

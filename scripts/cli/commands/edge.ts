@@ -6,6 +6,7 @@
 import * as path from 'path';
 import { loadConfig, loadEdgeConfig, readEmbeddedState, withCredentials } from '../../../agents/platform/config';
 import { stopSignals } from '../../../agents/platform/signals';
+import { dbNames } from '../../../views/schema';
 import { flag, UsageError, type Args } from '../../client/args';
 import { formatSeconds } from '../../ops/http';
 import { measure, readState, type EdgeFigures } from '../../edge/figures';
@@ -77,7 +78,9 @@ export async function runEdge(args: Args, out: (l: string) => void): Promise<num
   if (args.positional[0] !== undefined) throw new UsageError(`edge: unknown subcommand "${args.positional[0]}"`);
   const signals = stopSignals();
   const edge = await startEdge(o);
-  out(`couchstage edge for ${o.sites.join(', ')}: jobs PUT to ${edge.localUrl}/${loadConfig().dbs.transfers}/<id>`);
+  out(
+    `couchstage edge for ${o.sites.join(', ')}: jobs PUT to ${edge.localUrl}/${dbNames(o.localPrefix).transfers}/<id>`,
+  );
   if (edge.metricsPort !== null) out(`  metrics: http://127.0.0.1:${edge.metricsPort}/metrics`);
   const keepAlive = setInterval(() => undefined, 60_000);
   const sig = await signals.requested;

@@ -1,5 +1,5 @@
 /**
- * A TCP link between an edge and central that a test can cut and restore: a loopback proxy to the
+ * A TCP link between an edge and central that a test or a benchmark can cut and restore: a loopback proxy to the
  * server's port. Cut, it refuses new connections and resets the open ones (as a WAN outage or a
  * stopped server look from the edge); restored, it listens on the same port again.
  */
