@@ -72,11 +72,29 @@ async function status(o: EdgeOptions, json: boolean, out: (l: string) => void): 
   return 0;
 }
 
+const NETWORK_CODES = ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'];
+
+/**
+ * A connection reset that escapes PouchDB's request code (seen once under a load average of 90,
+ * the link cut mid-request) must not end the outbox: the replication retries by itself. Anything
+ * else still ends the process.
+ */
+function surviveNetworkErrors(out: (l: string) => void): void {
+  const onError = (err: unknown) => {
+    const code = (err as { code?: string } | null)?.code;
+    if (!code || !NETWORK_CODES.includes(code)) throw err;
+    out(`edge: ${code} outside a request (the replication retries)`);
+  };
+  process.on('unhandledRejection', onError);
+  process.on('uncaughtException', onError);
+}
+
 export async function runEdge(args: Args, out: (l: string) => void): Promise<number> {
   const o = options(args, out);
   if (args.positional[0] === 'status') return status(o, args.flags.json === true, out);
   if (args.positional[0] !== undefined) throw new UsageError(`edge: unknown subcommand "${args.positional[0]}"`);
   const signals = stopSignals();
+  surviveNetworkErrors(out);
   const edge = await startEdge(o);
   out(
     `couchstage edge for ${o.sites.join(', ')}: jobs PUT to ${edge.localUrl}/${dbNames(o.localPrefix).transfers}/<id>`,

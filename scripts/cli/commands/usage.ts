@@ -178,9 +178,9 @@ export const COMMANDS: readonly CommandUsage[] = [
     details: [
       'COUCHSTAGE_EDGE_CENTRAL_URL (or --central URL): central, as the edge account',
       '  (roles couchstage-edge and couchstage-edge-site-<SITE> for each site)',
-      '--local URL      the site\'s CouchDB (admin credentials; or COUCHSTAGE_EDGE_LOCAL_URL);',
+      "--local URL      the site's CouchDB (admin credentials; or COUCHSTAGE_EDGE_LOCAL_URL);",
       '                 default: the embedded server under <data>/edge on --port (5986), --host',
-      '--local-prefix P the local databases\' prefix (default COUCHSTAGE_DB_PREFIX, as central)',
+      "--local-prefix P the local databases' prefix (default COUCHSTAGE_DB_PREFIX, as central)",
       'COUCHSTAGE_EDGE_USERS_FROM: central as a server admin, to copy the user accounts',
       '--metrics-port N Prometheus metrics (default 9470); --interval S backlog measured every S s (5)',
     ],
