@@ -80,11 +80,15 @@ export function securityObject(role?: DbRole, groups: TokenGroups = {}) {
   const users = groups.userGroup && role !== 'service' ? [groups.userGroup] : [];
   return {
     admins: { names: [] as string[], roles: [Role.ops, ...ops] },
-    members: {
-      names: [] as string[],
-      roles: role === 'service' ? [Role.agent] : [Role.user, Role.agent, Role.ops, ...users],
-    },
+    members: { names: [] as string[], roles: [...membersOf(role), ...users] },
   };
+}
+
+/** An edge account forwards transfers only: it is a member of `transfers` and of nothing else. */
+function membersOf(role?: DbRole): string[] {
+  if (role === 'service') return [Role.agent];
+  if (role === 'transfers') return [Role.user, Role.agent, Role.ops, Role.edge];
+  return [Role.user, Role.agent, Role.ops];
 }
 
 export function userDoc(u: UserSpec) {

@@ -78,6 +78,10 @@ export const ENV_VARS = [
   'COUCHSTAGE_TOKEN_FILE',
   'COUCHSTAGE_ANSWER_TIMEOUT',
   'COUCHSTAGE_AGENT_PASSWORD',
+  'COUCHSTAGE_EDGE_CENTRAL_URL',
+  'COUCHSTAGE_EDGE_LOCAL_URL',
+  'COUCHSTAGE_EDGE_USERS_FROM',
+  'COUCHSTAGE_EDGE_METRICS',
   'COUCHSTAGE_VERSION',
   'COUCHSTAGE_LOG_LEVEL',
   'COUCHSTAGE_EMBEDDED_TRACE',
@@ -312,4 +316,38 @@ export function agentUrl(cfg: Config): string {
         : withCredentials(state.url, state.agent.name, state.agent.password);
   }
   return serverUrl(cfg);
+}
+
+/** `couchstage edge`: where central is (as the edge account) and the site's own store, if any. */
+export interface EdgeConfig {
+  /** COUCHSTAGE_EDGE_CENTRAL_URL: central with the edge account's credentials. */
+  readonly centralUrl: string | null;
+  /** COUCHSTAGE_EDGE_LOCAL_URL: the site's CouchDB (admin credentials); unset: the embedded server. */
+  readonly localUrl: string | null;
+  /** COUCHSTAGE_EDGE_USERS_FROM: central as a server admin, to copy user accounts from. */
+  readonly usersFrom: string | null;
+  /** COUCHSTAGE_EDGE_METRICS: metrics URLs of the edges `doctor` reports on (comma-separated). */
+  readonly metrics: readonly string[];
+}
+
+export function loadEdgeConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
+  const url = (name: string): string | null => {
+    const v = env[name];
+    if (!v) return null;
+    try {
+      new URL(v);
+    } catch {
+      throw new ConfigError(`${name}: not a URL`);
+    }
+    return v.replace(/\/+$/, '');
+  };
+  return {
+    centralUrl: url('COUCHSTAGE_EDGE_CENTRAL_URL'),
+    localUrl: url('COUCHSTAGE_EDGE_LOCAL_URL'),
+    usersFrom: url('COUCHSTAGE_EDGE_USERS_FROM'),
+    metrics: (env.COUCHSTAGE_EDGE_METRICS || '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
 }

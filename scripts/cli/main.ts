@@ -21,6 +21,7 @@ import { runQuota } from './commands/quota';
 import { runPut } from './commands/put';
 import { OPS_VALUED, runOps } from './commands/ops';
 import { runFiles } from './commands/files';
+import { EDGE_VALUED, runEdge } from './commands/edge';
 import { commandHelp, HELP } from './commands/usage';
 import { connectionFailure, unreachableMessage } from '../client/connection';
 
@@ -56,6 +57,7 @@ export const VALUED = [
   'jwt-ops-group',
   'jwt-user-group',
   ...OPS_VALUED,
+  ...EDGE_VALUED,
 ];
 
 /** One subcommand: its parsed arguments in, its exit code out. */
@@ -172,6 +174,7 @@ const COMMANDS: ReadonlyMap<string | undefined, Command> = new Map<string | unde
   ['request', (args, out) => runRequestShow(context(args, out), args)],
   ['quota', (args, out) => runQuota(context(args, out), args)],
   ['agent', agentCommand],
+  ['edge', (args, out) => runEdge(args, out)],
   ['upgrade', opsCommand('upgrade')],
   ['migrate-db', opsCommand('migrate-db')],
   ['compact', opsCommand('compact')],

@@ -67,8 +67,16 @@ export const Role = {
   user: 'couchstage-user',
   agent: 'couchstage-agent',
   ops: 'couchstage-ops',
+  /**
+   * A site's edge (`couchstage edge`) forwarding its users' submissions: it writes transfers in its
+   * users' names, only from the sites its `couchstage-edge-site-<site>` roles name, and only what
+   * the user could have written (views/transfers/edge.ts). Member of `transfers` only.
+   */
+  edge: 'couchstage-edge',
   admin: '_admin',
 } as const;
+/** `couchstage-edge-site-<site>`: the edge account may forward transfers whose source is <site>. */
+export const EDGE_SITE_ROLE_PREFIX = 'couchstage-edge-site-';
 /** `couchstage-group-<group>`: a member of the group may write its area and publish its datasets. */
 export const GROUP_ROLE_PREFIX = 'couchstage-group-';
 export type Role = (typeof Role)[keyof typeof Role];

@@ -18,6 +18,7 @@ import {
 } from '../schema';
 import { heartbeatProblem, isOneOf, transferJobProblem, transferProblem } from '../lib/checks';
 import { ownerCreate } from './owner';
+import { edgeWriter, isEdge } from './edge';
 import { dataRequestAgentWrite, dataRequestDeletion, dataRequestShape, dataRequestUserWrite } from './data-requests';
 import { monitorStatsShape } from './monitor-stats';
 import { sha224Hex } from '../lib/sha224';
@@ -201,19 +202,24 @@ export default function validate(newDoc: Doc, oldDoc: Doc | null, userCtx: UserC
   // A replicated write (`new_edits: false`) whose revision path reaches no stored revision is
   // validated by CouchDB as a creation (oldDoc null), yet stored as a conflicting branch that
   // wins when its revision number is higher: on CouchDB 3.4.3 an owner changed the checksum of a
-  // submitted transfer with `_revisions: {start: 5, ids: [x, y]}`. Only operators replicate.
-  if (actor !== 'ops' && actor !== 'admin') {
+  // submitted transfer with `_revisions: {start: 5, ids: [x, y]}`. Only operators replicate, and
+  // edges (views/transfers/edge.ts): a user's kill request at the edge before the first push makes
+  // revision 2 of a document central never saw. Such a write is held to a user's creation rules
+  // below (state new), and the conflict rule ranks new lowest: it never displaces central progress.
+  const edge = actor === 'user' && isEdge(userCtx);
+  if (actor !== 'ops' && actor !== 'admin' && !edge) {
     assert(
       oldDoc !== null || revisionNumber(newDoc) <= 1,
       '_revisions: a replicated revision must extend a stored revision of this document',
     );
   }
   const old = liveOld(oldDoc, newDoc);
+  const writer = edge ? edgeWriter(newDoc, old, userCtx) : userCtx;
   if (newDoc._deleted) return deletion(newDoc, old, actor);
   shape(newDoc);
   if (old) assert(old.type === newDoc.type, 'type: cannot change from ' + old.type + ' to ' + newDoc.type);
   if (actor === 'user') {
-    userWrite(newDoc, old, userCtx);
+    userWrite(newDoc, old, writer);
   } else if (actor === 'agent') {
     agentWrite(newDoc, old);
   }

@@ -2,7 +2,7 @@
  * Operations commands: upgrade, migrate-db, compact, archive, doctor (scripts/ops/). They act as
  * the server admin of COUCHDB_URL (or the running embedded server) on the configured databases.
  */
-import { loadConfig, serverUrl } from '../../../agents/platform/config';
+import { loadConfig, loadEdgeConfig, serverUrl } from '../../../agents/platform/config';
 import { AGENT_NAMES, agentSpec } from '../../../agents/registry';
 import { flag, UsageError, type Args } from '../../client/args';
 import { upgrade } from '../../ops/upgrade';
@@ -73,7 +73,7 @@ export async function runOps(command: string, args: Args, out: (l: string) => vo
       if (unknown.length)
         throw new UsageError(`--agents: unknown agent ${unknown.join(', ')}; the agents are ${AGENT_NAMES.join(', ')}`);
       if (!names.length) throw new UsageError(`--agents needs agent names: ${AGENT_NAMES.join(', ')}`);
-      const findings = await doctor({ url, dbs: cfg.dbs, agents: names });
+      const findings = await doctor({ url, dbs: cfg.dbs, agents: names, edges: loadEdgeConfig().metrics });
       if (json) out(JSON.stringify({ ok: !findings.some((f) => f.level === 'problem'), findings }, null, 2));
       else for (const l of formatFindings(findings)) out(l);
       return findings.some((f) => f.level === 'problem') ? 1 : 0;

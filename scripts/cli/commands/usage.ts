@@ -175,6 +175,24 @@ export const COMMANDS: readonly CommandUsage[] = [
     ],
     details: [`--agents a,b    only these agents must be alive (default: all of them, ${AGENT_NAMES.join(',')})`],
   },
+  {
+    name: 'edge',
+    synopsis: 'edge [status] --site SITE[,SITE] [--local URL] [--port N] [--host H] [--metrics-port N]',
+    summary: [
+      "a site's outbox: a local store jobs PUT to as they would centrally,",
+      'replicated to central (push) and back for its sites (pull); status',
+      'prints the backlog, the oldest waiting document, the last replication',
+    ],
+    details: [
+      'COUCHSTAGE_EDGE_CENTRAL_URL (or --central URL): central, as the edge account',
+      '  (roles couchstage-edge and couchstage-edge-site-<SITE> for each site)',
+      "--local URL      the site's CouchDB (admin credentials; or COUCHSTAGE_EDGE_LOCAL_URL);",
+      '                 default: the embedded server under <data>/edge on --port (5986), --host',
+      "--local-prefix P the local databases' prefix (default COUCHSTAGE_DB_PREFIX, as central)",
+      'COUCHSTAGE_EDGE_USERS_FROM: central as a server admin, to copy the user accounts',
+      '--metrics-port N Prometheus metrics (default 9470); --interval S backlog measured every S s (5)',
+    ],
+  },
   { name: 'help', synopsis: 'help [COMMAND]', summary: ["this text, or one command's usage"] },
 ];
 

@@ -6,11 +6,12 @@
  * copy: designs.ts); view indexes built, or how far behind (indexes.ts); the monitoring page's
  * Content-Security-Policy and the server's Basic challenge (page.ts, ops/server-config.ts); every
  * registered agent with a fresh heartbeat (agents.ts); every site's storage endpoints reachable
- * (storage.ts). This file runs them in that order. Exit code 1 when anything is a problem.
+ * (storage.ts); the edges' outboxes, when any are configured (edge.ts). This file runs them in that order. Exit code 1 when anything is a problem.
  */
 import { DESIGNS } from '../../../design';
 import { checkAgents } from './agents';
 import { checkDesigns } from './designs';
+import { checkEdges } from './edge';
 import { pageFindings } from './page';
 import { checkDatabases, checkServer } from './server';
 import { checkStorage } from './storage';
@@ -35,6 +36,7 @@ export async function doctor(opts: DoctorOptions): Promise<Finding[]> {
     out.push(...(await pageFindings(opts.url, opts.dbs.transfers)));
   if (infos.transfers) await checkAgents(opts, now, add);
   if (infos.config) await checkStorage(opts, add);
+  if (opts.edges?.length) await checkEdges(opts.edges, now, add);
   return out;
 }
 

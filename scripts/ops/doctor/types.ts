@@ -8,7 +8,7 @@ import type { DbRole } from '../../../views/schema';
 export type Level = 'ok' | 'warning' | 'problem';
 
 export interface Finding {
-  readonly check: 'server' | 'database' | 'design' | 'index' | 'page' | 'agent' | 'storage';
+  readonly check: 'server' | 'database' | 'design' | 'index' | 'page' | 'agent' | 'storage' | 'edge';
   readonly subject: string;
   readonly level: Level;
   readonly message: string;
@@ -31,6 +31,8 @@ export interface DoctorOptions {
    */
   readonly indexLagLimit?: number;
   readonly storageTimeoutMs?: number;
+  /** Metrics URLs of the sites' edges (COUCHSTAGE_EDGE_METRICS; none: no edge check). */
+  readonly edges?: readonly string[];
 }
 
 /** What the doctor keeps of a database's info: where its changes are and how many documents it has. */
