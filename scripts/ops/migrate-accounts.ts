@@ -1,8 +1,9 @@
 /**
  * The accounts `migrate-db` carries to a new server (`--target-url`): agents and jobs follow the
  * "moved" marker to the target with the credentials they already have (agents/lib/moved.ts), so
- * every couchstage account must sign in there as it did on the source, or the first request after
- * the switch is a 401 (found moving a single node onto a cluster: every agent and job stopped).
+ * every couchstage account must sign in there as it did on the source: the target answers a
+ * name it does not know with 401, and every agent and job would stop at the switch (a new server
+ * starts with an empty `_users`, as the cluster of test/cluster/migrate-upgrade.test.ts does).
  * Copied: the `_users` documents holding a couchstage role (`couchstage-*`, group roles
  * included), as they are (password hashes, not passwords), with their revisions
  * (`new_edits: false`), so a second copy adds only what changed. Other accounts of the source

@@ -11,7 +11,8 @@
  *      `_active_tasks`, which lists every node's shard copies) while the job submits through node c
  *      and the page queries through node b.
  * Zero failed queries and zero refused submissions in both. Run by `npm run test:cluster` only;
- * 2 min 10 s to 3 min on this 2-core machine shared with other runs, the cluster's start included.
+ * 1 min 55 s to 3 min 15 s on this 2-core machine shared with other runs (load average 20 to 67),
+ * the nodes' start included.
  */
 import * as fs from 'fs';
 import * as path from 'path';
