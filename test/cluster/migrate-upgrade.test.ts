@@ -126,6 +126,10 @@ describe('migrate-db from one node onto a 3-node cluster, then a staged upgrade 
   });
 
   it('moves every document onto the cluster while agents, a job and a page work: nothing lost, nothing refused', async () => {
+    // An account of another application on the source server: not this deployment's, not copied.
+    const stranger = `org.couchdb.user:stranger_${env.prefix.slice(5, 15)}`;
+    const other = { name: stranger.slice(17), type: 'user', roles: ['other-app'], password: env.password };
+    expect((await http(single, 'PUT', `/_users/${stranger}`, { body: other })).status).toBe(201);
     const first = await submitFiles(env, storage, 150);
     const start = { base: env.baseUrl, prefix: env.prefix };
     const traffic = startTraffic(env, storage, { submit: start, query: start });
@@ -156,6 +160,7 @@ describe('migrate-db from one node onto a 3-node cluster, then a staged upgrade 
     expect(lines.some((l) => /accounts: \d+ couchstage account\(s\) on the source, [1-9]\d* copied/.test(l))).toBe(
       true,
     );
+    for (const url of urls) expect((await http(url, 'GET', `/_users/${stranger}`)).status).toBe(404);
 
     // The cluster's databases were created with the cluster's shards, seen the same from every node.
     expect(lines.some((l) => l.startsWith('target: cluster of 3 nodes'))).toBe(true);
