@@ -21,6 +21,7 @@ const entries = {
   couchdb: 'scripts/couchdb/main.ts',
   'bench-engine': 'scripts/bench/engine-choices.ts',
   'bench-edge': 'scripts/bench/edge.ts',
+  'bench-cluster': 'scripts/bench/cluster.ts',
 };
 // The embedded server is a workspace package whose entry is TypeScript: bundle it (by its name as
 // well as by relative path) instead of leaving it external, which Node could not load.

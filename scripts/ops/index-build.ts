@@ -39,19 +39,26 @@ export interface Progress {
 export async function indexerProgress(url: string, db: string, ddocId: string): Promise<Progress | null> {
   const a = await http<Record<string, unknown>[]>(url, 'GET', '/_active_tasks').catch(() => null);
   if (!a || a.status !== 200 || !Array.isArray(a.body)) return null;
-  let done = 0;
-  let total = 0;
-  let found = false;
+  // On a cluster, `database` is a shard: "shards/00000000-7fffffff/<db>.1700000000", and every
+  // node lists the tasks of its own copies (`node` differs, `database` is the same): the copy
+  // furthest along stands for its shard, so done and total count each document once, not n times.
+  const shards = new Map<string, { done: number; total: number }>();
   for (const t of a.body) {
     if (t.type !== 'indexer' || t.design_document !== ddocId) continue;
-    // On a cluster, `database` is a shard: "shards/00000000-7fffffff/<db>.1700000000".
     const tdb = String(t.database || '');
     if (tdb !== db && !tdb.includes('/' + db + '.')) continue;
-    found = true;
-    done += Number(t.changes_done || 0);
-    total += Number(t.total_changes || 0);
+    const cur = { done: Number(t.changes_done || 0), total: Number(t.total_changes || 0) };
+    const prev = shards.get(tdb);
+    if (!prev || cur.done / Math.max(cur.total, 1) > prev.done / Math.max(prev.total, 1)) shards.set(tdb, cur);
   }
-  return found ? { done, total, source: 'active_tasks' } : null;
+  if (!shards.size) return null;
+  let done = 0;
+  let total = 0;
+  for (const s of shards.values()) {
+    done += s.done;
+    total += s.total;
+  }
+  return { done, total, source: 'active_tasks' };
 }
 
 export interface BuildReport {

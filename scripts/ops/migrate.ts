@@ -5,7 +5,8 @@
  *   2. replicate every database continuously, design docs excepted (ops/replication.ts: the
  *      target server's replicator, watched in `_scheduler/jobs`, where it has one; else PouchDB
  *      driven from this process);
- *   3. build the target's view indexes while the old databases keep serving;
+ *   3. build the target's view indexes while the old databases keep serving; on another server,
+ *      copy the couchstage accounts (migrate-accounts.ts), again while writes are paused;
  *   4. wait until the copy has caught up (every live id and winning revision of the source is in
  *      the target, checked with `_revs_diff`);
  *   5. pause writes on the old databases (`_design/readonly`, reason "migrating": every write but
@@ -29,6 +30,7 @@ import { buildIndexes, type BuildReport } from './index-build';
 import { getReadonly, setReadonly } from './readonly';
 import { startReplication, type Replication } from './replication';
 import { CATCH_UP_LAG, waitCaughtUp } from './migrate-catch-up';
+import { copyAccounts } from './migrate-accounts';
 
 export { missingRevisions } from './migrate-catch-up';
 
@@ -138,12 +140,16 @@ export async function migrateDb(opts: MigrateOptions): Promise<MigrateReport> {
     const builds = await buildTargetIndexes(tgtUrl, to, root, version, log, opts.signal);
     // 4. caught up again after the (possibly long) index build
     await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, reps, 'catching up', log, pollMs, opts.signal, CATCH_UP_LAG);
+    const otherServer = withoutCredentials(tgtUrl) !== withoutCredentials(opts.sourceUrl);
+    if (otherServer) await copyAccounts(opts.sourceUrl, tgtUrl, log);
     // 5. pause writes
     const t0 = Date.now();
     const atPause = await pauseWrites(opts.sourceUrl, from, log);
     await opts.whilePaused?.();
     // 6. final catch-up and verification
     await waitCaughtUp(pairs, opts.sourceUrl, tgtUrl, reps, 'final catch-up', log, Math.min(pollMs, 250), opts.signal);
+    // Accounts created since the first copy; nobody can use the target before the switch.
+    if (otherServer) await copyAccounts(opts.sourceUrl, tgtUrl, log);
     const dbs: DbReport[] = [];
     for (const [i, r] of roles.entries())
       dbs.push(await verifyCopy(opts.sourceUrl, from[r], tgtUrl, to[r], atPause[i], log));
