@@ -8,6 +8,7 @@ import { spawn, execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadToolConfig, projectRoot } from '../../agents/platform/config';
+import { AUTH_HANDLERS } from '../server/authz/proxy';
 
 export interface NodeState {
   readonly name: string;
@@ -142,6 +143,8 @@ export function baseIni(dir: string, port: number, couchdb: readonly string[], b
     '[chttpd]',
     `bind_address = ${bindAddress}`,
     `port = ${port}`,
+    // Read only at start: a node that is to accept the TLS gateway's proxy headers needs it now.
+    `authentication_handlers = ${AUTH_HANDLERS}`,
     '[log]',
     'level = warning',
   ];

@@ -33,6 +33,10 @@ export class Identities {
   private readonly cache = new Map<string, Entry>();
   private readonly pepper = randomBytes(32);
   private gen = 0;
+  /** Proxy authentication (proxy.ts), between the cookie and Basic credentials as CouchDB orders them. */
+  proxy: (headers: Record<string, string | string[] | undefined>) => UserCtx | null = () => null;
+  /** The handler names `_session` lists. */
+  handlers: () => string[] = () => ['cookie', 'default'];
   constructor(
     private readonly db: () => Promise<AuthDb>,
     private readonly usersGen: () => string,
@@ -68,7 +72,7 @@ export class Identities {
 
   /** The session of a request, or null for wrong Basic credentials (401). Sets a refreshed cookie. */
   async session(
-    headers: { authorization?: string; cookie?: string },
+    headers: { authorization?: string; cookie?: string } & Record<string, string | string[] | undefined>,
     setCookie: (v: string) => void,
   ): Promise<Session | null> {
     const now = Date.now();
@@ -95,10 +99,12 @@ export class Identities {
         this.remember(k, e);
         if (e.cookie) setCookie(e.cookie);
       }
-      if (e.ctx) return sessionOf(e.ctx, 'cookie');
+      if (e.ctx) return sessionOf(e.ctx, 'cookie', this.handlers());
     }
+    const proxied = this.proxy(headers);
+    if (proxied) return sessionOf(proxied, 'proxy', this.handlers());
     const basic = parseBasic(headers.authorization);
-    if (!basic) return sessionOf(this.anonymous(), undefined);
+    if (!basic) return sessionOf(this.anonymous(), undefined, this.handlers());
     const k = this.key('basic', headers.authorization!);
     let e = this.cache.get(k);
     if (!this.fresh(e, now)) {
@@ -113,16 +119,16 @@ export class Identities {
       };
       this.remember(k, e);
     }
-    return e.ctx ? sessionOf(e.ctx, 'default') : null;
+    return e.ctx ? sessionOf(e.ctx, 'default', this.handlers()) : null;
   }
 }
 
 /** A fresh object each request: express-pouchdb writes into the userCtx it is given. */
-function sessionOf(ctx: UserCtx, authenticated: string | undefined): Session {
+function sessionOf(ctx: UserCtx, authenticated: string | undefined, handlers: string[]): Session {
   const s: Session = {
     ok: true,
     userCtx: { name: ctx.name, roles: ctx.roles.slice() },
-    info: { authentication_handlers: ['cookie', 'default'], authentication_db: '_users' },
+    info: { authentication_handlers: handlers, authentication_db: '_users' },
   };
   if (authenticated) s.info.authenticated = authenticated;
   return s;
