@@ -6,7 +6,8 @@
  * validate_doc_update that does nothing (what the server charges for calling any validation
  * function: on CouchDB 3.4.3 a `reset` of the query server, a full QuickJS garbage collection,
  * before every document), and the function's own cost in process. Prints figures and ratios;
- * asserts nothing.
+ * asserts nothing. With `--gateway`, instead: the submission through the TLS gateway beside a
+ * password straight to the server (submit-gateway.ts).
  */
 import { createHash, randomBytes } from 'crypto';
 import { performance } from 'perf_hooks';
@@ -18,6 +19,11 @@ import { put, type RawDoc } from '../../agents/platform/docs';
 import { dbNames, Role, TransferState } from '../../views/schema';
 import { deploy, securityObject } from '../deploy';
 import { benchServer } from './server';
+import { benchGateway } from './submit-gateway';
+
+/** `--gateway` is taken out of argv before the positional N is read. */
+const gatewayFlag = process.argv.indexOf('--gateway');
+if (gatewayFlag > 1) process.argv.splice(gatewayFlag, 1);
 
 const BATCH = 500; // a job-side batch: large enough to amortise HTTP, small enough for one request body
 
@@ -72,6 +78,10 @@ async function main(): Promise<void> {
       users: [{ name: user, password: tag, roles: [Role.user] }],
       version: 'bench',
     });
+    if (gatewayFlag > 1) {
+      console.log(`server: ${server.kind}`);
+      return await benchGateway(server.url, dbs, n);
+    }
     const rawDb = prefix + 'raw';
     await admin.db.create(rawDb);
     await admin.request({ db: rawDb, method: 'PUT', path: '_security', body: securityObject() });

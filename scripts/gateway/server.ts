@@ -20,7 +20,10 @@ import type { TLSSocket } from 'tls';
 import { proxyTokens } from '../server/authz/proxy';
 import { readCaDir, watchCaDir, type CaSet } from './ca-dir';
 import { readDnMap, type DnMap } from './dn-map';
-import { Verifier } from './verify';
+import { Verifier, type Verdict } from './verify';
+
+/** A client's connection, with what the gateway learnt about it. */
+type Connection = TLSSocket & { couchstageGen?: number; couchstageVerdict?: { gen: number; v: Verdict | null } };
 
 export interface GatewayOptions {
   /** The server to forward to, without credentials (http://127.0.0.1:5984). */
@@ -98,10 +101,19 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   // Bumped when the CA directory is read again: connections made before are verified afresh.
   let generation = 0;
+  /** A connection's verdict, kept on it: its certificate does not change while it lasts. */
+  const verdictOf = async (sock: Connection): Promise<Verdict | null> => {
+    const kept = sock.couchstageVerdict;
+    if (kept && kept.gen === generation) return kept.v;
+    const gen = generation;
+    const v = await verifier.verify(sock, kept !== undefined || sock.couchstageGen !== gen);
+    sock.couchstageVerdict = { gen, v };
+    return v;
+  };
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const sock = req.socket as TLSSocket & { couchstageGen?: number };
+    const sock = req.socket as Connection;
     sock.couchstageGen ??= generation;
-    const verdict = await verifier.verify(sock, sock.couchstageGen !== generation);
+    const verdict = await verdictOf(sock);
     const headers = forwardHeaders(req, verdict !== null);
     if (verdict && !verdict.ok) {
       req.resume();

@@ -5,6 +5,7 @@
  * proxy authentication on the server itself: a forged `X-Auth-CouchDB-Token` names nobody.
  */
 import { execFile } from 'child_process';
+import { Agent, request } from 'undici';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -13,7 +14,7 @@ import { configureProxyAuth } from '../../../scripts/ops/proxy-auth';
 import { startGateway, type Gateway } from '../../../scripts/gateway/server';
 import { readDnMap } from '../../../scripts/gateway/dn-map';
 import { createTestEnv, transferFixture, type TestEnv } from '../../support/env';
-import { makeProxy, TestCa, type Issued } from '../../support/pki';
+import { makeProxy, TestCa, type Issued } from '../../../scripts/gateway/test-pki';
 import { Role } from '../../../views/schema';
 
 interface Curl {
@@ -190,9 +191,22 @@ describe('a job through the TLS gateway', () => {
     expect(await stored(String(doc._id))).toBe(false);
   });
 
-  it('applies a new CRL without a restart (the CA directory is watched)', async () => {
+  it('applies a new CRL without a restart (the CA directory is watched), to open connections too', async () => {
     const doc = transferFixture(env.names.other);
     expect((await submit(withCert(certs.late), doc)).status).toBe(201);
+    // A client that keeps its connection open, as agents do.
+    const keeper = new Agent({
+      connect: {
+        cert: fs.readFileSync(certs.late.cert),
+        key: fs.readFileSync(certs.late.key),
+        ca: fs.readFileSync(ca.cert),
+      },
+    });
+    const sessionOf = async () => {
+      const res = await request(`${gw.url}/_session`, { dispatcher: keeper });
+      return { status: res.statusCode, body: (await res.body.json()) as Curl['body'] };
+    };
+    expect((await sessionOf()).body.userCtx!.name).toBe(env.names.other);
     ca.revoke(certs.late.cert);
     ca.install(caDir);
     let r: Curl | null = null;
@@ -203,6 +217,11 @@ describe('a job through the TLS gateway', () => {
     }
     expect(r!.status).toBe(401);
     expect(r!.body.reason).toMatch(/revoked/);
+    expect(await sessionOf()).toMatchObject({
+      status: 401,
+      body: { reason: expect.stringMatching(/revoked \(CERT_REVOKED\)/) },
+    });
+    await keeper.close();
   });
 
   it('forwards requests without a certificate as they came: passwords still work, forged proxy headers are dropped', async () => {

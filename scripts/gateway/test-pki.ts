@@ -1,7 +1,7 @@
 /**
- * A throw-away grid PKI made with the openssl command: CAs, user and server certificates, RFC
- * 3820 proxies, revocations and CRLs, and a CA directory in the layout of
- * `/etc/grid-security/certificates` (`<hash>.0` CA files, `<hash>.r0` CRLs).
+ * A throw-away grid PKI for the gateway's tests and its benchmark, made with the openssl command:
+ * CAs, user and server certificates, RFC 3820 proxies, revocations and CRLs, and a CA directory
+ * in the layout of `/etc/grid-security/certificates` (`<hash>.0` CA files, `<hash>.r0` CRLs).
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
