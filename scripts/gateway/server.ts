@@ -80,91 +80,131 @@ function forwardHeaders(req: http.IncomingMessage, identity: boolean): http.Outg
   return out;
 }
 
-export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
-  const log = opts.log || (() => undefined);
-  const up = new URL(opts.upstream);
-  if (up.protocol !== 'http:') throw new Error(`gateway upstream ${opts.upstream}: must be http:// on loopback`);
-  let cas: CaSet = readCaDir(opts.caDir);
-  let map: DnMap = readDnMap(opts.mapFile);
-  const verifier = new Verifier(() => ({ dir: cas.dir, crls: cas.crl.length > 0 }));
-  const tlsOptions = () => ({
-    cert: opts.cert,
-    key: opts.key,
-    ca: cas.ca,
-    ...(cas.crl.length ? { crl: cas.crl } : {}),
-    // No session resumption: a resumed session has no certificate chain (OpenSSL keeps only the
-    // leaf in it, so a proxy's chain could not be verified: measured with undici, which resumes)
-    // and skips the CRL. Clients keep their connections open, so full handshakes stay few.
-    secureOptions: constants.SSL_OP_NO_TICKET,
-  });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+/**
+ * What the gateway trusts: the CA directory and the DN map as last read, and each connection's
+ * verdict, valid for one generation of the CA directory (bumped when it is read again, so that
+ * connections made before are verified afresh at their next request).
+ */
+class Trust {
+  cas: CaSet;
+  map: DnMap;
+  generation = 0;
+  readonly verifier = new Verifier(() => ({ dir: this.cas.dir, crls: this.cas.crl.length > 0 }));
 
-  // Bumped when the CA directory is read again: connections made before are verified afresh.
-  let generation = 0;
+  constructor(
+    private readonly opts: GatewayOptions,
+    private readonly log: (line: string) => void,
+  ) {
+    this.cas = readCaDir(opts.caDir);
+    this.map = readDnMap(opts.mapFile);
+  }
+
+  tlsOptions() {
+    return {
+      cert: this.opts.cert,
+      key: this.opts.key,
+      ca: this.cas.ca,
+      ...(this.cas.crl.length ? { crl: this.cas.crl } : {}),
+      // No session resumption: a resumed session has no certificate chain (OpenSSL keeps only the
+      // leaf in it, so a proxy's chain could not be verified: measured with undici, which resumes)
+      // and skips the CRL. Clients keep their connections open, so full handshakes stay few.
+      secureOptions: constants.SSL_OP_NO_TICKET,
+    };
+  }
+
+  /** Takes a CA directory just read. */
+  apply(next: CaSet): void {
+    this.cas = next;
+    this.generation++;
+    this.verifier.clear();
+    this.log(`gateway: CA directory ${next.dir} read: ${next.ca.length} CA(s), ${next.crl.length} CRL(s)`);
+  }
+
+  reloadMap(): void {
+    try {
+      this.map = readDnMap(this.opts.mapFile);
+    } catch (err) {
+      this.log(`gateway: ${(err as Error).message}; keeping the previous map`);
+    }
+  }
+
   /** A connection's verdict, kept on it: its certificate does not change while it lasts. */
-  const verdictOf = async (sock: Connection): Promise<Verdict | null> => {
+  async verdictOf(sock: Connection): Promise<Verdict | null> {
+    sock.couchstageGen ??= this.generation;
     const kept = sock.couchstageVerdict;
-    if (kept && kept.gen === generation) return kept.v;
-    const gen = generation;
-    const v = await verifier.verify(sock, kept !== undefined || sock.couchstageGen !== gen);
+    if (kept && kept.gen === this.generation) return kept.v;
+    const gen = this.generation;
+    const v = await this.verifier.verify(sock, kept !== undefined || sock.couchstageGen !== gen);
     sock.couchstageVerdict = { gen, v };
     return v;
-  };
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const sock = req.socket as Connection;
-    sock.couchstageGen ??= generation;
-    const verdict = await verdictOf(sock);
-    const headers = forwardHeaders(req, verdict !== null);
-    if (verdict && !verdict.ok) {
-      req.resume();
-      (req.socket as Answered).couchstageAnswered = true;
-      return send(res, 401, 'unauthorized', certificateRefusal(verdict.check, verdict.reason));
-    }
-    if (verdict) {
-      const user = map.get(verdict.dn);
-      if (!user) {
-        req.resume();
-        return send(res, 403, 'forbidden', `client certificate subject ${verdict.dn} is not mapped to a user`);
-      }
-      headers['x-auth-couchdb-username'] = user.name;
-      headers['x-auth-couchdb-roles'] = user.roles.join(',');
-      headers['x-auth-couchdb-token'] = proxyTokens(opts.secret, user.name)[0];
-    }
-    headers.host = up.host;
-    const fwd = http.request(
-      {
-        protocol: up.protocol,
-        hostname: up.hostname,
-        port: up.port,
-        method: req.method,
-        path: req.url,
-        headers,
-        agent,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode || 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    fwd.on('error', (err) => {
-      if (!res.headersSent) send(res, 502, 'bad_gateway', `server ${up.host}: ${err.message}`);
-      else res.destroy();
-    });
-    res.on('close', () => fwd.destroy());
-    req.pipe(fwd);
-  };
+  }
+}
 
-  const server = https.createServer({ ...tlsOptions(), requestCert: true, rejectUnauthorized: false }, (req, res) => {
-    handle(req, res).catch((err: Error) => send(res, 500, 'error', err.message));
+/**
+ * The headers to forward with, the proxy headers added for a mapped certificate; null when the
+ * request was refused here (401 for a certificate that failed, 403 for an unmapped subject).
+ */
+async function identify(
+  trust: Trust,
+  secret: string,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<http.OutgoingHttpHeaders | null> {
+  const verdict = await trust.verdictOf(req.socket as Connection);
+  const headers = forwardHeaders(req, verdict !== null);
+  if (!verdict) return headers;
+  if (!verdict.ok) {
+    req.resume();
+    (req.socket as Answered).couchstageAnswered = true;
+    send(res, 401, 'unauthorized', certificateRefusal(verdict.check, verdict.reason));
+    return null;
+  }
+  const user = trust.map.get(verdict.dn);
+  if (!user) {
+    req.resume();
+    send(res, 403, 'forbidden', `client certificate subject ${verdict.dn} is not mapped to a user`);
+    return null;
+  }
+  headers['x-auth-couchdb-username'] = user.name;
+  headers['x-auth-couchdb-roles'] = user.roles.join(',');
+  headers['x-auth-couchdb-token'] = proxyTokens(secret, user.name)[0];
+  return headers;
+}
+
+/** The request to the server, its answer streamed back (longpoll feeds included). */
+function forward(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  headers: http.OutgoingHttpHeaders,
+  up: URL,
+  agent: http.Agent,
+): void {
+  headers.host = up.host;
+  const { hostname, port, protocol } = up;
+  const fwd = http.request(
+    { protocol, hostname, port, method: req.method, path: req.url, headers, agent },
+    (answer) => {
+      res.writeHead(answer.statusCode || 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
+  fwd.on('error', (err) => {
+    if (!res.headersSent) send(res, 502, 'bad_gateway', `server ${up.host}: ${err.message}`);
+    else res.destroy();
   });
-  /*
-   * A connection whose client certificate failed verification can fail its next read: Node 20
-   * leaves OpenSSL's error of the failed check (measured: "RSA_padding_check_PKCS1_type_1:invalid
-   * padding" for a certificate from a look-alike CA) on the error queue, and the first read of
-   * the request then reports it as a socket error, on which the HTTP server resets the connection.
-   * Such a client gets its 401 with the failed check here, on the socket, and the connection ends.
-   */
-  server.on('clientError', (_err: Error, socket: Duplex) => {
+  res.on('close', () => fwd.destroy());
+  req.pipe(fwd);
+}
+
+/*
+ * A connection whose client certificate failed verification can fail its next read: Node 20
+ * leaves OpenSSL's error of the failed check (measured: "RSA_padding_check_PKCS1_type_1:invalid
+ * padding" for a certificate from a look-alike CA) on the error queue, and the first read of the
+ * request then reports it as a socket error, on which the HTTP server resets the connection.
+ * Such a client gets its 401 with the failed check here, on the socket, and the connection ends.
+ */
+function onClientError(verifier: Verifier): (err: Error, socket: Duplex) => void {
+  return (_err, socket) => {
     const tls = socket as TLSSocket;
     if (!tls.authorizationError || (socket as Answered).couchstageAnswered || !socket.writable) {
       socket.destroy();
@@ -177,26 +217,36 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         rawRefusal(socket, v && !v.ok ? certificateRefusal(v.check, v.reason) : 'client certificate refused'),
       )
       .catch(() => socket.destroy());
-  });
+  };
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const log = opts.log || (() => undefined);
+  const up = new URL(opts.upstream);
+  if (up.protocol !== 'http:') throw new Error(`gateway upstream ${opts.upstream}: must be http:// on loopback`);
+  const trust = new Trust(opts, log);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const headers = await identify(trust, opts.secret, req, res);
+    if (headers) forward(req, res, headers, up, agent);
+  };
+  const server = https.createServer(
+    { ...trust.tlsOptions(), requestCert: true, rejectUnauthorized: false },
+    (req, res) => {
+      handle(req, res).catch((err: Error) => send(res, 500, 'error', err.message));
+    },
+  );
+  server.on('clientError', onClientError(trust.verifier));
   // Longpoll feeds hold requests for up to a minute, as on the server itself.
   server.requestTimeout = 0;
   server.headersTimeout = 65_000;
   server.keepAliveTimeout = 65_000;
 
   const apply = (next: CaSet) => {
-    cas = next;
-    generation++;
-    server.setSecureContext(tlsOptions());
-    verifier.clear();
-    log(`gateway: CA directory ${next.dir} read: ${next.ca.length} CA(s), ${next.crl.length} CRL(s)`);
+    trust.apply(next);
+    server.setSecureContext(trust.tlsOptions());
   };
-  const reloadMap = () => {
-    try {
-      map = readDnMap(opts.mapFile);
-    } catch (err) {
-      log(`gateway: ${(err as Error).message}; keeping the previous map`);
-    }
-  };
+  const reloadMap = () => trust.reloadMap();
   const onError = (err: Error) => log(`gateway: ${err.message}; keeping the previous CA directory`);
   const stopWatching = watchCaDir(opts.caDir, apply, onError);
   process.on('SIGHUP', reloadMap);
@@ -205,8 +255,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     server.once('error', reject);
     server.listen(opts.port, opts.host || '127.0.0.1', () => resolve());
   });
-  const addr = server.address() as { port: number };
-  const url = `https://${opts.host || '127.0.0.1'}:${addr.port}`;
+  const url = `https://${opts.host || '127.0.0.1'}:${(server.address() as { port: number }).port}`;
+  const { cas, map } = trust;
   log(
     `gateway: ${url} -> ${up.origin}, ${cas.ca.length} CA(s), ${cas.crl.length} CRL(s), ${map.size} mapped subject(s)`,
   );
