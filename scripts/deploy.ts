@@ -18,6 +18,7 @@ import { connect, type Server } from '../agents/platform/couch';
 import { update, type RawDoc } from '../agents/platform/docs';
 import { projectRoot } from '../agents/platform/config';
 import { configureServer, type ServerConfigReport } from './ops/server-config';
+import { configureProxyAuth } from './ops/proxy-auth';
 import { placeDatabases, type Placement } from './ops/shards';
 import { configureTokens, type JwtDeploy } from './ops/jwt-config';
 
@@ -44,6 +45,8 @@ export interface DeployOptions {
   readonly log?: (line: string) => void;
   /** Bearer tokens of one issuer (ops/jwt-config.ts); groups named here get couchstage's roles. */
   readonly jwt?: JwtDeploy & TokenGroups;
+  /** The TLS gateway's proxy secret (COUCHSTAGE_PROXY_SECRET_FILE): configure proxy authentication with it. */
+  readonly proxySecretFile?: string | null;
 }
 
 /**
@@ -125,6 +128,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
   // First, so that a caller without server-admin rights reads what to set before the rest fails.
   const serverSettings = await configureServer(opts.url, log);
   const tokens = opts.jwt ? await configureTokens(opts.url, opts.jwt, log) : undefined;
+  if (opts.proxySecretFile) await configureProxyAuth(opts.url, opts.proxySecretFile, log);
   // On a cluster the databases are created here with chosen shard counts; bootstrap then finds them.
   const placement = await placeDatabases(opts.url, opts.dbs, log);
   await bootstrap(opts.url, source, { concurrency: 4 });

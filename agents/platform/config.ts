@@ -88,6 +88,11 @@ export const ENV_VARS = [
   'COUCHSTAGE_SERVER_NODE_ARGS',
   'COUCHSTAGE_EMBEDDED_CACHE_MB',
   'COUCHSTAGE_LEVELDB_CACHE_MB',
+  'COUCHSTAGE_CERT',
+  'COUCHSTAGE_KEY',
+  'COUCHSTAGE_CA',
+  'X509_USER_PROXY',
+  'COUCHSTAGE_PROXY_SECRET_FILE',
   'COUCHSTAGE_GFAL2_STREAMS',
   'COUCHSTAGE_GFAL2_STREAM_THREADS',
   'COUCHSTAGE_GFAL2_PLUGINS',
@@ -184,6 +189,35 @@ function gfal2Config(env: NodeJS.ProcessEnv): Gfal2Config {
     streams: int(env, 'COUCHSTAGE_GFAL2_STREAMS', 2, 1, 64),
     streamThreads: int(env, 'COUCHSTAGE_GFAL2_STREAM_THREADS', 8, 1, 64),
     plugins,
+  };
+}
+
+/** A client certificate for the TLS gateway (scripts/gateway): file paths, PEM. */
+export interface ClientCertConfig {
+  readonly cert: string;
+  readonly key: string;
+  /** The CA file that signed the gateway's own certificate; null: the system's. */
+  readonly ca: string | null;
+}
+
+export interface CertConfig {
+  /** COUCHSTAGE_CERT and COUCHSTAGE_KEY, else X509_USER_PROXY (certificate and key in one file, as grid jobs hold it). */
+  readonly client: ClientCertConfig | null;
+  /** The proxy-authentication secret shared by the server and the gateway (scripts/ops/proxy-auth.ts). */
+  readonly proxySecretFile: string | null;
+}
+
+/** Certificate settings; read only by the commands that use them. */
+export function loadCertConfig(env: NodeJS.ProcessEnv = process.env): CertConfig {
+  const file = (name: string): string | null => (env[name] ? path.resolve(env[name]!) : null);
+  const cert = file('COUCHSTAGE_CERT');
+  const key = file('COUCHSTAGE_KEY');
+  if (!!cert !== !!key) throw new ConfigError('COUCHSTAGE_CERT and COUCHSTAGE_KEY: set both or neither');
+  const proxy = file('X509_USER_PROXY');
+  const pair = cert && key ? { cert, key } : proxy ? { cert: proxy, key: proxy } : null;
+  return {
+    client: pair ? { ...pair, ca: file('COUCHSTAGE_CA') } : null,
+    proxySecretFile: file('COUCHSTAGE_PROXY_SECRET_FILE'),
   };
 }
 

@@ -7,7 +7,8 @@
  * function: on CouchDB 3.4.3 a `reset` of the query server, a full QuickJS garbage collection,
  * before every document), and the function's own cost in process. Prints figures and ratios;
  * asserts nothing. With `--auth`, instead: the submission signed in by each authentication mode
- * (submit-auth.ts).
+ * (submit-auth.ts). With `--gateway`: the submission through the TLS gateway beside a
+ * password straight to the server (submit-gateway.ts).
  */
 import { createHash, randomBytes } from 'crypto';
 import { performance } from 'perf_hooks';
@@ -20,10 +21,13 @@ import { dbNames, Role, TransferState } from '../../views/schema';
 import { deploy, securityObject } from '../deploy';
 import { benchServer } from './server';
 import { benchAuth } from './submit-auth';
+import { benchGateway } from './submit-gateway';
 
-/** `--auth` is taken out of argv before the positional N is read. */
+/** `--auth` and `--gateway` are taken out of argv before the positional N is read. */
 const authFlag = process.argv.indexOf('--auth');
 if (authFlag > 1) process.argv.splice(authFlag, 1);
+const gatewayFlag = process.argv.indexOf('--gateway');
+if (gatewayFlag > 1) process.argv.splice(gatewayFlag, 1);
 
 const BATCH = 500; // a job-side batch: large enough to amortise HTTP, small enough for one request body
 
@@ -81,6 +85,10 @@ async function main(): Promise<void> {
     if (authFlag > 1) {
       console.log(`server: ${server.kind}`);
       return await benchAuth(server.url, dbs, n);
+    }
+    if (gatewayFlag > 1) {
+      console.log(`server: ${server.kind}`);
+      return await benchGateway(server.url, dbs, n);
     }
     const rawDb = prefix + 'raw';
     await admin.db.create(rawDb);

@@ -2,7 +2,9 @@
  * The `couchstage` command. Each command lives in scripts/cli/commands/; this file only dispatches.
  * Exit codes: 0 ok, 1 some documents refused or a command failed, 2 bad usage or input.
  */
-import { loadConfig, serverUrl, ConfigError } from '../../agents/platform/config';
+import { loadCertConfig, loadConfig, serverUrl, ConfigError } from '../../agents/platform/config';
+import { useClientCertificate } from '../../agents/platform/client-cert';
+import { GATEWAY_VALUED, runGateway } from '../gateway/cli';
 import { describeError } from '../../agents/platform/couch';
 import { runAgentProcess } from '../../agents/main';
 import { agentList } from '../../agents/registry';
@@ -58,6 +60,7 @@ export const VALUED = [
   'jwt-user-group',
   ...OPS_VALUED,
   ...EDGE_VALUED,
+  ...GATEWAY_VALUED,
 ];
 
 /** One subcommand: its parsed arguments in, its exit code out. */
@@ -109,6 +112,7 @@ async function deployCommand(args: Args, out: (line: string) => void, err: (line
     users: demoUsers ? DEMO_USERS : [],
     log: args.flags.json ? undefined : out,
     jwt: jwtFlags(args),
+    proxySecretFile: loadCertConfig().proxySecretFile,
   });
   if (args.flags.json) out(JSON.stringify(report, null, 2));
   return 0;
@@ -180,6 +184,7 @@ const COMMANDS: ReadonlyMap<string | undefined, Command> = new Map<string | unde
   ['compact', opsCommand('compact')],
   ['archive', opsCommand('archive')],
   ['doctor', opsCommand('doctor')],
+  ['gateway', (args, out) => runGateway(args, out)],
   ['help', helpCommand],
   [undefined, overallHelp],
   ['--help', overallHelp],
@@ -212,6 +217,8 @@ export async function main(
       err(`unknown command "${command}"\n\n${HELP}`);
       return 2;
     }
+    // Through the TLS gateway by certificate: every request of this process presents it.
+    if (command !== 'gateway') useClientCertificate(loadCertConfig(), loadConfig().couchUrl);
     return await run(args, out, err);
   } catch (e) {
     return failed(command, e, err);

@@ -8,6 +8,7 @@ import { spawn, execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadToolConfig, projectRoot } from '../../agents/platform/config';
+import { AUTH_HANDLERS } from '../server/authz/proxy';
 
 export interface NodeState {
   readonly name: string;
@@ -132,10 +133,6 @@ export function writeLocalIni(dir: string, lines: readonly string[], adminValue:
 }
 
 /** The `[couchdb]` data dirs, `[chttpd]` on loopback and `[log]` lines every node writes; `couchdb` adds to its section. */
-/** The handler list with JWT, in the order the embedded server checks too (authz/identity.ts). */
-export const AUTH_HANDLERS =
-  '{chttpd_auth, cookie_authentication_handler}, {chttpd_auth, jwt_authentication_handler}, {chttpd_auth, default_authentication_handler}';
-
 export function baseIni(dir: string, port: number, couchdb: readonly string[], bindAddress = '127.0.0.1'): string[] {
   const data = path.join(dir, 'data');
   return [
@@ -146,8 +143,8 @@ export function baseIni(dir: string, port: number, couchdb: readonly string[], b
     '[chttpd]',
     `bind_address = ${bindAddress}`,
     `port = ${port}`,
-    // Bearer tokens (`couchstage deploy --jwt-jwks`): CouchDB reads the handler list at start
-    // only, so a node of ours has the JWT handler from the first start; keys come with deploy.
+    // Read only at start: a node that is to accept Bearer tokens (`deploy --jwt-jwks`) or the TLS
+    // gateway's proxy headers needs the handlers from its first start; keys and secret come with deploy.
     `authentication_handlers = ${AUTH_HANDLERS}`,
     '[log]',
     'level = warning',

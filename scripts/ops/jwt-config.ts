@@ -17,7 +17,7 @@
 import { createPublicKey } from 'crypto';
 import * as fs from 'fs';
 import { capabilities } from '../../agents/platform/capabilities';
-import { AUTH_HANDLERS } from '../couchdb/release';
+import { AUTH_HANDLERS } from '../server/authz/proxy';
 import { http } from './http';
 
 export interface JwtDeploy {

@@ -5,6 +5,7 @@
  */
 import { AGENT_NAMES, AGENT_REGISTRY, agentList } from '../../../agents/registry';
 import { CATALOG_HELP } from './catalog';
+import { GATEWAY_DETAILS } from '../../gateway/cli';
 
 export interface CommandUsage {
   readonly name: string;
@@ -192,6 +193,16 @@ export const COMMANDS: readonly CommandUsage[] = [
       'COUCHSTAGE_EDGE_USERS_FROM: central as a server admin, to copy the user accounts',
       '--metrics-port N Prometheus metrics (default 9470); --interval S backlog measured every S s (5)',
     ],
+  },
+  {
+    name: 'gateway',
+    synopsis: 'gateway --cert F --key F --map FILE [--ca-dir DIR] [--listen H:P]',
+    summary: [
+      'TLS front for certificate holders (grid jobs): verifies client',
+      'certificates and proxies against the CA directory, maps the DN to a',
+      'user and forwards with CouchDB proxy authentication',
+    ],
+    details: GATEWAY_DETAILS,
   },
   { name: 'help', synopsis: 'help [COMMAND]', summary: ["this text, or one command's usage"] },
 ];

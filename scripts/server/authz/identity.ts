@@ -34,6 +34,10 @@ export class Identities {
   private readonly cache = new Map<string, Entry>();
   private readonly pepper = randomBytes(32);
   private gen = 0;
+  /** Proxy authentication (proxy.ts), between the cookie and Basic credentials as CouchDB orders them. */
+  proxy: (headers: Record<string, string | string[] | undefined>) => UserCtx | null = () => null;
+  /** The handler names `_session` lists. */
+  handlers: () => string[] = () => ['cookie', 'default'];
   constructor(
     private readonly db: () => Promise<AuthDb>,
     private readonly usersGen: () => string,
@@ -42,7 +46,7 @@ export class Identities {
   ) {}
 
   private tokens: (() => JwtSettings) | null = null;
-  /** Accept Bearer tokens with these settings (CouchDB's handler order: cookie, jwt, default). */
+  /** Accept Bearer tokens with these settings (CouchDB's handler order, AUTH_HANDLERS in proxy.ts: cookie, proxy, jwt, default). */
   useTokens(settings: () => JwtSettings): void {
     this.tokens = settings;
   }
@@ -75,7 +79,7 @@ export class Identities {
 
   /** The session of a request, or null for wrong Basic credentials (401). Sets a refreshed cookie. */
   async session(
-    headers: { authorization?: string; cookie?: string },
+    headers: { authorization?: string; cookie?: string } & Record<string, string | string[] | undefined>,
     setCookie: (v: string) => void,
   ): Promise<Session | null> {
     const now = Date.now();
@@ -102,13 +106,15 @@ export class Identities {
         this.remember(k, e);
         if (e.cookie) setCookie(e.cookie);
       }
-      if (e.ctx) return sessionOf(e.ctx, 'cookie');
+      if (e.ctx) return sessionOf(e.ctx, 'cookie', this.handlers());
     }
+    const proxied = this.proxy(headers);
+    if (proxied) return sessionOf(proxied, 'proxy', this.handlers());
     const bearer = this.tokens ? bearerToken(headers.authorization) : undefined;
     // Refusals are thrown (TokenRefused, with CouchDB's status and reason); a token is not remembered.
-    if (bearer) return sessionOf(await verifyToken(bearer, this.tokens!()), 'jwt');
+    if (bearer) return sessionOf(await verifyToken(bearer, this.tokens!()), 'jwt', this.handlers());
     const basic = parseBasic(headers.authorization);
-    if (!basic) return sessionOf(this.anonymous(), undefined);
+    if (!basic) return sessionOf(this.anonymous(), undefined, this.handlers());
     const k = this.key('basic', headers.authorization!);
     let e = this.cache.get(k);
     if (!this.fresh(e, now)) {
@@ -123,16 +129,16 @@ export class Identities {
       };
       this.remember(k, e);
     }
-    return e.ctx ? sessionOf(e.ctx, 'default') : null;
+    return e.ctx ? sessionOf(e.ctx, 'default', this.handlers()) : null;
   }
 }
 
 /** A fresh object each request: express-pouchdb writes into the userCtx it is given. */
-function sessionOf(ctx: UserCtx, authenticated: string | undefined): Session {
+function sessionOf(ctx: UserCtx, authenticated: string | undefined, handlers: string[]): Session {
   const s: Session = {
     ok: true,
     userCtx: { name: ctx.name, roles: ctx.roles.slice() },
-    info: { authentication_handlers: ['cookie', 'jwt', 'default'], authentication_db: '_users' },
+    info: { authentication_handlers: handlers, authentication_db: '_users' },
   };
   if (authenticated) s.info.authenticated = authenticated;
   return s;

@@ -12,6 +12,7 @@ import type * as http from 'http';
 import { classify, SYSTEM_DBS, type Need } from './rules';
 import { Identities, type Session, type UserCtx } from './identity';
 import { jwtSettings, TokenRefused } from './jwt';
+import { configuredHandlers, proxyUser } from './proxy';
 import { securityGeneration, writeCounter } from '../generations';
 import { upstream } from '../patched-versions';
 import { installDocumentRules } from '../patches/express-pouchdb-db-wrappers';
@@ -64,6 +65,9 @@ function identities(app: App, PouchDB: Pouch): Identities {
     anonymous,
     () => Number(app.couchConfig.get('couch_httpd_auth', 'timeout')) || 600,
   );
+  const get = (section: string, key: string): unknown => app.couchConfig.get(section, key);
+  ids.proxy = (headers) => proxyUser(headers, get);
+  ids.handlers = () => configuredHandlers(get);
   const refresh = () => {
     usersDb = null;
     ids.invalidate();
