@@ -84,7 +84,7 @@ describe('_security of a deployed database', () => {
   it('the _security object is the deployed one', async () => {
     expect((await get(`/${dbs.transfers}/_security`)).body).toEqual({
       admins: { names: [], roles: [Role.ops] },
-      members: { names: [], roles: [Role.user, Role.agent, Role.ops] },
+      members: { names: [], roles: [Role.user, Role.agent, Role.ops, Role.edge] },
     });
   });
 
