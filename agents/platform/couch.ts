@@ -4,7 +4,10 @@
  * errors are transient and back off 5 s -> 60 s (a restarting server is back within that). 409 is
  * its own class: the caller re-reads and decides (idempotent effects).
  */
-import nano from 'nano';
+import type nano from 'nano';
+import { authParts, nanoOver, nodeFetch } from './nodes';
+
+export { authParts };
 
 export type Server = nano.ServerScope;
 export type Db = nano.DocumentScope<Record<string, unknown>>;
@@ -16,8 +19,9 @@ export interface CouchError extends Error {
   reason?: string;
 }
 
+/** nano on `url`: one server, or a comma-separated node list of one cluster (nodes.ts fails over). */
 export function connect(url: string): Server {
-  return nano({ url });
+  return nanoOver(url);
 }
 
 export function statusOf(err: unknown): number | undefined {
@@ -98,19 +102,6 @@ export interface ChangesResult<D = Record<string, unknown>> {
   readonly pending?: number;
 }
 
-/** Splits `http://user:pass@host` into a credential-free URL and a Basic auth header. */
-export function authParts(url: string): { base: string; headers: Record<string, string> } {
-  const u = new URL(url);
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (u.username) {
-    headers.Authorization =
-      'Basic ' + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
-  }
-  u.username = '';
-  u.password = '';
-  return { base: u.toString().replace(/\/+$/, ''), headers };
-}
-
 /**
  * One `_changes` request, abortable (nano cannot pass an AbortSignal to the feed). Only the
  * normal and longpoll feeds: the embedded server has no eventsource and crashes on selectors.
@@ -130,12 +121,12 @@ export async function fetchChanges<D = Record<string, unknown>>(
   },
   signal?: AbortSignal,
 ): Promise<ChangesResult<D>> {
-  const { base, headers } = authParts(url);
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined) qs.set(k, String(v));
   let res: Response;
   try {
-    res = await fetch(`${base}/${encodeURIComponent(db)}/_changes?${qs}`, { headers, signal });
+    // On a node list a failed node's request goes to the next node from the same `since`.
+    res = await nodeFetch(url, `/${encodeURIComponent(db)}/_changes?${qs}`, { signal });
   } catch (err) {
     if (signal?.aborted) throw err;
     throw Object.assign(new Error(`changes feed of ${db}: ${(err as Error).message}`), { statusCode: undefined });

@@ -1,0 +1,206 @@
+/**
+ * One client, several nodes of one cluster: COUCHDB_URL (and every URL handed around inside the
+ * project) may be a comma-separated list of node URLs. Every request goes to the list's current
+ * node; a connection error or a 5xx moves the list to the next node and sends the request there,
+ * each node once per request; when all fail, the last error goes to the caller, whose backoff
+ * (couch.ts withRetry, the runner's) waits and tries again from the node that failed last. A
+ * list string is one cluster: every client of it in a process shares its current node, so one
+ * dead node costs one failed request, not one per client. Cluster answers are valid on every node
+ * (a `_changes` sequence of node a resumes on node b), so nothing else changes on a failover.
+ * Also counts what the metrics report (agents/platform/metrics.ts): failovers and 202 answers.
+ */
+import nano from 'nano';
+
+/** The node URLs of `url`, in order; a single URL is a list of one. */
+export function nodeUrls(url: string): string[] {
+  return url
+    .split(',')
+    .map((u) => u.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+}
+
+/** Applies `fn` to each node URL of the list and joins them again. */
+export function mapNodes(url: string, fn: (node: string) => string): string {
+  return nodeUrls(url).map(fn).join(',');
+}
+
+/** The list rotated to start at node `first` (agents spread their first choice over the nodes). */
+export function rotateNodes(url: string, first: number): string {
+  const urls = nodeUrls(url);
+  const k = ((first % urls.length) + urls.length) % urls.length;
+  return [...urls.slice(k), ...urls.slice(0, k)].join(',');
+}
+
+/** What the process counted since it started (read by the metrics, and by tests). */
+export const clientCounts = { failovers: 0, accepted: 0 };
+
+/** A 202 answer: accepted by fewer nodes than the write quorum `w` (durable on at least one). */
+export function noteAccepted(): void {
+  clientCounts.accepted++;
+}
+
+/** A node that does not answer or answers 5xx is failing; any other answer is the cluster's. */
+export function isNodeFailure(err: unknown): boolean {
+  const status = (err as { statusCode?: number } | undefined)?.statusCode;
+  return status === undefined || status >= 500;
+}
+
+class NodeList {
+  readonly urls: string[];
+  current = 0;
+
+  constructor(url: string) {
+    this.urls = nodeUrls(url);
+  }
+
+  /**
+   * `fn(i)` on the current node, then on each next one while it fails as a node; resolves the
+   * first answer. `failed` marks an answer (not an error) as a node failure, e.g. a 5xx status.
+   */
+  async run<T>(
+    fn: (i: number) => Promise<T>,
+    opts: { signal?: AbortSignal; failed?: (answer: T) => boolean; from?: number } = {},
+  ): Promise<T> {
+    const from = opts.from ?? this.current;
+    let last: { err: unknown } | { answer: T } = { err: new Error('no node URL') };
+    for (let k = 0; k < this.urls.length; k++) {
+      const i = (from + k) % this.urls.length;
+      if (k > 0) clientCounts.failovers++;
+      try {
+        const answer = await fn(i);
+        if (this.urls.length > 1 && opts.failed?.(answer) && !opts.signal?.aborted) {
+          last = { answer };
+          this.advance(i);
+          continue;
+        }
+        return answer;
+      } catch (err) {
+        if (this.urls.length === 1 || !isNodeFailure(err) || opts.signal?.aborted) throw err;
+        last = { err };
+        this.advance(i);
+      }
+    }
+    if ('answer' in last) return last.answer;
+    throw last.err;
+  }
+
+  /** Node `i` failed: the next one becomes current, unless another request moved on already. */
+  private advance(i: number): void {
+    if (this.current === i) this.current = (i + 1) % this.urls.length;
+  }
+}
+
+const lists = new Map<string, NodeList>();
+
+function listOf(url: string): NodeList {
+  let list = lists.get(url);
+  if (!list) {
+    list = new NodeList(url);
+    lists.set(url, list);
+  }
+  return list;
+}
+
+/** Runs `fn` with one node URL of `url`, failing over to the next node as described above. */
+export function onNodes<T>(
+  url: string,
+  fn: (nodeUrl: string) => Promise<T>,
+  opts: { signal?: AbortSignal; failed?: (answer: T) => boolean } = {},
+): Promise<T> {
+  const list = listOf(url);
+  return list.run((i) => fn(list.urls[i]), opts);
+}
+
+/** Splits `http://user:pass@host` into a credential-free URL and a Basic auth header. */
+export function authParts(url: string): { base: string; headers: Record<string, string> } {
+  const u = new URL(url);
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (u.username) {
+    headers.Authorization =
+      'Basic ' + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
+  }
+  u.username = '';
+  u.password = '';
+  return { base: u.toString().replace(/\/+$/, ''), headers };
+}
+
+/**
+ * `fetch(<node> + path)` with the node's credentials, failing over on a network error or a 5xx
+ * (the last node's 5xx answer is returned). A caller's abort is never a node failure.
+ */
+export function nodeFetch(url: string, path: string, init: RequestInit = {}): Promise<Response> {
+  const signal = init.signal ?? undefined;
+  return onNodes(
+    url,
+    async (node) => {
+      const { base, headers } = authParts(node);
+      try {
+        return await fetch(base + path, { ...init, headers: { ...headers, ...(init.headers as object) } });
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        throw Object.assign(new Error(`${base}: ${(err as Error).message}`), { statusCode: undefined, cause: err });
+      }
+    },
+    { signal, failed: (res) => res.status >= 500 },
+  );
+}
+
+type Step = readonly [PropertyKey, readonly unknown[] | null];
+
+function isPlainObject(v: unknown): v is Record<PropertyKey, unknown> {
+  return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+function isPromise(v: unknown): v is Promise<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/**
+ * A nano scope (the server, a database, `server.db`, ...) that sends each call to the list's
+ * current node. `path` is how the scope is reached from a node's nano (e.g. `use('transfers')`),
+ * replayed on whichever node a call goes to; plain-object results (scopes) are wrapped the same
+ * way, promises fail over, anything else (streams, the changes reader) is the current node's.
+ */
+function scopeOver<T extends object>(list: NodeList, roots: readonly object[], path: readonly Step[]): T {
+  const resolved: (Record<PropertyKey, unknown> | undefined)[] = [];
+  const at = (i: number): Record<PropertyKey, unknown> => {
+    let obj = resolved[i];
+    if (!obj) {
+      let o = roots[i] as Record<PropertyKey, unknown>;
+      for (const [prop, args] of path) {
+        const v = o[prop];
+        o = (args ? (v as (...a: unknown[]) => unknown).apply(o, [...args]) : v) as Record<PropertyKey, unknown>;
+      }
+      obj = o;
+      resolved[i] = obj;
+    }
+    return obj;
+  };
+  const handler: ProxyHandler<T> = {
+    get(_target, prop) {
+      const value = at(list.current)[prop];
+      if (typeof value !== 'function')
+        return isPlainObject(value) ? scopeOver(list, roots, [...path, [prop, null]]) : value;
+      return (...args: unknown[]) => {
+        const first = list.current;
+        const call = (i: number) => (at(i)[prop] as (...a: unknown[]) => unknown).apply(at(i), args);
+        const r = call(first);
+        if (isPromise(r)) return list.run((i) => (i === first ? r : Promise.resolve(call(i))), { from: first });
+        return isPlainObject(r) ? scopeOver(list, roots, [...path, [prop, args]]) : r;
+      };
+    },
+  };
+  return new Proxy(at(list.current) as T, handler);
+}
+
+/** nano for a single URL or a node list; 202 answers are counted. */
+export function nanoOver(url: string): nano.ServerScope {
+  // nano 11 calls `log` with one object per request and per answer (its type still says (id, args)).
+  const log = (event: string | { headers?: { statusCode?: number } } | null) => {
+    if (typeof event === 'object' && event?.headers?.statusCode === 202) noteAccepted();
+  };
+  const list = listOf(url);
+  const roots = list.urls.map((u) => nano({ url: u, log }));
+  if (roots.length === 1) return roots[0];
+  return scopeOver<nano.ServerScope>(list, roots, []);
+}
