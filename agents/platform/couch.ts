@@ -5,7 +5,7 @@
  * its own class: the caller re-reads and decides (idempotent effects).
  */
 import type nano from 'nano';
-import { authParts, nanoOver, nodeFetch } from './nodes';
+import { authParts, nanoOver, nodeRequest, type NodeAnswer } from './nodes';
 
 export { authParts };
 
@@ -123,16 +123,16 @@ export async function fetchChanges<D = Record<string, unknown>>(
 ): Promise<ChangesResult<D>> {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined) qs.set(k, String(v));
-  let res: Response;
+  let res: NodeAnswer;
   try {
     // On a node list a failed node's request goes to the next node from the same `since`.
-    res = await nodeFetch(url, `/${encodeURIComponent(db)}/_changes?${qs}`, { signal });
+    res = await nodeRequest(url, `/${encodeURIComponent(db)}/_changes?${qs}`, { signal });
   } catch (err) {
     if (signal?.aborted) throw err;
     throw Object.assign(new Error(`changes feed of ${db}: ${(err as Error).message}`), { statusCode: undefined });
   }
-  const body = (await res.json()) as ChangesResult<D> & { error?: string; reason?: string };
-  if (!res.ok)
+  const body = JSON.parse(res.text) as ChangesResult<D> & { error?: string; reason?: string };
+  if (res.status >= 400)
     throw Object.assign(new Error(`${res.status} ${body.error}: ${body.reason}`), {
       statusCode: res.status,
       error: body.error,

@@ -145,6 +145,48 @@ export function nodeFetch(url: string, path: string, init: RequestInit = {}): Pr
   );
 }
 
+/** An answer read whole: its status, headers and body text. */
+export interface NodeAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+}
+
+/**
+ * Like nodeFetch, but the body is read inside the failover: a node killed while it sends an
+ * answer cuts the body off ("terminated"), which is a node failure like a refused connection.
+ */
+export function nodeRequest(url: string, path: string, init: RequestInit = {}): Promise<NodeAnswer> {
+  const signal = init.signal ?? undefined;
+  return onNodes(
+    url,
+    async (node) => {
+      const { base, headers } = authParts(node);
+      try {
+        const res = await fetch(base + path, { ...init, headers: { ...headers, ...(init.headers as object) } });
+        return { status: res.status, headers: res.headers, text: await res.text() };
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        throw Object.assign(new Error(`${base}: ${(err as Error).message}`), { statusCode: undefined, cause: err });
+      }
+    },
+    { signal, failed: (res) => res.status >= 500 },
+  );
+}
+
+/**
+ * nano resolves a JSON answer whose body was cut off (a node killed mid-answer) as '' instead of
+ * failing: seen as "rows is not iterable" in agents when a node was SIGKILLed. No CouchDB JSON
+ * answer is empty, so '' is a node failure; attachments (which may be empty text) are left alone.
+ */
+function checkWhole(value: unknown, path: readonly Step[]): unknown {
+  if (value === '' && !path.some(([prop]) => prop === 'attachment'))
+    throw Object.assign(new Error('the answer was cut off (the node went away while answering)'), {
+      statusCode: undefined,
+    });
+  return value;
+}
+
 type Step = readonly [PropertyKey, readonly unknown[] | null];
 
 function isPlainObject(v: unknown): v is Record<PropertyKey, unknown> {
@@ -184,8 +226,9 @@ function scopeOver<T extends object>(list: NodeList, roots: readonly object[], p
       return (...args: unknown[]) => {
         const first = list.current;
         const call = (i: number) => (at(i)[prop] as (...a: unknown[]) => unknown).apply(at(i), args);
+        const whole = (p: unknown) => Promise.resolve(p).then((v) => checkWhole(v, path));
         const r = call(first);
-        if (isPromise(r)) return list.run((i) => (i === first ? r : Promise.resolve(call(i))), { from: first });
+        if (isPromise(r)) return list.run((i) => whole(i === first ? r : call(i)), { from: first });
         return isPlainObject(r) ? scopeOver(list, roots, [...path, [prop, args]]) : r;
       };
     },
@@ -193,7 +236,7 @@ function scopeOver<T extends object>(list: NodeList, roots: readonly object[], p
   return new Proxy(at(list.current) as T, handler);
 }
 
-/** nano for a single URL or a node list; 202 answers are counted. */
+/** nano for a single URL or a node list (a list of one gets the same checks); 202 answers are counted. */
 export function nanoOver(url: string): nano.ServerScope {
   // nano 11 calls `log` with one object per request and per answer (its type still says (id, args)).
   const log = (event: string | { headers?: { statusCode?: number } } | null) => {
@@ -201,6 +244,5 @@ export function nanoOver(url: string): nano.ServerScope {
   };
   const list = listOf(url);
   const roots = list.urls.map((u) => nano({ url: u, log }));
-  if (roots.length === 1) return roots[0];
   return scopeOver<nano.ServerScope>(list, roots, []);
 }

@@ -3,7 +3,7 @@
  * few routes nano has no helper for (COPY, _active_tasks, _view_cleanup, _compact/<ddoc>), with
  * the credentials of the URL. Answers are returned with their status; callers decide.
  */
-import { nodeFetch } from '../../agents/platform/nodes';
+import { nodeRequest } from '../../agents/platform/nodes';
 
 export interface HttpAnswer<T = Record<string, unknown>> {
   readonly status: number;
@@ -16,7 +16,7 @@ export async function http<T = Record<string, unknown>>(
   path: string,
   opts: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
 ): Promise<HttpAnswer<T>> {
-  const res = await nodeFetch(url, path, {
+  const res = await nodeRequest(url, path, {
     method,
     headers: {
       ...(opts.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
@@ -25,7 +25,7 @@ export async function http<T = Record<string, unknown>>(
     body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     signal: opts.signal,
   });
-  const text = await res.text();
+  const text = res.text;
   let body: unknown = text;
   try {
     body = text ? JSON.parse(text) : {};

@@ -1,8 +1,8 @@
 /**
  * The node-list client (agents/platform/nodes.ts) on real servers: the test server (embedded or
  * CouchDB) as the live node, a loopback port nobody listens on as the stopped one (connection
- * refused, as from a killed node), and a bare HTTP server answering 503 as a failing node (a
- * node in trouble is the rare fault here, not the database). Every path the product sends
+ * refused, as from a killed node), and bare HTTP servers answering 503 or cutting the answer
+ * off as failing nodes (a node in trouble is the rare fault here, not the database). Every path the product sends
  * requests through: nano (`connect`), the `_changes` follower's request (`fetchChanges`, resumed
  * from its `since`), plain HTTP (`ops/http.ts`); and COUCHDB_URL's validation of each node URL.
  */
@@ -21,6 +21,8 @@ describe('a client with a list of node URLs', () => {
   let failing: http.Server;
   let failingUrl: string;
   let failingHits = 0;
+  let cutting: http.Server;
+  let cuttingUrl: string;
 
   beforeAll(async () => {
     env = await createTestEnv();
@@ -31,9 +33,17 @@ describe('a client with a list of node URLs', () => {
     });
     await new Promise<void>((r) => failing.listen(0, '127.0.0.1', r));
     failingUrl = `http://127.0.0.1:${(failing.address() as AddressInfo).port}`;
+    // A node killed while it answers: headers and half a body, then the connection drops.
+    cutting = http.createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '100' });
+      res.write('{"rows":[', () => res.destroy());
+    });
+    await new Promise<void>((r) => cutting.listen(0, '127.0.0.1', r));
+    cuttingUrl = `http://127.0.0.1:${(cutting.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
     await new Promise((r) => failing.close(r));
+    await new Promise((r) => cutting.close(r));
     await env?.cleanup();
   });
 
@@ -82,6 +92,24 @@ describe('a client with a list of node URLs', () => {
     const direct = await fetchChanges(env.urlAs('admin'), env.dbs.transfers, { since: first.last_seq, limit: 100 });
     expect(res.results.map((c) => c.id)).toEqual(direct.results.map((c) => c.id));
     expect(clientCounts.failovers).toBe(before + 1);
+  });
+
+  it('takes an answer cut off mid-body for a node failure (nano would resolve it as "")', async () => {
+    const before = clientCounts.failovers;
+    const rows = await connect(listAs('owner', cuttingUrl, 'live'))
+      .use(env.dbs.transfers)
+      .list({ limit: 1 });
+    expect(Array.isArray(rows.rows)).toBe(true);
+    const changes = await fetchChanges(listAs('admin', cuttingUrl, 'live'), env.dbs.transfers, { since: 0, limit: 1 });
+    expect(Array.isArray(changes.results)).toBe(true);
+    expect(clientCounts.failovers).toBe(before + 2);
+    // On a single server it is a transient error, for the caller's backoff.
+    const err = await connect(listAs('owner', cuttingUrl))
+      .use(env.dbs.transfers)
+      .list()
+      .catch((e) => e);
+    expect(err.message).toMatch(/cut off/);
+    expect(errorKind(err)).toBe('transient');
   });
 
   it('plain HTTP (ops commands) fails over too', async () => {
