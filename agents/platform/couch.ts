@@ -1,11 +1,12 @@
 /**
  * The CouchDB client every part of couchstage uses: nano, plus error classification and a
- * capped backoff. 4xx other than 409/429 is a bug or bad input (permanent); 5xx, 429 and network
- * errors are transient and back off 5 s -> 60 s (a restarting server is back within that). 409 is
+ * capped backoff. 4xx other than 409/429 is a bug or bad input (permanent); 5xx, 429, a cluster's
+ * `412 nodedown` (nodes.ts) and network errors are transient and back off 5 s -> 60 s (a
+ * restarting server is back within that). 409 is
  * its own class: the caller re-reads and decides (idempotent effects).
  */
 import type nano from 'nano';
-import { authParts, nanoOver, nodeRequest, type NodeAnswer } from './nodes';
+import { authParts, isNodesDown, nanoOver, nodeRequest, type NodeAnswer } from './nodes';
 
 export { authParts };
 
@@ -31,7 +32,7 @@ export function statusOf(err: unknown): number | undefined {
 export function errorKind(err: unknown): ErrorKind {
   const status = statusOf(err);
   if (status === 409) return 'conflict';
-  if (status === undefined || status === 429 || status >= 500) return 'transient';
+  if (status === undefined || status === 429 || status >= 500 || isNodesDown(err)) return 'transient';
   return 'permanent';
 }
 

@@ -39,10 +39,26 @@ export function noteAccepted(): void {
   clientCounts.accepted++;
 }
 
-/** A node that does not answer or answers 5xx is failing; any other answer is the cluster's. */
+/**
+ * `412 nodedown: progress not possible`: the node that answered reaches no live copy of some
+ * shard range (a `_changes` or view read needs every range). Seen on CouchDB 3.4.3 while one node
+ * was stopped and another, just started again, had not opened its shards yet: every agent took it
+ * for a client error and stopped. It is the cluster's state of the moment, not a bad request.
+ */
+export function isNodesDown(err: unknown): boolean {
+  const e = err as { statusCode?: number; error?: unknown } | undefined;
+  return e?.statusCode === 412 && e.error === 'nodedown';
+}
+
+/** A node that does not answer, answers 5xx or sees too few nodes is failing; any other answer is the cluster's. */
 export function isNodeFailure(err: unknown): boolean {
   const status = (err as { statusCode?: number } | undefined)?.statusCode;
-  return status === undefined || status >= 500;
+  return status === undefined || status >= 500 || isNodesDown(err);
+}
+
+/** The same test on an answer read whole (nodeRequest). */
+function isFailedAnswer(res: { status: number; text: string }): boolean {
+  return res.status >= 500 || (res.status === 412 && /"error"\s*:\s*"nodedown"/.test(res.text));
 }
 
 class NodeList {
@@ -170,7 +186,7 @@ export function nodeRequest(url: string, path: string, init: RequestInit = {}): 
         throw Object.assign(new Error(`${base}: ${(err as Error).message}`), { statusCode: undefined, cause: err });
       }
     },
-    { signal, failed: (res) => res.status >= 500 },
+    { signal, failed: isFailedAnswer },
   );
 }
 

@@ -23,6 +23,8 @@ describe('a client with a list of node URLs', () => {
   let failingHits = 0;
   let cutting: http.Server;
   let cuttingUrl: string;
+  let nodedown: http.Server;
+  let nodedownUrl: string;
 
   beforeAll(async () => {
     env = await createTestEnv();
@@ -40,10 +42,18 @@ describe('a client with a list of node URLs', () => {
     });
     await new Promise<void>((r) => cutting.listen(0, '127.0.0.1', r));
     cuttingUrl = `http://127.0.0.1:${(cutting.address() as AddressInfo).port}`;
+    // What CouchDB 3.4.3 answered every agent while one node was stopped and another starting.
+    nodedown = http.createServer((req, res) => {
+      res.writeHead(412, { 'Content-Type': 'application/json' });
+      res.end('{"error":"nodedown","reason":"progress not possible"}');
+    });
+    await new Promise<void>((r) => nodedown.listen(0, '127.0.0.1', r));
+    nodedownUrl = `http://127.0.0.1:${(nodedown.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
     await new Promise((r) => failing.close(r));
     await new Promise((r) => cutting.close(r));
+    await new Promise((r) => nodedown.close(r));
     await env?.cleanup();
   });
 
@@ -110,6 +120,24 @@ describe('a client with a list of node URLs', () => {
       .catch((e) => e);
     expect(err.message).toMatch(/cut off/);
     expect(errorKind(err)).toBe('transient');
+  });
+
+  it('takes 412 nodedown (the node sees too few others) for a node failure, transient when alone', async () => {
+    const before = clientCounts.failovers;
+    const info = await connect(listAs('owner', nodedownUrl, 'live'))
+      .use(env.dbs.transfers)
+      .info();
+    expect(info.db_name).toBe(env.dbs.transfers);
+    const changes = await fetchChanges(listAs('admin', nodedownUrl, 'live'), env.dbs.transfers, { since: 0, limit: 1 });
+    expect(Array.isArray(changes.results)).toBe(true);
+    expect((await opsHttp(listAs('admin', nodedownUrl, 'live'), 'GET', `/${env.dbs.transfers}`)).status).toBe(200);
+    // Two lists (owner, admin): one failover each; the admin's list stays on the live node after.
+    expect(clientCounts.failovers).toBe(before + 2);
+    const alone = await fetchChanges(listAs('admin', nodedownUrl), env.dbs.transfers, { since: 0 }).catch((e) => e);
+    expect(alone.statusCode).toBe(412);
+    expect(errorKind(alone)).toBe('transient');
+    const other412 = Object.assign(new Error('precondition'), { statusCode: 412, error: 'file_exists' });
+    expect(errorKind(other412)).toBe('permanent');
   });
 
   it('plain HTTP (ops commands) fails over too', async () => {
