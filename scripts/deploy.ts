@@ -14,6 +14,7 @@ import { designIsCurrent } from '../design/content-hash';
 import { deployVersion } from '../design/version';
 import type { BuiltDesign } from '../design/types';
 import { Role, type DbRole } from '../views/schema';
+import { onNodes } from '../agents/platform/nodes';
 import { connect, type Server } from '../agents/platform/couch';
 import { update, type RawDoc } from '../agents/platform/docs';
 import { projectRoot } from '../agents/platform/config';
@@ -131,7 +132,8 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
   if (opts.proxySecretFile) await configureProxyAuth(opts.url, opts.proxySecretFile, log);
   // On a cluster the databases are created here with chosen shard counts; bootstrap then finds them.
   const placement = await placeDatabases(opts.url, opts.dbs, log);
-  await bootstrap(opts.url, source, { concurrency: 4 });
+  // couchdb-bootstrap has its own nano (callbacks, one URL): one node of a list, the next if it fails.
+  await onNodes(opts.url, (node) => bootstrap(node, source, { concurrency: 4 }));
   log(`databases ${Object.values(opts.dbs).join(', ')}: present and secured`);
   if (opts.users?.length) log(`users ${opts.users.map((u) => u.name).join(', ')}: present`);
 

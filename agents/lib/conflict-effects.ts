@@ -170,7 +170,8 @@ async function removeLosers(
       log?.info('conflict resolved', {
         id: w.id,
         winner: w.plan.winner._rev,
-        state: w.plan.winner.state,
+        type: w.plan.winner.type,
+        ...('state' in w.plan.winner ? { state: w.plan.winner.state } : {}),
         survivor: w.survivor,
         deleted: w.plan.remove.length,
       });

@@ -24,6 +24,12 @@
  *
  * Transfer jobs: done > active > queued; ties: the later lease expiry, then the higher revision.
  *
+ * Leader locks and heartbeats (what agents write for themselves; no user request in them):
+ * CouchDB's winner, the same on every node, stands and the other leaves are deleted. Two
+ * instances that took `lock:<agent>` on different nodes both read that winner at their next
+ * renewal, and the one whose lease lost stands by; a beat that lost is replaced by the next one.
+ * Left unresolved, a lock kept its losing leaf for good (a node killed mid-write can leave one).
+ *
  * THE WRITES (effects, agents/lib/conflict-effects.ts; planned here). validate_doc_update checks an
  * agent's write against the revision it edits (CouchDB passes that leaf, not the winner), so:
  *   1. The winner IS the current (CouchDB-chosen) revision: delete every other leaf; if requests
@@ -48,8 +54,12 @@ import {
   Role,
   TransferJobMachine,
   TransferMachine,
+  ofHeartbeat,
+  ofLock,
   ofTransfer,
   ofTransferJob,
+  type HeartbeatDoc,
+  type LockDoc,
   type TransferDoc,
   type TransferJobDoc,
   type TransferJobState,
@@ -203,7 +213,7 @@ export function agentMayWrite(next: Revisioned, base: Revisioned): boolean {
 export type Json = Record<string, unknown> & { _id: string; _rev?: string };
 
 /** The kinds this rule resolves. */
-export type Resolvable = TransferDoc | TransferJobDoc;
+export type Resolvable = TransferDoc | TransferJobDoc | LockDoc | HeartbeatDoc;
 
 /**
  * The plan for one conflicted document of a kind this rule resolves, with any stray revision of
@@ -216,6 +226,9 @@ export function planFor(current: Json, revisions: readonly Json[]): ResolutionPl
     plan = planResolution<TransferDoc>(current, revisions.filter(ofTransfer), resolveTransfer, agentMayWrite);
   } else if (ofTransferJob(current)) {
     plan = planResolution<TransferJobDoc>(current, revisions.filter(ofTransferJob), resolveJob, agentMayWrite);
+  } else if (ofLock(current) || ofHeartbeat(current)) {
+    const others = revisions.map((r) => r._rev as string).filter((rev) => rev !== current._rev);
+    return { winner: bodyOf(current), write: null, remove: [...new Set(others)] };
   } else {
     return null;
   }

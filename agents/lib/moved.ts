@@ -9,14 +9,14 @@
 import { dbNames, type DbRole } from '../../views/schema';
 import { withCredentials } from '../platform/config';
 import { READONLY_DDOC_ID, type ReadonlyDesignDoc, type ReadonlyInfo } from '../../views/schema';
-import { authParts, sleep } from '../platform/couch';
+import { sleep } from '../platform/couch';
+import { nodeFetch, nodeUrls } from '../platform/nodes';
 import type { Logger } from '../platform/log';
 
 export class DatabaseMovedError extends Error {}
 
 async function readonlyOf(url: string, db: string, signal?: AbortSignal): Promise<ReadonlyInfo | null> {
-  const { base, headers } = authParts(url);
-  const res = await fetch(`${base}/${encodeURIComponent(db)}/${READONLY_DDOC_ID}`, { headers, signal });
+  const res = await nodeFetch(url, `/${encodeURIComponent(db)}/${READONLY_DDOC_ID}`, { signal });
   if (res.status === 404) return null;
   if (!res.ok) {
     // The server's reason names the check that failed (an expired token, a wrong password).
@@ -55,7 +55,7 @@ export async function followMoves(
     const prefix = ro.moved_to_prefix || '';
     let next = url;
     if (ro.moved_to_url) {
-      const u = new URL(url);
+      const u = new URL(nodeUrls(url)[0]);
       next = u.username
         ? withCredentials(ro.moved_to_url, decodeURIComponent(u.username), decodeURIComponent(u.password))
         : ro.moved_to_url;

@@ -11,7 +11,8 @@
  * with writes: probing `_changes?filter=_selector` on the embedded server fails the request,
  * and `_purge` there is routed as an attachment upload (400 only_multipart_accepted).
  */
-import { authParts } from './couch';
+import { withoutCredentials } from './config';
+import { nodeFetch } from './nodes';
 
 export interface Capabilities {
   /** `couchdb`: Apache CouchDB 2.x/3.x; `pouchdb-server`: the embedded server or another express-pouchdb. */
@@ -57,9 +58,8 @@ export interface Capabilities {
 const cache = new Map<string, Promise<Capabilities>>();
 
 async function status(url: string, path: string): Promise<number> {
-  const { base, headers } = authParts(url);
   try {
-    const res = await fetch(base + path, { headers, signal: AbortSignal.timeout(10_000) });
+    const res = await nodeFetch(url, path, { signal: AbortSignal.timeout(10_000) });
     await res.arrayBuffer();
     return res.status;
   } catch {
@@ -69,9 +69,9 @@ async function status(url: string, path: string): Promise<number> {
 
 /** Reads the answers of one server; callers use the cached `capabilities()`. */
 export async function probeCapabilities(url: string): Promise<Capabilities> {
-  const { base, headers } = authParts(url);
-  const res = await fetch(base + '/', { headers, signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw Object.assign(new Error(`probing ${base}/: ${res.status}`), { statusCode: res.status });
+  const res = await nodeFetch(url, '/', { signal: AbortSignal.timeout(10_000) });
+  if (!res.ok)
+    throw Object.assign(new Error(`probing ${withoutCredentials(url)}: ${res.status}`), { statusCode: res.status });
   const root = (await res.json()) as { couchdb?: string; version?: string; features?: string[] };
   if (!root.couchdb) {
     return {
@@ -115,7 +115,7 @@ export async function probeCapabilities(url: string): Promise<Capabilities> {
 
 /** The capabilities of the server at `url`, probed at the first call for that server. */
 export function capabilities(url: string): Promise<Capabilities> {
-  const key = authParts(url).base;
+  const key = withoutCredentials(url);
   let p = cache.get(key);
   if (!p) {
     p = probeCapabilities(url);

@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { dbNames, type DbRole } from '../../views/schema';
 import { readState, statePath, type EmbeddedState } from '../../scripts/server';
+import { mapNodes, nodeUrls } from './node-urls';
 
 export class ConfigError extends Error {}
 
@@ -233,23 +234,32 @@ export function loadToolConfig(env: NodeJS.ProcessEnv = process.env): ToolConfig
   };
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const couchUrl = env.COUCHDB_URL ? env.COUCHDB_URL.replace(/\/+$/, '') : null;
-  if (couchUrl) {
+/**
+ * COUCHDB_URL: one server root, or the node roots of one cluster separated by commas (the client
+ * fails over between them, agents/platform/nodes.ts). Each is checked; the list is returned clean.
+ */
+function checkServerUrls(raw: string): string {
+  const urls = nodeUrls(raw);
+  if (!urls.length) throw new ConfigError('COUCHDB_URL: no URL in the list');
+  for (const [i, url] of urls.entries()) {
+    const which = urls.length > 1 ? `COUCHDB_URL (node ${i + 1} of ${urls.length})` : 'COUCHDB_URL';
     let u: URL;
     try {
-      u = new URL(couchUrl);
+      u = new URL(url);
     } catch {
       // Never echo credentials: show the value with anything before an @ masked.
-      throw new ConfigError(
-        `COUCHDB_URL: not a URL: "${couchUrl.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@]*@/i, '$1***@')}"`,
-      );
+      throw new ConfigError(`${which}: not a URL: "${url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@]*@/i, '$1***@')}"`);
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:')
-      throw new ConfigError('COUCHDB_URL: must be http:// or https://');
+      throw new ConfigError(`${which}: must be http:// or https://`);
     if (u.pathname !== '/' && u.pathname !== '')
-      throw new ConfigError('COUCHDB_URL: must point to the server root, not a database');
+      throw new ConfigError(`${which}: must point to the server root, not a database`);
   }
+  return urls.join(',');
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const couchUrl = env.COUCHDB_URL ? checkServerUrls(env.COUCHDB_URL) : null;
   const dbPrefix = env.COUCHSTAGE_DB_PREFIX || '';
   if (dbPrefix && !/^[a-z][a-z0-9_$()+/-]*$/.test(dbPrefix)) {
     throw new ConfigError(
@@ -303,18 +313,23 @@ const hasToken = () => {
   return !!(t.token || t.file);
 };
 
+/** `url` (or every node URL of a list) with these credentials. */
 export function withCredentials(url: string, name: string, password: string): string {
-  const u = new URL(url);
-  u.username = encodeURIComponent(name);
-  u.password = encodeURIComponent(password);
-  return u.toString().replace(/\/+$/, '');
+  return mapNodes(url, (node) => {
+    const u = new URL(node);
+    u.username = encodeURIComponent(name);
+    u.password = encodeURIComponent(password);
+    return u.toString().replace(/\/+$/, '');
+  });
 }
 
 export function withoutCredentials(url: string): string {
-  const u = new URL(url);
-  u.username = '';
-  u.password = '';
-  return u.toString().replace(/\/+$/, '');
+  return mapNodes(url, (node) => {
+    const u = new URL(node);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/+$/, '');
+  });
 }
 
 /** The URL the current process talks to: COUCHDB_URL, else the running embedded server's. */

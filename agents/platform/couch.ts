@@ -1,11 +1,14 @@
 /**
  * The CouchDB client every part of couchstage uses: nano, plus error classification and a
- * capped backoff. 4xx other than 409/429 is a bug or bad input (permanent); 5xx, 429 and network
- * errors are transient and back off 5 s -> 60 s (a restarting server is back within that). 409 is
+ * capped backoff. 4xx other than 409/429 is a bug or bad input (permanent); 5xx, 429, a cluster's
+ * `412 nodedown` (nodes.ts) and network errors are transient and back off 5 s -> 60 s (a
+ * restarting server is back within that). 409 is
  * its own class: the caller re-reads and decides (idempotent effects).
  */
-import nano from 'nano';
-import { bearerHeaders, bearerToken } from './token';
+import type nano from 'nano';
+import { authParts, isNodesDown, nanoOver, nodeRequest, type NodeAnswer } from './nodes';
+
+export { authParts };
 
 export type Server = nano.ServerScope;
 export type Db = nano.DocumentScope<Record<string, unknown>>;
@@ -17,10 +20,9 @@ export interface CouchError extends Error {
   reason?: string;
 }
 
-/** A client for `url`; without credentials in the URL, a Bearer token from the environment if set (token.ts). */
+/** nano on `url`: one server, or a comma-separated node list of one cluster (nodes.ts fails over). */
 export function connect(url: string): Server {
-  const headers = new URL(url).username ? null : bearerHeaders();
-  return nano(headers ? { url, headers } : { url });
+  return nanoOver(url);
 }
 
 export function statusOf(err: unknown): number | undefined {
@@ -30,7 +32,7 @@ export function statusOf(err: unknown): number | undefined {
 export function errorKind(err: unknown): ErrorKind {
   const status = statusOf(err);
   if (status === 409) return 'conflict';
-  if (status === undefined || status === 429 || status >= 500) return 'transient';
+  if (status === undefined || status === 429 || status >= 500 || isNodesDown(err)) return 'transient';
   return 'permanent';
 }
 
@@ -114,22 +116,6 @@ export interface ChangesResult<D = Record<string, unknown>> {
   readonly pending?: number;
 }
 
-/** Splits `http://user:pass@host` into a credential-free URL and a Basic auth header (else a Bearer token, token.ts). */
-export function authParts(url: string): { base: string; headers: Record<string, string> } {
-  const u = new URL(url);
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (u.username) {
-    headers.Authorization =
-      'Basic ' + Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
-  } else {
-    const token = bearerToken();
-    if (token) headers.Authorization = `Bearer ${token}`;
-  }
-  u.username = '';
-  u.password = '';
-  return { base: u.toString().replace(/\/+$/, ''), headers };
-}
-
 /**
  * One `_changes` request, abortable (nano cannot pass an AbortSignal to the feed). Only the
  * normal and longpoll feeds: the embedded server has no eventsource and crashes on selectors.
@@ -149,18 +135,18 @@ export async function fetchChanges<D = Record<string, unknown>>(
   },
   signal?: AbortSignal,
 ): Promise<ChangesResult<D>> {
-  const { base, headers } = authParts(url);
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined) qs.set(k, String(v));
-  let res: Response;
+  let res: NodeAnswer;
   try {
-    res = await fetch(`${base}/${encodeURIComponent(db)}/_changes?${qs}`, { headers, signal });
+    // On a node list a failed node's request goes to the next node from the same `since`.
+    res = await nodeRequest(url, `/${encodeURIComponent(db)}/_changes?${qs}`, { signal });
   } catch (err) {
     if (signal?.aborted) throw err;
     throw Object.assign(new Error(`changes feed of ${db}: ${(err as Error).message}`), { statusCode: undefined });
   }
-  const body = (await res.json()) as ChangesResult<D> & { error?: string; reason?: string };
-  if (!res.ok)
+  const body = JSON.parse(res.text) as ChangesResult<D> & { error?: string; reason?: string };
+  if (res.status >= 400)
     throw Object.assign(new Error(`${res.status} ${body.error}: ${body.reason}`), {
       statusCode: res.status,
       error: body.error,

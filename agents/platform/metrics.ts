@@ -4,6 +4,7 @@
  */
 import * as http from 'http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { clientCounts } from './nodes';
 
 export interface RunnerMetrics {
   readonly registry: Registry;
@@ -11,11 +12,36 @@ export interface RunnerMetrics {
   readonly errors: Counter<'agent' | 'class'>;
   readonly feedLag: Gauge<'agent'>;
   readonly passSeconds: Histogram<'agent'>;
+  /** Conflicted documents this process resolved (agents/lib/conflict-effects.ts), by database role. */
+  readonly conflictsResolved: Counter<'db'>;
+}
+
+/** The client's own counts (agents/platform/nodes.ts), read at each scrape: one client per process. */
+function clientCounters(registry: Registry): void {
+  new Counter({
+    name: 'couchstage_node_failovers_total',
+    help: 'Requests sent to the next node of COUCHDB_URL after a connection error or a 5xx',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(clientCounts.failovers);
+    },
+  });
+  new Counter({
+    name: 'couchstage_writes_accepted_total',
+    help: 'Write answers 202: accepted by fewer nodes than the quorum w, kept as written',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(clientCounts.accepted);
+    },
+  });
 }
 
 export function createMetrics(): RunnerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  clientCounters(registry);
   return {
     registry,
     changes: new Counter({
@@ -41,6 +67,12 @@ export function createMetrics(): RunnerMetrics {
       help: 'Duration of one agent pass',
       labelNames: ['agent'],
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers: [registry],
+    }),
+    conflictsResolved: new Counter({
+      name: 'couchstage_conflicts_resolved_total',
+      help: 'Documents whose conflict revisions this process resolved, by database',
+      labelNames: ['db'],
       registers: [registry],
     }),
   };

@@ -93,6 +93,7 @@ export async function conflictPass(
   const ids = [...conflicted].slice(0, CONFLICTS_PER_PASS);
   const out = await resolveConflicts(ctx.db('transfers'), ids, ctx.log);
   for (const d of out.resolved) tracker.apply(d);
+  ctx.metrics.conflictsResolved.inc({ db: 'transfers' }, out.resolved.length);
   // Resolved, clean or refused ones leave the set (the feed brings back any new conflict);
   // the ones a concurrent write got in the way of stay for the next pass.
   for (const id of [...out.resolved.map((d) => d._id), ...out.clean, ...out.failed]) conflicted.delete(id);

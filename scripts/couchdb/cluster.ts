@@ -19,8 +19,10 @@ import { CLUSTER_BIND_ADDRESS, joinCluster, type ClusterNode } from './cluster-j
 
 export type { ClusterNode } from './cluster-join';
 import {
+  alive,
   baseIni,
   launchNode,
+  readState,
   nodesRoot,
   releaseArchive,
   runningNode,
@@ -151,6 +153,39 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterSt
 export async function stopCluster(name = 'cluster'): Promise<number> {
   const stopped = await Promise.all(NODE_LETTERS.map((l) => stopNodeIn(path.join(clusterDir(name), l))));
   return stopped.filter(Boolean).length;
+}
+
+export type NodeLetter = (typeof NODE_LETTERS)[number];
+
+function nodeDir(name: string, letter: string): string {
+  if (!(NODE_LETTERS as readonly string[]).includes(letter))
+    throw new Error(`no node "${letter}": the nodes are ${NODE_LETTERS.join(', ')}`);
+  return path.join(clusterDir(name), letter);
+}
+
+/** Crashes one node (SIGKILL, no clean stop); resolves once its process is gone, false if none ran. */
+export async function killNode(letter: string, name = 'cluster'): Promise<boolean> {
+  const state = stateIn(nodeDir(name, letter));
+  if (!state) return false;
+  process.kill(state.pid, 'SIGKILL');
+  while (alive(state.pid)) await new Promise((r) => setTimeout(r, 50));
+  return true;
+}
+
+/** Stops one node cleanly (SIGTERM, SIGKILL after 30 s); the others keep serving. */
+export function stopNode(letter: string, name = 'cluster'): Promise<boolean> {
+  return stopNodeIn(nodeDir(name, letter));
+}
+
+/**
+ * Starts one stopped or killed node again on its data (reused when it runs) and waits for `/_up`.
+ * It rejoins by itself: the membership is recorded in every node's `_nodes` database.
+ */
+export async function startNode(letter: string, name = 'cluster', log: (l: string) => void = () => undefined) {
+  const dir = nodeDir(name, letter);
+  if (!fs.existsSync(path.join(clusterDir(name), 'cluster.json')) || !readState(dir))
+    throw new Error(`cluster ${name} has no node ${letter} yet: npm run couchdb -- cluster start --name ${name}`);
+  return startMember(clusterDir(name), name, letter, await clusterRecord(clusterDir(name)), log);
 }
 
 /** The cluster's nodes whose processes run (all three when it is up). */

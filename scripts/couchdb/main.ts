@@ -1,6 +1,7 @@
 /**
  * `npm run couchdb -- start|stop|url|status [--name N] [--port P] [--fresh]`,
- * `npm run couchdb -- cluster start|stop|urls|status [--name N] [--fresh]` and
+ * `npm run couchdb -- cluster start|stop|urls|status [--name N] [--fresh]`, `cluster kill|stop-node|start-node
+ * --node a|b|c` (one member crashed, stopped or started again: chaos tests) and
  * `npm run test:couchdb [-- jest args]`: Apache CouchDB 3.4 from ../shared/couchdb on loopback
  * (node.ts, and cluster.ts for three nodes joined into one cluster). `test` runs the whole jest suite against COUCHDB_URL when it is set, else against a
  * fresh node of its own (`.couchdb/test/`), stopped again afterwards.
@@ -8,11 +9,20 @@
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { loadConfig, projectRoot } from '../../agents/platform/config';
-import { clusterAdminUrls, clusterState, NODE_LETTERS, startCluster, stopCluster } from './cluster';
+import {
+  clusterAdminUrls,
+  clusterState,
+  killNode,
+  NODE_LETTERS,
+  startCluster,
+  startNode as startClusterNode,
+  stopCluster,
+  stopNode as stopClusterNode,
+} from './cluster';
 import { adminUrlOf, nodeState, ReleaseMissing, startNode, stopNode } from './node';
 
 const USAGE =
-  'usage: couchdb start|stop|url|status [--name N] [--port P] [--fresh] | couchdb cluster start|stop|urls|status [--name N] [--fresh] | couchdb test [jest args]';
+  'usage: couchdb start|stop|url|status [--name N] [--port P] [--fresh] | couchdb cluster start|stop|urls|status [--name N] [--fresh] | couchdb cluster kill|stop-node|start-node --node a|b|c [--name N] | couchdb test [jest args]';
 
 function option(args: string[], name: string): string | undefined {
   const i = args.findIndex((a) => a === name || a.startsWith(name + '='));
@@ -49,6 +59,7 @@ async function clusterCommand(args: string[], log: (line: string) => void): Prom
     log(n ? `CouchDB cluster ${name}: ${n} node(s) stopped` : `CouchDB cluster ${name} was not running`);
     return 0;
   }
+  if (cmd === 'kill' || cmd === 'stop-node' || cmd === 'start-node') return nodeCommand(cmd, name, rest, log);
   if (cmd === 'urls' || cmd === 'status') {
     const state = clusterState(name);
     if (state.nodes.length < NODE_LETTERS.length) {
@@ -64,6 +75,23 @@ async function clusterCommand(args: string[], log: (line: string) => void): Prom
   }
   log(USAGE);
   return 2;
+}
+
+/** `cluster kill|stop-node|start-node --node L`: one member crashed (SIGKILL), stopped or started again. */
+async function nodeCommand(cmd: string, name: string, rest: string[], log: (line: string) => void): Promise<number> {
+  const letter = option(rest, '--node');
+  if (!letter || !(NODE_LETTERS as readonly string[]).includes(letter)) {
+    log(`cluster ${cmd}: give --node ${NODE_LETTERS.join('|')}`);
+    return 2;
+  }
+  if (cmd === 'start-node') {
+    const node = await startClusterNode(letter, name, log);
+    process.stdout.write(node.url + '\n');
+    return 0;
+  }
+  const done = cmd === 'kill' ? await killNode(letter, name) : await stopClusterNode(letter, name);
+  log(`CouchDB cluster ${name} node ${letter}: ${done ? (cmd === 'kill' ? 'killed' : 'stopped') : 'was not running'}`);
+  return 0;
 }
 
 export async function main(argv: string[]): Promise<number> {

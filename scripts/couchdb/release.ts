@@ -191,8 +191,15 @@ export async function launchNode(
   const state: NodeState = { name: label, port, url: `http://127.0.0.1:${port}`, admin, pid: child.pid!, dir };
   fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
   await waitUp(port, child.pid!, logFile);
-  if (!(await answersAsAdmin(state)))
-    throw new Error(`CouchDB ${label} is up but refuses its admin; see ${logFile} or start with --fresh`);
+  // A cluster member started again answers /_up before it can read `_users` through the cluster:
+  // under load (load average 40 on 2 cores) its first `_session` failed; it accepted the admin
+  // a few seconds later.
+  let admitted = await answersAsAdmin(state);
+  for (const until = Date.now() + 30_000; !admitted && alive(child.pid!) && Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 500));
+    admitted = await answersAsAdmin(state);
+  }
+  if (!admitted) throw new Error(`CouchDB ${label} is up but refuses its admin; see ${logFile} or start with --fresh`);
   log(`CouchDB ${label} started at ${state.url} (pid ${state.pid}, data in ${path.join(dir, 'data')})`);
   return state;
 }

@@ -3,7 +3,7 @@
  * few routes nano has no helper for (COPY, _active_tasks, _view_cleanup, _compact/<ddoc>), with
  * the credentials of the URL. Answers are returned with their status; callers decide.
  */
-import { authParts } from '../../agents/platform/couch';
+import { nodeRequest } from '../../agents/platform/nodes';
 
 export interface HttpAnswer<T = Record<string, unknown>> {
   readonly status: number;
@@ -16,18 +16,16 @@ export async function http<T = Record<string, unknown>>(
   path: string,
   opts: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
 ): Promise<HttpAnswer<T>> {
-  const { base, headers } = authParts(url);
-  const res = await fetch(base + path, {
+  const res = await nodeRequest(url, path, {
     method,
     headers: {
-      ...headers,
       ...(opts.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
       ...(opts.headers || {}),
     },
     body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     signal: opts.signal,
   });
-  const text = await res.text();
+  const text = res.text;
   let body: unknown = text;
   try {
     body = text ? JSON.parse(text) : {};

@@ -20,7 +20,7 @@ import {
 } from '../lib/checks';
 import { DocType, type CouchMeta } from './databases';
 import type { TransferDoc, TransferJobDoc } from './transfers';
-import type { HeartbeatDoc } from './agents';
+import type { HeartbeatDoc, LockDoc } from './agents';
 import type { LinkDoc, SiteDoc } from './config';
 import type { BlockDoc, CatalogFileDoc, DatasetDoc, QuotaDoc, ReplicaDoc } from './catalog';
 import type { DataRequestDoc } from './data-requests';
@@ -65,6 +65,8 @@ function kind<D extends CouchMeta>(type: string, prefix = ''): <T extends Typed>
  */
 export const ofTransfer = /* @__PURE__ */ kind<TransferDoc>(DocType.transfer);
 export const ofTransferJob = /* @__PURE__ */ kind<TransferJobDoc>(DocType.transferJob);
+export const ofLock = /* @__PURE__ */ kind<LockDoc>(DocType.lock);
+export const ofHeartbeat = /* @__PURE__ */ kind<HeartbeatDoc>(DocType.heartbeat);
 export const ofDataRequest = /* @__PURE__ */ kind<DataRequestDoc>(DocType.dataRequest, IdPrefix.dataRequest);
 export const ofSite = /* @__PURE__ */ kind<SiteDoc>(DocType.site, IdPrefix.site);
 export const ofLink = /* @__PURE__ */ kind<LinkDoc>(DocType.link, IdPrefix.link);

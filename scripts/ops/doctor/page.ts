@@ -2,7 +2,8 @@
  * The doctor's check of the monitoring page as a browser gets it: the Content-Security-Policy and
  * the Basic challenge the server sends with it (ops/server-config.ts says what they must be).
  */
-import { authParts } from '../../../agents/platform/couch';
+import { withoutCredentials } from '../../../agents/platform/config';
+import { nodeFetch } from '../../../agents/platform/nodes';
 import { dbPath } from '../http';
 import { iniLines, policyBlocksPage } from '../server-config';
 import type { Finding } from './types';
@@ -14,13 +15,8 @@ import type { Finding } from './types';
 export async function pageFindings(url: string, transfersDb: string): Promise<Finding[]> {
   const subject = `${transfersDb}/_design/monitor/index.html`;
   const out: Finding[] = [];
-  const { base } = authParts(url);
-  const page = base + dbPath(transfersDb) + '/_design/monitor/index.html';
-  const res = await fetch(page, {
-    method: 'HEAD',
-    headers: authParts(url).headers,
-    signal: AbortSignal.timeout(10_000),
-  }).catch(() => null);
+  const path = dbPath(transfersDb) + '/_design/monitor/index.html';
+  const res = await nodeFetch(url, path, { method: 'HEAD', signal: AbortSignal.timeout(10_000) }).catch(() => null);
   if (!res || res.status !== 200) {
     out.push({
       check: 'page',
@@ -43,7 +39,10 @@ export async function pageFindings(url: string, transfersDb: string): Promise<Fi
           message: csp ? 'its Content-Security-Policy lets the page run' : 'served without a Content-Security-Policy',
         },
   );
-  const anon = await fetch(page, { method: 'HEAD', signal: AbortSignal.timeout(10_000) }).catch(() => null);
+  const anon = await nodeFetch(withoutCredentials(url), path, {
+    method: 'HEAD',
+    signal: AbortSignal.timeout(10_000),
+  }).catch(() => null);
   const challenge = anon?.headers.get('www-authenticate') || '';
   if (anon && anon.status === 401 && !/^Basic /i.test(challenge)) {
     out.push({

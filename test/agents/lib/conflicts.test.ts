@@ -6,7 +6,7 @@
  */
 import { agentMayWrite, compareRevs, planResolution, resolveJob, resolveTransfer } from '../../../agents/lib/conflicts';
 import { resolveConflicts } from '../../../agents/lib/conflict-effects';
-import type { TransferDoc, TransferJobDoc, TransferState } from '../../../views/schema';
+import { DocId, type TransferDoc, type TransferJobDoc, type TransferState } from '../../../views/schema';
 import { startAgent } from '../../support/agents';
 import { createTestEnv, transferFixture, type TestEnv } from '../../support/env';
 
@@ -528,6 +528,26 @@ describe('the retrier resolves conflicts on the server', () => {
       kill_requested: true,
       resolved_conflict: `2-${H('a')}`,
     });
+  });
+
+  it("a leader lock or heartbeat with two leaves keeps CouchDB's winner, the other leaf deleted", async () => {
+    const agentDb = env.as('agent').use<Record<string, unknown>>(env.dbs.transfers);
+    const id = DocId.lock(`conflict-test-${Date.now()}`);
+    const at = (s: number) => new Date(Date.now() + s * 1000).toISOString();
+    const put = await agentDb.insert({ _id: id, type: 'lock', lease: { owner: 'x', expires_at: at(30) } });
+    // Two instances took the lock on different nodes, each on revision 1.
+    await branch({ _id: id, _rev: put.rev, type: 'lock' } as Json, {
+      a: { lease: { owner: 'scheduler-a', expires_at: at(60) } },
+      b: { lease: { owner: 'scheduler-b', expires_at: at(60) } },
+    });
+    const before = await read(id);
+    const out = await resolveConflicts(agentDb, [id]);
+    expect(out).toMatchObject({ retry: [], failed: [] });
+    expect(out.resolved.map((d) => d._id)).toEqual([id]);
+    const after = await read(id);
+    expect(after._conflicts).toBeUndefined();
+    expect(after._rev).toBe(before._rev);
+    expect(after.lease).toEqual(before.lease);
   });
 
   it('a running retrier resolves a conflict that appears on its feed', async () => {
