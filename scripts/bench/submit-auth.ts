@@ -6,7 +6,7 @@
  * The token mode makes an issuer of its own (an RSA key, Node's crypto), deploys it with
  * `deploy --jwt-jwks` and signs with jose, as a job holding a token from its issuer would.
  */
-import { createHash, generateKeyPairSync, randomBytes } from 'crypto';
+import { generateKeyPairSync, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -14,18 +14,15 @@ import { performance } from 'perf_hooks';
 import { SignJWT } from 'jose';
 import { withoutCredentials } from '../../agents/platform/config';
 import type { DbRole } from '../../views/schema';
-import { Role, TransferState } from '../../views/schema';
+import { Role } from '../../views/schema';
 import { deploy } from '../deploy';
+import { makeDocs as docs, send, type SignInMode } from './submit-docs';
 
 const BATCH = 500;
 const ISSUER = 'https://bench-issuer.couchstage.invalid';
 
 /** What a mode's requests carry. */
-export interface AuthMode {
-  readonly name: string;
-  readonly base: string;
-  readonly headers: Record<string, string>;
-}
+export type AuthMode = SignInMode;
 
 interface Ctx {
   readonly adminUrl: string;
@@ -47,42 +44,6 @@ export const AUTH_MODES: ReadonlyArray<(c: Ctx) => AuthMode> = [
     headers: { Authorization: `Bearer ${c.token}` },
   }),
 ];
-
-function docs(n: number, user: string, tag: string) {
-  return Array.from({ length: n }, (_, i) => {
-    const source_lfn = `/store/temp/user/${user}/bench_${tag}/out_${i}.root`;
-    return {
-      _id: createHash('sha224').update(source_lfn).digest('hex'),
-      type: 'transfer',
-      user,
-      workflow: `bench_${tag}`,
-      jobid: String(i),
-      job_retry_count: 0,
-      file_type: 'output',
-      source: 'T2_CH_CERN',
-      destination: 'T2_IT_Pisa',
-      source_lfn,
-      destination_lfn: source_lfn.replace('/temp/', '/'),
-      size: 1000 + i,
-      checksums: { adler32: '0badcafe' },
-      publish: false,
-      priority: 3,
-      state: TransferState.new,
-      created_at: new Date().toISOString(),
-    };
-  });
-}
-
-async function send(m: AuthMode, method: string, p: string, body: unknown): Promise<void> {
-  const res = await fetch(m.base + p, {
-    method,
-    headers: { ...m.headers, 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status !== 201) throw new Error(`${m.name}: ${method} ${p}: ${res.status} ${text}`);
-  if (text.includes('"error"')) throw new Error(`${m.name}: ${method} ${p}: ${text.slice(0, 200)}`);
-}
 
 const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 

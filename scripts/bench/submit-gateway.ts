@@ -9,7 +9,7 @@
  * connection (the client keeps them), so the figures are the gateway's per-request cost.
  */
 import { spawn, type ChildProcess } from 'child_process';
-import { createHash, randomBytes } from 'crypto';
+import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -17,8 +17,9 @@ import { performance } from 'perf_hooks';
 import { Agent, type Dispatcher } from 'undici';
 import { projectRoot, withoutCredentials } from '../../agents/platform/config';
 import type { DbRole } from '../../views/schema';
-import { Role, TransferState } from '../../views/schema';
+import { Role } from '../../views/schema';
 import { deploy } from '../deploy';
+import { makeDocs as docs, send, type SignInMode } from './submit-docs';
 import { makeProxy, TestCa, type Issued } from '../gateway/test-pki';
 
 const BATCH = 500;
@@ -26,12 +27,7 @@ const ROUNDS = 5;
 const DN = '/DC=org/DC=bench/OU=Users/CN=Bench Job';
 
 /** What a mode's requests carry. */
-export interface GatewayMode {
-  readonly name: string;
-  readonly base: string;
-  readonly headers: Record<string, string>;
-  readonly dispatcher?: Dispatcher;
-}
+export type GatewayMode = SignInMode;
 
 interface Ctx {
   readonly direct: string;
@@ -54,43 +50,6 @@ export const GATEWAY_MODES: ReadonlyArray<(c: Ctx) => GatewayMode> = [
   }),
   (c) => ({ name: 'RFC 3820 proxy via gw', base: c.gateway, headers: {}, dispatcher: c.tls(c.proxy, c.proxy) }),
 ];
-
-function docs(n: number, user: string, tag: string) {
-  return Array.from({ length: n }, (_, i) => {
-    const source_lfn = `/store/temp/user/${user}/bench_${tag}/out_${i}.root`;
-    return {
-      _id: createHash('sha224').update(source_lfn).digest('hex'),
-      type: 'transfer',
-      user,
-      workflow: `bench_${tag}`,
-      jobid: String(i),
-      job_retry_count: 0,
-      file_type: 'output',
-      source: 'T2_CH_CERN',
-      destination: 'T2_IT_Pisa',
-      source_lfn,
-      destination_lfn: source_lfn.replace('/temp/', '/'),
-      size: 1000 + i,
-      checksums: { adler32: '0badcafe' },
-      publish: false,
-      priority: 3,
-      state: TransferState.new,
-      created_at: new Date().toISOString(),
-    };
-  });
-}
-
-async function send(m: GatewayMode, method: string, p: string, body: unknown): Promise<void> {
-  const res = await fetch(m.base + p, {
-    method,
-    headers: { ...m.headers, 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-    ...(m.dispatcher ? { dispatcher: m.dispatcher } : {}),
-  });
-  const text = await res.text();
-  if (res.status !== 201) throw new Error(`${m.name}: ${method} ${p}: ${res.status} ${text}`);
-  if (text.includes('"error"')) throw new Error(`${m.name}: ${method} ${p}: ${text.slice(0, 200)}`);
-}
 
 const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 

@@ -10,16 +10,17 @@
  * (submit-auth.ts). With `--gateway`: the submission through the TLS gateway beside a
  * password straight to the server (submit-gateway.ts).
  */
-import { createHash, randomBytes } from 'crypto';
+import { randomBytes } from 'crypto';
 import { performance } from 'perf_hooks';
 import { buildDesignDocs } from '../../design';
 import { evaluateFunction } from '../../design/compile';
 import { projectRoot, withCredentials, withoutCredentials } from '../../agents/platform/config';
 import { connect } from '../../agents/platform/couch';
 import { put, type RawDoc } from '../../agents/platform/docs';
-import { dbNames, Role, TransferState } from '../../views/schema';
+import { dbNames, Role } from '../../views/schema';
 import { deploy, securityObject } from '../deploy';
 import { benchServer } from './server';
+import { makeDocs } from './submit-docs';
 import { benchAuth } from './submit-auth';
 import { benchGateway } from './submit-gateway';
 
@@ -30,31 +31,6 @@ const gatewayFlag = process.argv.indexOf('--gateway');
 if (gatewayFlag > 1) process.argv.splice(gatewayFlag, 1);
 
 const BATCH = 500; // a job-side batch: large enough to amortise HTTP, small enough for one request body
-
-function makeDocs(n: number, user: string, tag: string) {
-  return Array.from({ length: n }, (_, i) => {
-    const source_lfn = `/store/temp/user/${user}/bench_${tag}/out_${i}.root`;
-    return {
-      _id: createHash('sha224').update(source_lfn).digest('hex'),
-      type: 'transfer',
-      user,
-      workflow: `bench_${tag}`,
-      jobid: String(i),
-      job_retry_count: 0,
-      file_type: 'output',
-      source: 'T2_CH_CERN',
-      destination: 'T2_IT_Pisa',
-      source_lfn,
-      destination_lfn: source_lfn.replace('/temp/', '/'),
-      size: 1000 + i,
-      checksums: { adler32: '0badcafe' },
-      publish: false,
-      priority: 3,
-      state: TransferState.new,
-      created_at: new Date().toISOString(),
-    };
-  });
-}
 
 async function timeBulk(url: string, db: string, docs: object[]): Promise<number> {
   const d = connect(url).use(db);
