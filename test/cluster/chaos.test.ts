@@ -30,7 +30,8 @@ import {
   type ClusterState,
 } from '../../scripts/couchdb/cluster';
 import { submit } from '../../scripts/client/submit';
-import { configure, makeStorage, startAgent, waitFor, type AgentProcess, type Storage } from '../support/agents';
+import { waitFor, type AgentProcess, type Storage } from '../support/agents';
+import { configureScale, startScaleAgents, stopScaleAgents } from '../support/scale-setup';
 import { createTestEnv, transferFixture, type TestEnv } from '../support/env';
 import { sumCounters } from '../support/metrics';
 import { waitPublished } from '../agents/publisher/support';
@@ -83,19 +84,10 @@ describe(`cluster chaos: ${FILES} files while nodes are killed and stopped`, () 
     // The test's own client has the whole node list too: its reads survive the node losses.
     process.env.COUCHDB_URL = clusterAdminUrls(cluster).join(',');
     env = await createTestEnv();
-    storage = makeStorage(['T2_CH_CERN', 'T2_IT_Pisa']);
-    await configure(
-      env,
-      storage,
-      { max_files_per_transfer: 100, lease_seconds: 30, max_files_per_block: PER_BLOCK, block_closure_timeout: 3600 },
-      [{ source: 'T2_CH_CERN', destination: 'T2_IT_Pisa', max_active: 1000 }],
-    );
+    storage = await configureScale(env, PER_BLOCK);
   });
   afterAll(async () => {
-    await Promise.all(agents.map((a) => a.stop()));
-    if (process.env.COUCHSTAGE_TEST_DUMP)
-      for (const [i, a] of agents.entries())
-        fs.writeFileSync(`/tmp/cluster-chaos-${a.name}-${i}.log`, a.output.join(''));
+    await stopScaleAgents(agents, 'cluster-chaos');
     for (const l of NODE_LETTERS) await startNode(l, NAME).catch(() => undefined);
     await env?.cleanup();
     storage?.cleanup();
@@ -157,27 +149,8 @@ describe(`cluster chaos: ${FILES} files while nodes are killed and stopped`, () 
     const sizes = WAVES.map((w) => Math.round(w * FILES));
     sizes[0] += FILES - sizes.reduce((a, b) => a + b, 0);
     await submitWave(sizes[0]);
-    const specs: [string, string][] = [
-      ['scheduler', 'scheduler-0'],
-      ['scheduler', 'scheduler-1'],
-      ['scheduler', 'scheduler-2'],
-      ['worker', 'worker-0'],
-      ['worker', 'worker-1'],
-      ['worker', 'worker-2'],
-      ['retrier', 'retrier-0'],
-      ['retrier', 'retrier-1'],
-      ['publisher', 'publisher-0'],
-      ['publisher', 'publisher-1'],
-    ];
     const agentList = withCredentials(cluster.nodes.map((n) => n.url).join(','), env.names.agent, env.password);
-    agents = specs.map(([name, instance], i) =>
-      startAgent(
-        env,
-        name,
-        [...(name === 'worker' ? ['--backend', 'instant'] : []), '--instance', instance, '--metrics-port', '0'],
-        { COUCHDB_URL: rotateNodes(agentList, i) },
-      ),
-    );
+    agents = startScaleAgents(env, { metrics: true, extraEnv: (i) => ({ COUCHDB_URL: rotateNodes(agentList, i) }) });
     const [first, second, third] = shuffled(NODE_LETTERS);
     await outage('kill', first, between(0.1, 0.3), sizes[1]);
     await outage('kill', second, between(0.3, 0.5), sizes[2]);

@@ -24,7 +24,8 @@ import {
   type ClusterState,
 } from '../../scripts/couchdb/cluster';
 import { dbPath, http } from '../../scripts/ops/http';
-import { configure, makeStorage, startAgent, waitFor, type AgentProcess, type Storage } from '../support/agents';
+import { waitFor, type AgentProcess, type Storage } from '../support/agents';
+import { configureScale, startScaleAgents, stopScaleAgents } from '../support/scale-setup';
 import { createTestEnv, type TestEnv } from '../support/env';
 import { seedTransfers } from '../scripts/ops/support';
 import { waitPublished } from '../agents/publisher/support';
@@ -85,19 +86,10 @@ describe(`cluster scale: 3 schedulers + 3 workers + 2 retriers + 2 publishers ov
     cluster = await startCluster({ name: NAME, fresh: true, log: (l) => process.stderr.write(l + '\n') });
     process.env.COUCHDB_URL = clusterAdminUrls(cluster)[0];
     env = await createTestEnv();
-    storage = makeStorage(['T2_CH_CERN', 'T2_IT_Pisa']);
-    await configure(
-      env,
-      storage,
-      { max_files_per_transfer: 100, lease_seconds: 30, max_files_per_block: PER_BLOCK, block_closure_timeout: 3600 },
-      [{ source: 'T2_CH_CERN', destination: 'T2_IT_Pisa', max_active: 1000 }],
-    );
+    storage = await configureScale(env, PER_BLOCK);
   });
   afterAll(async () => {
-    await Promise.all(agents.map((a) => a.stop()));
-    if (process.env.COUCHSTAGE_TEST_DUMP)
-      for (const [i, a] of agents.entries())
-        fs.writeFileSync(`/tmp/cluster-scale-${a.name}-${i}.log`, a.output.join(''));
+    await stopScaleAgents(agents, 'cluster-scale');
     await env?.cleanup();
     storage?.cleanup();
     await stopCluster(NAME);
@@ -118,29 +110,11 @@ describe(`cluster scale: 3 schedulers + 3 workers + 2 retriers + 2 publishers ov
       const n = Math.floor(FILES / 3) + (i < FILES % 3 ? 1 : 0);
       ids.push(...(await seedTransfers(viaNode(env, cluster, i), n, over)));
     }
-    const specs: [string, string][] = [
-      ['scheduler', 'scheduler-0'],
-      ['scheduler', 'scheduler-1'],
-      ['scheduler', 'scheduler-2'],
-      ['worker', 'worker-0'],
-      ['worker', 'worker-1'],
-      ['worker', 'worker-2'],
-      ['retrier', 'retrier-0'],
-      ['retrier', 'retrier-1'],
-      ['publisher', 'publisher-0'],
-      ['publisher', 'publisher-1'],
-    ];
     // Each agent talks to one node, a, b, c in turn.
-    agents = specs.map(([name, instance], i) =>
-      startAgent(
-        env,
-        name,
-        [...(name === 'worker' ? ['--backend', 'instant'] : []), '--instance', instance, '--metrics-port', '0'],
-        {
-          COUCHDB_URL: viaNode(env, cluster, i % 3).urlAs('agent'),
-        },
-      ),
-    );
+    agents = startScaleAgents(env, {
+      metrics: true,
+      extraEnv: (i) => ({ COUCHDB_URL: viaNode(env, cluster, i % 3).urlAs('agent') }),
+    });
     await waitFor(env, ids, { ms: 1_200_000 });
     await waitPublished(env, ids, {
       ms: 600_000,

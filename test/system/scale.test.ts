@@ -5,8 +5,8 @@
  * one replica per transfer, in closed blocks whose counts match. Instant backend (no storage: this
  * pins down coordination; the data path is covered by test/system/lifecycle).
  */
-import * as fs from 'fs';
-import { configure, makeStorage, startAgent, type AgentProcess, type Storage } from '../support/agents';
+import { type AgentProcess, type Storage } from '../support/agents';
+import { configureScale, startScaleAgents, stopScaleAgents } from '../support/scale-setup';
 import { createTestEnv, type TestEnv } from '../support/env';
 import { seedTransfers } from '../scripts/ops/support';
 import { expectScaleInvariants } from '../support/scale-invariants';
@@ -21,18 +21,10 @@ describe('scale: 3 schedulers + 3 workers + 2 retriers + 2 publishers, 5,000 fil
   let agents: AgentProcess[] = [];
   beforeAll(async () => {
     env = await createTestEnv();
-    storage = makeStorage(['T2_CH_CERN', 'T2_IT_Pisa']);
-    await configure(
-      env,
-      storage,
-      { max_files_per_transfer: 100, lease_seconds: 30, max_files_per_block: PER_BLOCK, block_closure_timeout: 3600 },
-      [{ source: 'T2_CH_CERN', destination: 'T2_IT_Pisa', max_active: 1000 }],
-    );
+    storage = await configureScale(env, PER_BLOCK);
   });
   afterAll(async () => {
-    await Promise.all(agents.map((a) => a.stop()));
-    if (process.env.COUCHSTAGE_TEST_DUMP)
-      for (const [i, a] of agents.entries()) fs.writeFileSync(`/tmp/i6-scale-${a.name}-${i}.log`, a.output.join(''));
+    await stopScaleAgents(agents, 'scale');
     await env?.cleanup();
     storage?.cleanup();
   });
@@ -44,19 +36,7 @@ describe('scale: 3 schedulers + 3 workers + 2 retriers + 2 publishers, 5,000 fil
       publish: true,
       dataset: `/Scale/${env.names.owner}-v1/USER`,
     }));
-    const worker = (i: number) => startAgent(env, 'worker', ['--backend', 'instant', '--instance', `worker-${i}`]);
-    agents = [
-      startAgent(env, 'scheduler', ['--instance', 'scheduler-0']),
-      startAgent(env, 'scheduler', ['--instance', 'scheduler-1']),
-      startAgent(env, 'scheduler', ['--instance', 'scheduler-2']),
-      worker(0),
-      worker(1),
-      worker(2),
-      startAgent(env, 'retrier', ['--instance', 'retrier-0']),
-      startAgent(env, 'retrier', ['--instance', 'retrier-1']),
-      startAgent(env, 'publisher', ['--instance', 'publisher-0']),
-      startAgent(env, 'publisher', ['--instance', 'publisher-1']),
-    ];
+    agents = startScaleAgents(env);
     await expectScaleInvariants(env, ids, { perBlock: PER_BLOCK, doneMs: 800_000, publishedMs: 600_000 });
     expect(agents.every((a) => a.child.exitCode === null)).toBe(true);
   });
